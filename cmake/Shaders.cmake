@@ -1,0 +1,26 @@
+# Compile GLSL compute shaders to SPIR-V at build time and embed them as C arrays:
+# the program never looks up shader files at run time.
+#   mq_shader(NAME name SOURCE file.comp [DEFINES A=1 B ...])
+# produces ${MQ_SHADER_OUT}/name.spv.h declaring `const uint32_t name[]`.
+set(MQ_SHADER_OUT ${CMAKE_BINARY_DIR}/generated/shaders)
+file(MAKE_DIRECTORY ${MQ_SHADER_OUT})
+set_property(GLOBAL PROPERTY MQ_SHADER_HEADERS "")
+set_property(GLOBAL PROPERTY MQ_SHADER_NAMES "")
+
+function(mq_shader)
+  cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES" ${ARGN})
+  set(defs)
+  foreach(d ${S_DEFINES})
+    list(APPEND defs -D${d})
+  endforeach()
+  set(out ${MQ_SHADER_OUT}/${S_NAME}.spv.h)
+  file(GLOB includes ${CMAKE_SOURCE_DIR}/shaders/*.glsl)
+  add_custom_command(OUTPUT ${out}
+    COMMAND Vulkan::glslangValidator --quiet -V --target-env vulkan1.1 ${defs}
+            -I${CMAKE_SOURCE_DIR}/shaders --vn spv_${S_NAME} -o ${out}
+            ${CMAKE_SOURCE_DIR}/shaders/${S_SOURCE}
+    DEPENDS ${CMAKE_SOURCE_DIR}/shaders/${S_SOURCE} ${includes}
+    COMMENT "glslang ${S_NAME}" VERBATIM)
+  set_property(GLOBAL APPEND PROPERTY MQ_SHADER_HEADERS ${out})
+  set_property(GLOBAL APPEND PROPERTY MQ_SHADER_NAMES ${S_NAME})
+endfunction()
