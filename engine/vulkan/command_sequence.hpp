@@ -1,0 +1,62 @@
+#pragma once
+// A command buffer recorded once and submitted many times: a whole forward step or benchmark
+// loop is one submission, since on small models per-submit overhead (30-350 us on lavapipe)
+// dominates. Optional timestamp queries time every dispatch on the GPU.
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vulkan/buffer.hpp"
+#include "vulkan/kernel.hpp"
+
+namespace mq::vk {
+
+class Context;
+
+struct DispatchTiming {
+    std::string label;
+    double microseconds;
+};
+
+class CommandSequence {
+public:
+    explicit CommandSequence(Context& ctx, bool timestamps = false, uint32_t max_timed = 4096);
+    ~CommandSequence();
+    CommandSequence(const CommandSequence&) = delete;
+    CommandSequence& operator=(const CommandSequence&) = delete;
+
+    void begin();  // (re)starts recording; drops what was recorded
+    void dispatch(const Kernel& kernel, VkDescriptorSet set, const void* push, uint32_t push_bytes,
+                  uint32_t groups_x, uint32_t groups_y = 1, uint32_t groups_z = 1,
+                  std::string label = {}, std::initializer_list<uint32_t> dynamic_offsets = {});
+    template <typename Push>
+    void dispatch(const Kernel& kernel, VkDescriptorSet set, const Push& push, uint32_t gx,
+                  uint32_t gy = 1, uint32_t gz = 1, std::string label = {}) {
+        dispatch(kernel, set, &push, sizeof(Push), gx, gy, gz, std::move(label));
+    }
+    // Makes every earlier shader or transfer write visible to later shaders and transfers.
+    void barrier();
+    void copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset,
+              uint64_t bytes);
+    void end();
+
+    void submit();  // submits and waits; may be called any number of times after end()
+    size_t dispatch_count() const { return dispatches_; }
+
+    // GPU time of each dispatch in the last submit (empty without timestamps).
+    std::vector<DispatchTiming> timings() const;
+
+private:
+    Context& ctx_;
+    VkCommandBuffer cb_ = VK_NULL_HANDLE;
+    VkFence fence_ = VK_NULL_HANDLE;
+    VkQueryPool queries_ = VK_NULL_HANDLE;
+    uint32_t max_timed_;
+    std::vector<std::string> labels_;
+    size_t dispatches_ = 0;
+    bool recording_ = false, recorded_ = false;
+};
+
+}  // namespace mq::vk

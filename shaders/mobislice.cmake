@@ -1,0 +1,7 @@
+mq_shader(NAME mobislice_matvec SOURCE mobislice_matvec.comp)
+mq_shader(NAME mobislice_matvec_xssbo SOURCE mobislice_matvec.comp DEFINES X_IN_SSBO)
+mq_shader(NAME mobislice_matmat SOURCE mobislice_matmat.comp)
+mq_shader(NAME dense_matvec SOURCE dense_matvec.comp)
+mq_shader(NAME dense_matvec_xssbo SOURCE dense_matvec.comp DEFINES X_IN_SSBO)
+mq_shader(NAME dense_matmat SOURCE dense_matmat.comp)
+mq_shader(NAME stream_read SOURCE stream_read.comp)

@@ -1,0 +1,119 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "quant/mobislice.hpp"
+#include "quant/reference_ops.hpp"
+#include "core/error.hpp"
+#include "support/test_data.hpp"
+
+using namespace mq::quant;
+using mq::test::random_vector;
+
+namespace {
+
+// Heavy-tailed weights like real LLM layers: mostly small, a few outliers.
+std::vector<float> llm_like_weights(uint32_t n, uint32_t k, uint32_t seed) {
+    auto w = random_vector(uint64_t(n) * k, seed, 0.02f);
+    for (size_t i = 0; i < w.size(); i += 97) w[i] *= 8.0f;
+    return w;
+}
+
+}  // namespace
+
+TEST_CASE("depth-k error is within s_k/2 inside the clip range, at every depth") {
+    for (uint32_t k : {128u, 256u, 200u, 77u}) {
+        const uint32_t n = 33;
+        auto w = llm_like_weights(n, k, k);
+        SlicedMatrix m = slice_matrix(w, n, k);
+        size_t inside = 0;
+        for (uint32_t r = 0; r < n; ++r)
+            for (uint32_t c = 0; c < k; ++c) {
+                uint32_t g = c / kGroupSize;
+                float s1 = m.scale(r, g), z1 = m.zero(r, g);
+                float lo = -z1 * s1, hi = (4 - z1) * s1;  // what the base slice can represent
+                float v = w[uint64_t(r) * k + c];
+                if (v < lo || v >= hi) continue;
+                inside++;
+                for (uint32_t d = 1; d <= kSlices; ++d) {
+                    float err = std::fabs(v - m.weight(r, c, d));
+                    float bound = depth_scale(s1, d) / 2;
+                    REQUIRE_MESSAGE(err <= bound * 1.001f + 1e-7f,
+                                    "row " << r << " col " << c << " depth " << d);
+                }
+            }
+        CHECK(inside > n * k * 9 / 10);  // the clip search keeps most weights inside
+    }
+}
+
+TEST_CASE("a deeper read never changes the shallower codes") {
+    auto w = llm_like_weights(16, 300, 7);
+    SlicedMatrix m = slice_matrix(w, 16, 300);
+    for (uint32_t r = 0; r < 16; ++r)
+        for (uint32_t c = 0; c < 300; ++c)
+            for (uint32_t d = 2; d <= kSlices; ++d)
+                REQUIRE((m.combined_code(r, c, d) >> kSliceBits) == m.combined_code(r, c, d - 1));
+}
+
+TEST_CASE("each slice shrinks the error about fourfold") {
+    auto w = llm_like_weights(64, 512, 3);
+    SlicedMatrix m = slice_matrix(w, 64, 512);
+    double prev = 0;
+    for (uint32_t d = 1; d <= kSlices; ++d) {
+        auto deq = m.dequantize(d);
+        double se = 0;
+        for (size_t i = 0; i < w.size(); ++i) se += double(w[i] - deq[i]) * (w[i] - deq[i]);
+        double rmse = std::sqrt(se / w.size());
+        MESSAGE("depth " << d << " (" << 2 * d << " bits): rmse " << rmse);
+        if (d > 1) CHECK(rmse < prev / 2.5);
+        prev = rmse;
+    }
+}
+
+TEST_CASE("K not a multiple of 128: the partial last group is exact and the padding is zero") {
+    const uint32_t n = 5, k = 130;
+    auto w = llm_like_weights(n, k, 11);
+    SlicedMatrix m = slice_matrix(w, n, k);
+    CHECK(m.groups_per_row() == 2);
+    CHECK(m.padded_cols() == 256);
+    for (uint32_t e = 0; e < kSlices; ++e)
+        for (uint32_t r = 0; r < n; ++r)
+            for (uint32_t c = k; c < m.padded_cols(); ++c) REQUIRE(m.code(e, r, c) == 0);
+    // The 2-column last group gets its own scale: both weights nearly exact at 8 bits.
+    for (uint32_t r = 0; r < n; ++r)
+        for (uint32_t c = 128; c < k; ++c)
+            CHECK(std::fabs(m.weight(r, c, 4) - w[r * k + c]) <= depth_scale(m.scale(r, 1), 4));
+}
+
+TEST_CASE("activation-weighted clipping lowers the error on the channels that matter") {
+    const uint32_t n = 32, k = 256;
+    auto w = llm_like_weights(n, k, 5);
+    std::vector<float> importance(k, 0.01f);
+    for (uint32_t c = 0; c < k; c += 8) importance[c] = 100.0f;  // a few hot channels
+    SliceOptions plain;
+    plain.clip_steps = 0;
+    SliceOptions weighted;
+    weighted.channel_importance = importance;
+    auto weighted_error = [&](const SlicedMatrix& m) {
+        double e = 0;
+        for (uint32_t d = 1; d <= kSlices; ++d) {
+            auto deq = m.dequantize(d);
+            for (uint32_t r = 0; r < n; ++r)
+                for (uint32_t c = 0; c < k; ++c) {
+                    double diff = w[r * k + c] - deq[r * k + c];
+                    e += importance[c] * diff * diff;
+                }
+        }
+        return e;
+    };
+    CHECK(weighted_error(slice_matrix(w, n, k, weighted)) <
+          weighted_error(slice_matrix(w, n, k, plain)));
+}
+
+TEST_CASE("bad shapes are refused with a message") {
+    std::vector<float> w(10);
+    CHECK_THROWS_WITH_AS(slice_matrix(w, 3, 4), doctest::Contains("3x4"), mq::Error);
+    CHECK_THROWS_AS(slice_matrix({}, 0, 4), mq::Error);
+    SlicedMatrix m = slice_matrix(std::vector<float>(128, 1.0f), 1, 128);
+    CHECK_THROWS_AS(m.weight(0, 0, 5), mq::Error);
+}
