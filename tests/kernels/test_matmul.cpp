@@ -1,0 +1,145 @@
+// Every matrix kernel against its C++ reference (quant/reference_ops). Tolerance: the largest
+// absolute difference must be below 2e-5 of the largest reference output (fp32 accumulation in
+// a different order, against double).
+#include <doctest/doctest.h>
+
+#include "kernel_harness.hpp"
+#include "quant/reference_ops.hpp"
+
+using namespace mq;
+using namespace mq::test;
+
+namespace {
+
+constexpr double kTolerance = 2e-5;
+
+struct Shape {
+    uint32_t n, k;
+};
+// Ragged edges on purpose: N odd or below a workgroup, K not a multiple of 128 or of 32.
+const Shape kShapes[] = {{64, 128}, {1, 128}, {63, 256}, {65, 200}, {127, 77}, {33, 4100}, {130, 33}};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(VulkanFixture, "mixed-depth mat-vec matches the reference at every depth") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib);
+    for (auto [n, k] : kShapes) {
+        auto w = random_vector(uint64_t(n) * k, n * 31 + k, 0.05f);
+        auto x = random_vector(k, k);
+        quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+        kernels::GpuSlicedMatrix gw(ctx, m);
+        vk::Buffer xb = upload_activations(ctx, x, 1, k);
+        vk::Buffer yb(ctx, n * 4);
+        vk::Buffer depth(ctx, 4);
+        auto plan = ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(depth), 0});
+        // One recorded sequence; the depth changes in its GPU buffer between submissions.
+        vk::CommandSequence seq(ctx);
+        seq.begin();
+        plan.record(seq);
+        seq.end();
+        for (uint32_t d = 1; d <= 4; ++d) {
+            depth.upload(&d, 4);
+            seq.submit();
+            auto ref = quant::mobislice_matvec_reference(m, x, d);
+            double err = relative_error(yb.read<float>(n), ref);
+            CAPTURE(n);
+            CAPTURE(k);
+            CAPTURE(d);
+            CHECK(err < kTolerance);
+        }
+    }
+}
+
+TEST_CASE_FIXTURE(VulkanFixture, "mat-vec with K too large for a uniform buffer uses the storage variant") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib);
+    const uint32_t n = 9;
+    const uint32_t k = static_cast<uint32_t>(ctx.info().max_uniform_buffer_range / 4) + 100;
+    auto w = random_vector(uint64_t(n) * k, 1, 0.05f);
+    auto x = random_vector(k, 2);
+    quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+    kernels::GpuSlicedMatrix gw(ctx, m);
+    vk::Buffer xb = upload_activations(ctx, x, 1, k), yb(ctx, n * 4);
+    vk::Buffer depth = upload_u32(ctx, {3});
+    auto plan = ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(depth), 0});
+    CHECK(plan.dispatches[0].kernel->spec().shader == "mobislice_matvec_xssbo");
+    run_plan(ctx, plan);
+    CHECK(relative_error(yb.read<float>(n), quant::mobislice_matvec_reference(m, x, 3)) < kTolerance);
+
+    kernels::GpuDenseMatrix dw(ctx, w, n, k);
+    auto dplan = ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb)});
+    run_plan(ctx, dplan);
+    CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) < kTolerance);
+}
+
+TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1..64") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib);
+    for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}}) {
+        auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
+        quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+        kernels::GpuSlicedMatrix gw(ctx, m);
+        for (uint32_t tokens : {1u, 2u, 7u, 8u, 9u, 33u, 64u}) {
+            auto x = random_vector(uint64_t(tokens) * k, tokens);
+            std::vector<uint32_t> depths(tokens + 3, 0);
+            for (uint32_t t = 0; t < tokens; ++t) depths[3 + t] = 1 + (t * 7 + t / 3) % 4;
+            vk::Buffer xb = upload_activations(ctx, x, tokens, k);
+            vk::Buffer db = upload_u32(ctx, depths);
+            // Write into a wider output (stride n + 5, offset 2) as a fused q/k/v output would.
+            const uint32_t stride = n + 5, offset = 2;
+            vk::Buffer yb(ctx, uint64_t(tokens) * stride * 4);
+            yb.fill_zero();
+            auto plan = ops.mobislice_matmat(gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset},
+                                             {vk::whole(db), 3});
+            run_plan(ctx, plan);
+            auto all = yb.read<float>(uint64_t(tokens) * stride);
+            std::vector<float> got;
+            for (uint32_t t = 0; t < tokens; ++t)
+                got.insert(got.end(), all.begin() + t * stride + offset,
+                           all.begin() + t * stride + offset + n);
+            std::vector<uint32_t> used(depths.begin() + 3, depths.end());
+            CAPTURE(n);
+            CAPTURE(k);
+            CAPTURE(tokens);
+            CHECK(relative_error(got, quant::mobislice_matmat_reference(m, x, used)) < kTolerance);
+            CHECK(all[0] == 0.0f);  // outside the written columns stays untouched
+        }
+    }
+}
+
+TEST_CASE_FIXTURE(VulkanFixture, "dense fp32 mat-vec and mat-mat match the reference") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib);
+    for (auto [n, k] : kShapes) {
+        auto w = random_vector(uint64_t(n) * k, n * 7 + k, 0.05f);
+        kernels::GpuDenseMatrix dw(ctx, w, n, k);
+        for (uint32_t tokens : {1u, 5u, 17u}) {
+            auto x = random_vector(uint64_t(tokens) * k, tokens + k);
+            vk::Buffer xb = upload_activations(ctx, x, tokens, k);
+            vk::Buffer yb(ctx, uint64_t(tokens) * n * 4);
+            auto ref = quant::dense_matmat_reference(w, n, k, x, tokens);
+            if (tokens == 1) {
+                run_plan(ctx, ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb)}));
+                CHECK(relative_error(yb.read<float>(n), ref) < kTolerance);
+            }
+            run_plan(ctx, ops.dense_matmat(dw, {vk::whole(xb), tokens, vk::whole(yb)}));
+            CAPTURE(n);
+            CAPTURE(k);
+            CAPTURE(tokens);
+            CHECK(relative_error(yb.read<float>(uint64_t(tokens) * n), ref) < kTolerance);
+        }
+    }
+}
+
+TEST_CASE_FIXTURE(VulkanFixture, "a product that would overrun its buffers is refused") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib);
+    auto w = random_vector(64 * 128, 1);
+    kernels::GpuSlicedMatrix gw(ctx, quant::slice_matrix(w, 64, 128));
+    vk::Buffer xb(ctx, 128 * 4), small_y(ctx, 32 * 4), depth(ctx, 4);
+    CHECK_THROWS_WITH_AS(ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(small_y)}, {vk::whole(depth), 0}),
+                         doctest::Contains("output buffer"), mq::Error);
+    CHECK_THROWS_WITH_AS(ops.mobislice_matvec(gw, {vk::whole(small_y), vk::whole(xb)}, {vk::whole(depth), 0}),
+                         doctest::Contains("activation buffer"), mq::Error);
+}
