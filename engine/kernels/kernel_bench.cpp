@@ -1,0 +1,89 @@
+#include "kernels/kernel_bench.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "kernels/matmul_ops.hpp"
+#include "vulkan/command_sequence.hpp"
+
+namespace mq::kernels {
+
+namespace {
+
+// Median GPU time of one call of `plan`, recorded `reps` times (with barriers) in one sequence.
+double median_call_us(vk::Context& ctx, const Plan& plan, uint32_t reps) {
+    vk::CommandSequence seq(ctx, true);
+    seq.begin();
+    for (uint32_t i = 0; i < reps; ++i) {
+        plan.record(seq);
+        seq.barrier();
+    }
+    seq.end();
+    seq.submit();  // warm-up: first-touch page faults, pipeline caches
+    auto t0 = std::chrono::steady_clock::now();
+    seq.submit();
+    double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    auto timings = seq.timings();
+    if (timings.empty()) return wall_us / reps;
+    // A chunked matrix is several dispatches per call: add them up per call.
+    size_t per_call = plan.dispatches.size();
+    std::vector<double> calls;
+    for (size_t i = 0; i + per_call <= timings.size(); i += per_call) {
+        double us = 0;
+        for (size_t j = 0; j < per_call; ++j) us += timings[i + j].microseconds;
+        calls.push_back(us);
+    }
+    std::nth_element(calls.begin(), calls.begin() + calls.size() / 2, calls.end());
+    return calls[calls.size() / 2];
+}
+
+}  // namespace
+
+std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
+                                               const KernelBenchOptions& options) {
+    vk::Context& ctx = library.context();
+    MatMulOps ops(library);
+    std::vector<KernelTiming> results;
+    std::mt19937 rng(1234);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    auto say = [&](const std::string& s) {
+        if (options.progress) options.progress(s);
+    };
+
+    for (auto [n, k] : options.shapes) {
+        say(fmt::format("preparing {}x{} weights", n, k));
+        std::vector<float> w(uint64_t(n) * k);
+        for (auto& v : w) v = dist(rng);
+        quant::SliceOptions so;
+        so.clip_steps = 0;  // speed is independent of the clipping
+        quant::SlicedMatrix sliced = quant::slice_matrix(w, n, k, so);
+        GpuSlicedMatrix gs(ctx, sliced);
+        sliced = {};
+        GpuDenseMatrix gd(ctx, w, n, k);
+        w = {};
+
+        std::vector<float> x(padded_width(k), 0.0f);
+        for (uint32_t i = 0; i < k; ++i) x[i] = dist(rng);
+        vk::Buffer xb(ctx, x.size() * 4), yb(ctx, uint64_t(n) * 4), depth(ctx, 4);
+        xb.upload(x.data(), x.size() * 4);
+        MatVecIo io{vk::whole(xb), vk::whole(yb)};
+        Plan plan = ops.mobislice_matvec(gs, io, {vk::whole(depth), 0});
+        for (uint32_t d = 1; d <= quant::kSlices; ++d) {
+            say(fmt::format("{}x{} MoBiSlice depth {} ({} bits)", n, k, d, 2 * d));
+            depth.upload(&d, 4);
+            double us = median_call_us(ctx, plan, options.repetitions);
+            results.push_back({n, k, "mobislice", d, us, gs.bytes_read(d) / us / 1e3,
+                               double(n) * k / us / 1e3});
+        }
+        say(fmt::format("{}x{} dense fp32", n, k));
+        double us = median_call_us(ctx, ops.dense_matvec(gd, io), options.repetitions);
+        results.push_back({n, k, "dense_f32", 0, us, gd.bytes_read() / us / 1e3,
+                           double(n) * k / us / 1e3});
+    }
+    return results;
+}
+
+}  // namespace mq::kernels

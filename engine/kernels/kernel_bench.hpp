@@ -1,0 +1,31 @@
+#pragma once
+// Times the mat-vec kernels on random weights of real layer shapes: per-call time from GPU
+// timestamps (median), weight bytes read per second, weights per second.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernels/kernel_library.hpp"
+
+namespace mq::kernels {
+
+struct KernelTiming {
+    uint32_t n = 0, k = 0;
+    std::string kind;    // "mobislice" or "dense_f32"
+    uint32_t depth = 0;  // mobislice only
+    double us = 0;       // median time per call
+    double gbs = 0;      // weight bytes read / time
+    double gweights = 0; // N*K / time, in 1e9 weights per second
+};
+
+struct KernelBenchOptions {
+    std::vector<std::pair<uint32_t, uint32_t>> shapes = {{4096, 4096}, {11008, 4096}};  // N x K
+    uint32_t repetitions = 10;
+    std::function<void(const std::string&)> progress;  // called before each measurement
+};
+
+std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
+                                               const KernelBenchOptions& options);
+
+}  // namespace mq::kernels
