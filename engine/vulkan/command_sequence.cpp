@@ -45,13 +45,13 @@ void CommandSequence::dispatch(const Kernel& kernel, VkDescriptorSet set, const 
                                std::string label, std::initializer_list<uint32_t> dynamic_offsets) {
     if (!recording_) fail("dispatch outside begin()/end()");
     const auto& maxc = ctx_.info().max_workgroup_count;
-    if (gx == 0 || gy == 0 || gz == 0) return;  // nothing to do
     if (gx > maxc[0] || gy > maxc[1] || gz > maxc[2])
         fail("kernel {}: {}x{}x{} workgroups exceed the device's limit {}x{}x{}",
              kernel.spec().shader, gx, gy, gz, maxc[0], maxc[1], maxc[2]);
     if (push_bytes != kernel.spec().push_constant_bytes)
         fail("kernel {}: push constants are {} bytes, got {}", kernel.spec().shader,
              kernel.spec().push_constant_bytes, push_bytes);
+    if (gx == 0 || gy == 0 || gz == 0) return;  // an empty grid: nothing to do
     bool timed = queries_ && labels_.size() < max_timed_;
     uint32_t q = static_cast<uint32_t>(labels_.size()) * 2;
     if (timed) vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, q);

@@ -31,11 +31,6 @@ public:
     void dispatch(const Kernel& kernel, VkDescriptorSet set, const void* push, uint32_t push_bytes,
                   uint32_t groups_x, uint32_t groups_y = 1, uint32_t groups_z = 1,
                   std::string label = {}, std::initializer_list<uint32_t> dynamic_offsets = {});
-    template <typename Push>
-    void dispatch(const Kernel& kernel, VkDescriptorSet set, const Push& push, uint32_t gx,
-                  uint32_t gy = 1, uint32_t gz = 1, std::string label = {}) {
-        dispatch(kernel, set, &push, sizeof(Push), gx, gy, gz, std::move(label));
-    }
     // Makes every earlier shader or transfer write visible to later shaders and transfers.
     void barrier();
     void copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset,
