@@ -63,19 +63,20 @@ def main():
     ap.add_argument("--heldout", default=os.path.join(WORK, "corpus", "heldout.txt"))
     ap.add_argument("--tokenizer", default=os.path.join(WORK, "tokenizer.model"))
     ap.add_argument("--out", default=os.path.join(WORK, "run"), help="checkpoint / log directory")
-    ap.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="wall-clock training budget (default 65; on --resume: the checkpoint's)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = budget only)")
-    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--dim", type=int, default=192)
     ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--heads", type=int, default=8)
-    ap.add_argument("--kv-heads", type=int, default=4)
-    ap.add_argument("--ffn", type=int, default=768)
+    ap.add_argument("--heads", type=int, default=6)
+    ap.add_argument("--kv-heads", type=int, default=3)
+    ap.add_argument("--ffn", type=int, default=512)
     ap.add_argument("--ctx", type=int, default=256)
     ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
-    ap.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    ap.add_argument("--warmup", type=int, default=50, help="warm-up steps")
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
@@ -102,8 +103,12 @@ def main():
     if args.resume:
         ck = torch.load(ckpt_path)
         cfg = Config.from_dict(ck["config"])
-        args.lr, args.minutes = ck["args"]["lr"], ck["args"]["minutes"] if args.minutes == 60.0 else args.minutes
+        args.lr = ck["args"]["lr"]
+        if args.minutes is None:
+            args.minutes = ck["args"]["minutes"]
     else:
+        if args.minutes is None:
+            args.minutes = 65.0
         cfg = Config(vocab_size=sp.get_piece_size(), dim=args.dim, n_layers=args.layers, n_heads=args.heads,
                      n_kv_heads=args.kv_heads, ffn_dim=args.ffn, ctx=args.ctx, dropout=args.dropout)
     torch.manual_seed(args.seed)
