@@ -19,7 +19,7 @@ struct BpeSymbol {
 // What merging two adjacent symbols would give: found=false when the pair does not merge.
 struct BpeMerge {
     bool found = false;
-    double score = 0;    // higher merges first
+    double score = 0;     // higher merges first
     int32_t result = -1;  // id of the merged token
 };
 

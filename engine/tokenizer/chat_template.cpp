@@ -43,12 +43,18 @@ std::string capitalized(std::string s) {
 
 const char* chat_family_name(ChatFamily f) {
     switch (f) {
-        case ChatFamily::Llama3: return "llama3";
-        case ChatFamily::Llama2: return "llama2";
-        case ChatFamily::Mistral: return "mistral";
-        case ChatFamily::ChatML: return "chatml";
-        case ChatFamily::Zephyr: return "zephyr";
-        case ChatFamily::Plain: return "plain";
+        case ChatFamily::Llama3:
+            return "llama3";
+        case ChatFamily::Llama2:
+            return "llama2";
+        case ChatFamily::Mistral:
+            return "mistral";
+        case ChatFamily::ChatML:
+            return "chatml";
+        case ChatFamily::Zephyr:
+            return "zephyr";
+        case ChatFamily::Plain:
+            return "plain";
     }
     return "?";
 }
@@ -60,14 +66,19 @@ ChatTemplate ChatTemplate::of_family(ChatFamily family, const Tokenizer& t) {
     c.eos_ = text_of(t, t.eos(), "");
     std::vector<std::string> stops;
     switch (family) {
-        case ChatFamily::Llama3: stops = {"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>"}; break;
-        case ChatFamily::ChatML: stops = {"<|im_end|>", "<|endoftext|>"}; break;
-        default: break;
+        case ChatFamily::Llama3:
+            stops = {"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>"};
+            break;
+        case ChatFamily::ChatML:
+            stops = {"<|im_end|>", "<|endoftext|>"};
+            break;
+        default:
+            break;
     }
     if (!c.eos_.empty()) stops.push_back(c.eos_);
     for (auto& s : stops)
-        if (t.find(s) >= 0 && std::find(c.stop_texts_.begin(), c.stop_texts_.end(), s) ==
-                                  c.stop_texts_.end())
+        if (t.find(s) >= 0 &&
+            std::find(c.stop_texts_.begin(), c.stop_texts_.end(), s) == c.stop_texts_.end())
             c.stop_texts_.push_back(s);
     return c;
 }
@@ -75,13 +86,20 @@ ChatTemplate ChatTemplate::of_family(ChatFamily family, const Tokenizer& t) {
 ChatTemplate ChatTemplate::detect(std::string_view tmpl, const Tokenizer& t) {
     auto has = [&](std::string_view marker) { return tmpl.find(marker) != std::string_view::npos; };
     ChatFamily family;
-    if (has("<|start_header_id|>")) family = ChatFamily::Llama3;
-    else if (has("<|im_start|>")) family = ChatFamily::ChatML;
-    else if (has("<|user|>") && has("<|assistant|>")) family = ChatFamily::Zephyr;
-    else if (has("[INST]")) family = has("<<SYS>>") ? ChatFamily::Llama2 : ChatFamily::Mistral;
-    else if (t.find("<|im_start|>") >= 0) family = ChatFamily::ChatML;
-    else if (t.find("<|start_header_id|>") >= 0) family = ChatFamily::Llama3;
-    else family = ChatFamily::Plain;
+    if (has("<|start_header_id|>"))
+        family = ChatFamily::Llama3;
+    else if (has("<|im_start|>"))
+        family = ChatFamily::ChatML;
+    else if (has("<|user|>") && has("<|assistant|>"))
+        family = ChatFamily::Zephyr;
+    else if (has("[INST]"))
+        family = has("<<SYS>>") ? ChatFamily::Llama2 : ChatFamily::Mistral;
+    else if (t.find("<|im_start|>") >= 0)
+        family = ChatFamily::ChatML;
+    else if (t.find("<|start_header_id|>") >= 0)
+        family = ChatFamily::Llama3;
+    else
+        family = ChatFamily::Plain;
     ChatTemplate c = of_family(family, t);
     if (family == ChatFamily::ChatML) c.default_system_ = chatml_default_system(tmpl);
     if (family == ChatFamily::Llama3) c.llama31_ = has("Cutting Knowledge Date");
@@ -160,8 +178,7 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool add_
             break;
         }
         case ChatFamily::Zephyr: {
-            for (const auto& m : messages)
-                out += "<|" + m.role + "|>\n" + m.content + eos_ + "\n";
+            for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + eos_ + "\n";
             if (add_gen) out += "<|assistant|>\n";
             break;
         }

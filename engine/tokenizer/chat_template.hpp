@@ -30,7 +30,7 @@ enum class ChatFamily { Llama3, Llama2, Mistral, ChatML, Zephyr, Plain };
 const char* chat_family_name(ChatFamily family);
 
 class ChatTemplate {
-public:
+  public:
     // From a tokenizer.chat_template string (may be empty) and the vocabulary it belongs to.
     static ChatTemplate detect(std::string_view template_source, const Tokenizer& tokenizer);
     // A given family, with the vocabulary's BOS / EOS text.
@@ -47,7 +47,7 @@ public:
     const std::vector<std::string>& stop_texts() const { return stop_texts_; }
     std::vector<int32_t> stop_tokens(const Tokenizer& tokenizer) const;
 
-private:
+  private:
     ChatFamily family_ = ChatFamily::Plain;
     std::string bos_, eos_;
     std::string default_system_;  // ChatML: used when the conversation has no system message

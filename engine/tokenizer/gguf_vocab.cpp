@@ -25,9 +25,10 @@ TokenizerSpec spec_from_gguf(const gguf::File& f) {
     TokenizerSpec s;
     s.model = f.get_string("tokenizer.ggml.model");
     if (s.model != "llama" && s.model != "gpt2")
-        fail("{}: tokenizer.ggml.model is \"{}\"; supported: llama (SentencePiece BPE), gpt2 "
-             "(byte-level BPE)",
-             f.name(), s.model);
+        fail(
+            "{}: tokenizer.ggml.model is \"{}\"; supported: llama (SentencePiece BPE), gpt2 "
+            "(byte-level BPE)",
+            f.name(), s.model);
     s.tokens = f.get_string_array("tokenizer.ggml.tokens");
     const size_t n = s.tokens.size();
     if (f.has("tokenizer.ggml.scores")) {
@@ -63,9 +64,10 @@ TokenizerSpec spec_from_gguf(const gguf::File& f) {
             const std::string& m = merges[i];
             const size_t space = m.find(' ', 1);
             if (space == std::string::npos)
-                fail("{}: tokenizer.ggml.merges[{}] (\"{}\") is not two tokens separated by a "
-                     "space",
-                     f.name(), i, m);
+                fail(
+                    "{}: tokenizer.ggml.merges[{}] (\"{}\") is not two tokens separated by a "
+                    "space",
+                    f.name(), i, m);
             s.merges.emplace_back(m.substr(0, space), m.substr(space + 1));
         }
         s.add_bos = f.get_bool_or("tokenizer.ggml.add_bos_token", false);
@@ -86,12 +88,15 @@ TokenizerSpec spec_from_gguf(const gguf::File& f) {
     s.pad_id = read_id(f, "tokenizer.ggml.padding_token_id", s.pad_id);
     s.eot_id = read_id(f, "tokenizer.ggml.eot_token_id", s.eot_id);
     s.eom_id = read_id(f, "tokenizer.ggml.eom_token_id", s.eom_id);
-    for (auto [key, id] : {std::pair{"bos_token_id", s.bos_id}, {"eos_token_id", s.eos_id},
-                           {"unknown_token_id", s.unk_id}, {"padding_token_id", s.pad_id},
-                           {"eot_token_id", s.eot_id}, {"eom_token_id", s.eom_id}})
+    for (auto [key, id] : {std::pair{"bos_token_id", s.bos_id},
+                           {"eos_token_id", s.eos_id},
+                           {"unknown_token_id", s.unk_id},
+                           {"padding_token_id", s.pad_id},
+                           {"eot_token_id", s.eot_id},
+                           {"eom_token_id", s.eom_id}})
         if (id >= static_cast<int64_t>(n))
-            fail("{}: tokenizer.ggml.{} = {} is past the vocabulary ({} tokens)", f.name(), key,
-                 id, n);
+            fail("{}: tokenizer.ggml.{} = {} is past the vocabulary ({} tokens)", f.name(), key, id,
+                 n);
     s.chat_template = f.get_string_or("tokenizer.chat_template", "");
     return s;
 }

@@ -82,8 +82,8 @@ void read_normalizer(const json& n, TokenizerSpec& s, bool& spm_like, bool& prep
         s.normalizer = "nfc";
     } else if (type == "Prepend" && str(n, "prepend") == kSpaceMark) {
         prepend = true;
-    } else if (type == "Replace" && n.contains("pattern") &&
-               str(n["pattern"], "String") == " " && str(n, "content") == kSpaceMark) {
+    } else if (type == "Replace" && n.contains("pattern") && str(n["pattern"], "String") == " " &&
+               str(n, "content") == kSpaceMark) {
         spm_like = true;
     } else {
         fail("tokenizer.json: normalizer \"{}\" is not supported", type);
@@ -146,9 +146,9 @@ TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_vie
         if (!t.contains("id") || !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 ||
             t["id"].get<int64_t>() > 10'000'000)
             fail("tokenizer.json added token without a valid id");
-        by_id[t["id"].get<int64_t>()] = {
-            str(t, "content"), t.value("special", false) ? TokenType::Control
-                                                         : TokenType::UserDefined};
+        by_id[t["id"].get<int64_t>()] = {str(t, "content"), t.value("special", false)
+                                                                ? TokenType::Control
+                                                                : TokenType::UserDefined};
     }
     if (by_id.empty()) fail("tokenizer.json vocabulary is empty");
     const int64_t n = by_id.rbegin()->first + 1;
@@ -164,7 +164,8 @@ TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_vie
         if (m.is_string()) {
             const std::string text = m.get<std::string>();
             const size_t space = text.find(' ', 1);
-            if (space == std::string::npos) fail("tokenizer.json merge \"{}\" is not \"a b\"", text);
+            if (space == std::string::npos)
+                fail("tokenizer.json merge \"{}\" is not \"a b\"", text);
             s.merges.emplace_back(text.substr(0, space), text.substr(space + 1));
         } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
             s.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
@@ -218,7 +219,8 @@ TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_vie
     s.bos_id = id_of(bos_text);
     if (cfg.contains("eos_token")) s.eos_id = id_of(token_content(cfg["eos_token"]));
     if (cfg.contains("pad_token")) s.pad_id = id_of(token_content(cfg["pad_token"]));
-    if (cfg.contains("unk_token") && s.unk_id < 0) s.unk_id = id_of(token_content(cfg["unk_token"]));
+    if (cfg.contains("unk_token") && s.unk_id < 0)
+        s.unk_id = id_of(token_content(cfg["unk_token"]));
     s.add_bos = cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()
                     ? cfg["add_bos_token"].get<bool>()
                     : tmpl_bos;

@@ -16,7 +16,7 @@ bool is_known_pretokenizer(std::string_view pre_type);
 // One compiled pattern. Splitting keeps every byte: the matches and the text between them
 // (Hugging Face's "Isolated" split behaviour) become the pieces, in order.
 class SplitRegex {
-public:
+  public:
     explicit SplitRegex(const std::string& pattern);  // throws mq::Error naming the pattern
     ~SplitRegex();
     SplitRegex(const SplitRegex&) = delete;
@@ -26,7 +26,7 @@ public:
     void split(std::string_view text, std::vector<std::string_view>& pieces) const;
     bool jit() const { return jit_; }
 
-private:
+  private:
     struct Code;
     std::unique_ptr<Code> code_;
     bool jit_ = false;
@@ -34,11 +34,11 @@ private:
 
 // A sequence of patterns: each one splits the pieces the previous one produced.
 class PreTokenizer {
-public:
+  public:
     explicit PreTokenizer(const std::vector<std::string>& patterns);
     std::vector<std::string_view> split(std::string_view text) const;
 
-private:
+  private:
     std::vector<std::unique_ptr<SplitRegex>> regexes_;
 };
 

@@ -42,8 +42,8 @@ struct TokenizerSpec {
     std::vector<std::string> pre_patterns;
 
     std::vector<std::string> tokens;
-    std::vector<float> scores;      // "llama": merge priority; empty = all 0
-    std::vector<TokenType> types;   // empty = Normal (and Byte for <0xXX> in "llama")
+    std::vector<float> scores;     // "llama": merge priority; empty = all 0
+    std::vector<TokenType> types;  // empty = Normal (and Byte for <0xXX> in "llama")
     // Merge rules in priority order (rank = index). "gpt2" needs them; for "llama" they are
     // optional and, when present, replace the scores (a Hugging Face BPE with byte_fallback).
     std::vector<std::pair<std::string, std::string>> merges;
@@ -65,7 +65,7 @@ struct TokenizerSpec {
     std::string chat_template;  // tokenizer.chat_template, verbatim (may be empty)
 
     int32_t size() const { return static_cast<int32_t>(tokens.size()); }
-    TokenType type(int32_t id) const;  // with the defaults described above
+    TokenType type(int32_t id) const;           // with the defaults described above
     int32_t find(std::string_view text) const;  // linear search: for setup code, -1 when absent
 };
 

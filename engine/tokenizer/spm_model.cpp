@@ -9,7 +9,7 @@ namespace mq::tok {
 
 namespace {
 class ProtoReader {
-public:
+  public:
     ProtoReader(std::span<const std::byte> bytes, std::string_view name, std::string_view what)
         : data_(reinterpret_cast<const uint8_t*>(bytes.data())),
           size_(bytes.size()),
@@ -52,17 +52,22 @@ public:
     }
     void skip(uint32_t wire) {
         switch (wire) {
-            case 0: varint(); break;
+            case 0:
+                varint();
+                break;
             case 1:
                 if (size_ - pos_ < 8) bad("fixed64 field runs past the end");
                 pos_ += 8;
                 break;
-            case 2: bytes(); break;
+            case 2:
+                bytes();
+                break;
             case 5:
                 if (size_ - pos_ < 4) bad("fixed32 field runs past the end");
                 pos_ += 4;
                 break;
-            default: bad("unsupported protobuf wire type {}", wire);
+            default:
+                bad("unsupported protobuf wire type {}", wire);
         }
     }
     template <typename... Args>
@@ -71,7 +76,7 @@ public:
              size_, fmt::format(f, std::forward<Args>(args)...));
     }
 
-private:
+  private:
     const uint8_t* data_;
     size_t size_;
     size_t pos_ = 0;
@@ -102,10 +107,14 @@ TokenizerSpec spec_from_sentencepiece(std::span<const std::byte> proto, std::str
             int64_t type = 1;
             while (!p.done()) {
                 const auto [f, w] = p.tag();
-                if (f == 1 && w == 2) piece = as_string(p.bytes());
-                else if (f == 2 && w == 5) score = p.fixed32_float();
-                else if (f == 3 && w == 0) type = static_cast<int64_t>(p.varint());
-                else p.skip(w);
+                if (f == 1 && w == 2)
+                    piece = as_string(p.bytes());
+                else if (f == 2 && w == 5)
+                    score = p.fixed32_float();
+                else if (f == 3 && w == 0)
+                    type = static_cast<int64_t>(p.varint());
+                else
+                    p.skip(w);
             }
             if (type < 1 || type > 6) p.bad("piece {} has unknown type {}", s.tokens.size(), type);
             s.tokens.push_back(std::move(piece));
@@ -115,20 +124,29 @@ TokenizerSpec spec_from_sentencepiece(std::span<const std::byte> proto, std::str
             ProtoReader t(top.bytes(), name, "TrainerSpec");
             while (!t.done()) {
                 const auto [f, w] = t.tag();
-                if (f == 3 && w == 0) model_type = static_cast<int64_t>(t.varint());
-                else if (f == 24 && w == 0) treat_ws_as_suffix = t.varint() != 0;
-                else t.skip(w);
+                if (f == 3 && w == 0)
+                    model_type = static_cast<int64_t>(t.varint());
+                else if (f == 24 && w == 0)
+                    treat_ws_as_suffix = t.varint() != 0;
+                else
+                    t.skip(w);
             }
         } else if (field == 3 && wire == 2) {  // NormalizerSpec
             ProtoReader n(top.bytes(), name, "NormalizerSpec");
             while (!n.done()) {
                 const auto [f, w] = n.tag();
-                if (f == 1 && w == 2) normalizer_name = as_string(n.bytes());
-                else if (f == 2 && w == 2) charsmap_size = n.bytes().size();
-                else if (f == 3 && w == 0) add_dummy_prefix = n.varint() != 0;
-                else if (f == 4 && w == 0) remove_extra_whitespaces = n.varint() != 0;
-                else if (f == 5 && w == 0) escape_whitespaces = n.varint() != 0;
-                else n.skip(w);
+                if (f == 1 && w == 2)
+                    normalizer_name = as_string(n.bytes());
+                else if (f == 2 && w == 2)
+                    charsmap_size = n.bytes().size();
+                else if (f == 3 && w == 0)
+                    add_dummy_prefix = n.varint() != 0;
+                else if (f == 4 && w == 0)
+                    remove_extra_whitespaces = n.varint() != 0;
+                else if (f == 5 && w == 0)
+                    escape_whitespaces = n.varint() != 0;
+                else
+                    n.skip(w);
             }
         } else {
             top.skip(wire);
@@ -139,13 +157,15 @@ TokenizerSpec spec_from_sentencepiece(std::span<const std::byte> proto, std::str
         fail("{}: SentencePiece model type {} is not supported (only BPE models, type 2)", name,
              model_type == 1 ? "unigram" : std::to_string(model_type));
     if (charsmap_size > 0 && normalizer_name != "identity")
-        fail("{}: SentencePiece normalization rule \"{}\" is not supported (train with "
-             "--normalization_rule_name=identity, as Llama's tokenizer is)",
-             name, normalizer_name);
+        fail(
+            "{}: SentencePiece normalization rule \"{}\" is not supported (train with "
+            "--normalization_rule_name=identity, as Llama's tokenizer is)",
+            name, normalizer_name);
     if (!escape_whitespaces || treat_ws_as_suffix)
-        fail("{}: SentencePiece models without whitespace escaping or with whitespace as suffix "
-             "are not supported",
-             name);
+        fail(
+            "{}: SentencePiece models without whitespace escaping or with whitespace as suffix "
+            "are not supported",
+            name);
     s.add_space_prefix = add_dummy_prefix;
     s.remove_extra_whitespaces = remove_extra_whitespaces;
     s.add_bos = true;  // what llama.cpp and Hugging Face do for SentencePiece LLaMA vocabularies

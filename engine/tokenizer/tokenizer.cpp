@@ -19,10 +19,14 @@ int hex_byte_token(std::string_view text) {  // "<0x0A>" -> 10, else -1
     int v = 0;
     for (char c : text.substr(3, 2)) {
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= c - '0';
-        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else
+            return -1;
     }
     return v;
 }
@@ -60,20 +64,27 @@ std::string nfc_lenient(std::string_view text) {
     return out;
 }
 
-const char* const kEndMarkers[] = {"<|eot_id|>",     "<|eom_id|>", "<|im_end|>",
+const char* const kEndMarkers[] = {"<|eot_id|>",      "<|eom_id|>",    "<|im_end|>",
                                    "<|end_of_text|>", "<|endoftext|>", "<|end|>",
                                    "<end_of_turn>",   "</s>"};
 }  // namespace
 
 const char* token_type_name(TokenType type) {
     switch (type) {
-        case TokenType::Undefined: return "undefined";
-        case TokenType::Normal: return "normal";
-        case TokenType::Unknown: return "unknown";
-        case TokenType::Control: return "control";
-        case TokenType::UserDefined: return "user-defined";
-        case TokenType::Unused: return "unused";
-        case TokenType::Byte: return "byte";
+        case TokenType::Undefined:
+            return "undefined";
+        case TokenType::Normal:
+            return "normal";
+        case TokenType::Unknown:
+            return "unknown";
+        case TokenType::Control:
+            return "control";
+        case TokenType::UserDefined:
+            return "user-defined";
+        case TokenType::Unused:
+            return "unused";
+        case TokenType::Byte:
+            return "byte";
     }
     return "?";
 }
@@ -143,10 +154,14 @@ void Tokenizer::Impl::build() {
         fail("tokenizer has {} scores for {} tokens", spec.scores.size(), n);
     if (!spec.types.empty() && spec.types.size() != spec.tokens.size())
         fail("tokenizer has {} token types for {} tokens", spec.types.size(), n);
-    for (auto [name, id] : {std::pair{"bos", spec.bos_id}, {"eos", spec.eos_id},
-                            {"unknown", spec.unk_id}, {"padding", spec.pad_id},
-                            {"eot", spec.eot_id}, {"eom", spec.eom_id}})
-        if (id < -1 || id >= n) fail("{} token id {} is out of range (vocabulary of {})", name, id, n);
+    for (auto [name, id] : {std::pair{"bos", spec.bos_id},
+                            {"eos", spec.eos_id},
+                            {"unknown", spec.unk_id},
+                            {"padding", spec.pad_id},
+                            {"eot", spec.eot_id},
+                            {"eom", spec.eom_id}})
+        if (id < -1 || id >= n)
+            fail("{} token id {} is out of range (vocabulary of {})", name, id, n);
     if (!spec.normalizer.empty() && spec.normalizer != "nfc")
         fail("text normalizer \"{}\" is not supported (supported: nfc)", spec.normalizer);
     byte_level = spec.model == "gpt2";
@@ -187,10 +202,14 @@ void Tokenizer::Impl::build() {
                     continue;
                 }
                 const auto* u = reinterpret_cast<const uint8_t*>(text.data() + pos);
-                uint32_t cp = len == 1 ? u[0] : len == 2 ? ((u[0] & 0x1F) << 6) | (u[1] & 0x3F) : 0x110000;
+                uint32_t cp = len == 1   ? u[0]
+                              : len == 2 ? ((u[0] & 0x1F) << 6) | (u[1] & 0x3F)
+                                         : 0x110000;
                 const int b = unicode_to_byte(cp);
-                if (b >= 0) bytes += static_cast<char>(b);
-                else bytes.append(text, pos, len);
+                if (b >= 0)
+                    bytes += static_cast<char>(b);
+                else
+                    bytes.append(text, pos, len);
                 pos += len;
             }
             pieces[i] = std::move(bytes);
@@ -236,8 +255,10 @@ void Tokenizer::Impl::build() {
     }
     for (uint32_t k = 0; k < specials.size(); ++k) {
         const auto first = static_cast<uint8_t>(specials[k].text[0]);
-        if (!byte_level && specials[k].always) user_defined_by_first_byte[first].push_back(k);
-        else specials_by_first_byte[first].push_back(k);
+        if (!byte_level && specials[k].always)
+            user_defined_by_first_byte[first].push_back(k);
+        else
+            specials_by_first_byte[first].push_back(k);
     }
     auto longest_first = [&](uint32_t a, uint32_t b) {
         return specials[a].text.size() > specials[b].text.size();
@@ -258,17 +279,18 @@ void Tokenizer::Impl::build() {
     }
 
     if (byte_level) {
-        pre = std::make_unique<PreTokenizer>(spec.pre_patterns.empty()
-                                                 ? pretokenizer_patterns(spec.pre)
-                                                 : spec.pre_patterns);
+        pre = std::make_unique<PreTokenizer>(
+            spec.pre_patterns.empty() ? pretokenizer_patterns(spec.pre) : spec.pre_patterns);
     }
 }
 
 void Tokenizer::Impl::push_bytes(std::string_view bytes, std::vector<int32_t>& out) const {
     for (char c : bytes) {
         const int32_t id = byte_token[static_cast<uint8_t>(c)];
-        if (id >= 0) out.push_back(id);
-        else if (spec.unk_id >= 0) out.push_back(spec.unk_id);
+        if (id >= 0)
+            out.push_back(id);
+        else if (spec.unk_id >= 0)
+            out.push_back(spec.unk_id);
         // else: a vocabulary with neither byte tokens nor <unk> cannot say this byte; drop it.
     }
 }
@@ -348,8 +370,10 @@ void Tokenizer::Impl::encode_spm(std::string_view text, std::vector<int32_t>& ou
     };
     for (int32_t i = 0; i >= 0; i = symbols[i].next) {
         const BpeSymbol& s = symbols[i];
-        if (use_merges && s.id >= 0) out.push_back(s.id);
-        else emit(text.substr(s.start, s.len));
+        if (use_merges && s.id >= 0)
+            out.push_back(s.id);
+        else
+            emit(text.substr(s.start, s.len));
     }
 }
 
@@ -421,6 +445,14 @@ void Tokenizer::Impl::encode_fragment(
         std::string escaped;
         if (spec.add_space_prefix && after_control) escaped = kSpaceMark;
         escaped += replace_all(s, " ", kSpaceMark);
+        if (spec.remove_extra_whitespaces) {
+            // SentencePiece trims trailing spaces after escaping them, so a literal U+2581 at
+            // the end goes too.
+            while (escaped.size() >= kSpaceMark.size() &&
+                   std::string_view(escaped).substr(escaped.size() - kSpaceMark.size()) ==
+                       kSpaceMark)
+                escaped.resize(escaped.size() - kSpaceMark.size());
+        }
         encode_spm(escaped, out);
         return;
     }
@@ -518,14 +550,18 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, DecodeOptions option
         m.check_id(id);
         if (options.skip_special && is_control(id)) continue;
         const std::string& p = m.pieces[id];
-        if (at_start && options.strip_leading_space && m.strips(id)) out.append(p, 1);
-        else out += p;
+        if (at_start && options.strip_leading_space && m.strips(id))
+            out.append(p, 1);
+        else
+            out += p;
         if (!p.empty() && !is_control(id)) at_start = false;
     }
     return out;
 }
 
-int32_t Tokenizer::n_vocab() const { return impl_->spec.size(); }
+int32_t Tokenizer::n_vocab() const {
+    return impl_->spec.size();
+}
 const std::string& Tokenizer::token_text(int32_t id) const {
     impl_->check_id(id);
     return impl_->spec.tokens[id];
@@ -549,10 +585,18 @@ int32_t Tokenizer::find(std::string_view text) const {
     const auto it = impl_->vocab.find(text);
     return it == impl_->vocab.end() ? -1 : it->second;
 }
-int32_t Tokenizer::bos() const { return impl_->spec.bos_id; }
-int32_t Tokenizer::eos() const { return impl_->spec.eos_id; }
-int32_t Tokenizer::unk() const { return impl_->spec.unk_id; }
-const TokenizerSpec& Tokenizer::spec() const { return impl_->spec; }
+int32_t Tokenizer::bos() const {
+    return impl_->spec.bos_id;
+}
+int32_t Tokenizer::eos() const {
+    return impl_->spec.eos_id;
+}
+int32_t Tokenizer::unk() const {
+    return impl_->spec.unk_id;
+}
+const TokenizerSpec& Tokenizer::spec() const {
+    return impl_->spec;
+}
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, DecodeOptions options)
     : tokenizer_(&tokenizer), options_(options) {}
@@ -563,8 +607,10 @@ std::string StreamDecoder::push(int32_t id) {
     const bool control = tokenizer_->is_control(id);
     if (options_.skip_special && control) return {};
     const std::string& p = m.pieces[id];
-    if (at_start_ && options_.strip_leading_space && m.strips(id)) held_.append(p, 1);
-    else held_ += p;
+    if (at_start_ && options_.strip_leading_space && m.strips(id))
+        held_.append(p, 1);
+    else
+        held_ += p;
     if (!p.empty() && !control) at_start_ = false;
     const size_t tail = utf8_incomplete_tail(held_);
     std::string out = utf8_sanitize(std::string_view(held_).substr(0, held_.size() - tail));

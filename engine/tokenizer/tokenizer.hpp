@@ -41,7 +41,7 @@ struct DecodeOptions {
 };
 
 class Tokenizer {
-public:
+  public:
     // Validates the spec (sizes, ids in range, merges naming known tokens); throws mq::Error.
     explicit Tokenizer(TokenizerSpec spec);
     ~Tokenizer();
@@ -70,7 +70,7 @@ public:
     int32_t unk() const;
     const TokenizerSpec& spec() const;
 
-private:
+  private:
     friend class StreamDecoder;
     struct Impl;
     std::unique_ptr<Impl> impl_;
@@ -81,14 +81,14 @@ private:
 // part of a character) is held back until its last byte arrives. Bytes that can never form a
 // character become U+FFFD as soon as that is certain.
 class StreamDecoder {
-public:
+  public:
     explicit StreamDecoder(const Tokenizer& tokenizer, DecodeOptions options = {});
     std::string push(int32_t id);
     std::string flush();  // end of stream: a still-incomplete character becomes U+FFFD
     void reset();
     bool pending() const { return !held_.empty(); }
 
-private:
+  private:
     const Tokenizer* tokenizer_;
     DecodeOptions options_;
     std::string held_;

@@ -139,9 +139,13 @@ const ByteMap& byte_map() {
 }
 }  // namespace
 
-const std::array<std::string, 256>& byte_to_unicode() { return byte_map().to_unicode; }
+const std::array<std::string, 256>& byte_to_unicode() {
+    return byte_map().to_unicode;
+}
 
-int unicode_to_byte(uint32_t cp) { return cp < 512 ? byte_map().from_unicode[cp] : -1; }
+int unicode_to_byte(uint32_t cp) {
+    return cp < 512 ? byte_map().from_unicode[cp] : -1;
+}
 
 std::string nfc(std::string_view text) {
     UErrorCode status = U_ZERO_ERROR;

@@ -1,0 +1,4 @@
+#include <doctest/doctest.h>
+TEST_CASE("tok: placeholder chat") {
+    CHECK(true);
+}
