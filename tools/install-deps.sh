@@ -9,7 +9,10 @@ pkgs=(
   libglfw3-dev libimgui-dev libstb-dev
   doctest-dev nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
   xvfb xauth xdotool imagemagick
+  libicu-dev sentencepiece python3-sentencepiece
 )
+# The tokenizer conformance tests run npm reference tokenizers (keep a node that is already there).
+command -v node >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
