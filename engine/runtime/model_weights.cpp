@@ -1,0 +1,77 @@
+#include "runtime/model_weights.hpp"
+
+#include "core/error.hpp"
+#include "formats/model_loader.hpp"
+
+namespace mq::rt {
+
+const char* linear_name(Linear l) {
+    static const char* names[] = {"q", "k", "v", "o", "gate", "up", "down"};
+    return names[static_cast<uint32_t>(l)];
+}
+
+namespace {
+
+const char* tensor_suffix(Linear l) {
+    static const char* names[] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                  "ffn_gate", "ffn_up", "ffn_down"};
+    return names[static_cast<uint32_t>(l)];
+}
+
+std::vector<float> read(const LoadedModel& m, const std::string& name, uint64_t expected) {
+    std::vector<float> v = m.to_f32(m.get(name));
+    if (v.size() != expected)
+        fail("tensor {} has {} values; the model's metadata implies {}", name, v.size(), expected);
+    return v;
+}
+
+}  // namespace
+
+ModelWeights ModelWeights::load(const LoadedModel& model) {
+    ModelWeights w;
+    w.desc = model.desc();
+    const ModelDesc& d = w.desc;
+    w.token_embd = read(model, "token_embd.weight", uint64_t(d.vocab_size) * d.dim);
+    w.output_norm = read(model, "output_norm.weight", d.dim);
+    if (!d.tied_output) w.output = read(model, "output.weight", uint64_t(d.vocab_size) * d.dim);
+    w.layers.resize(d.n_layers);
+    const uint32_t out_dims[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim, d.ffn_dim, d.ffn_dim, d.dim};
+    const uint32_t in_dims[] = {d.dim, d.dim, d.dim, d.q_dim(), d.dim, d.dim, d.ffn_dim};
+    for (uint32_t i = 0; i < d.n_layers; ++i) {
+        LayerWeights& L = w.layers[i];
+        std::string p = fmt::format("blk.{}.", i);
+        L.attn_norm = read(model, p + "attn_norm.weight", d.dim);
+        L.ffn_norm = read(model, p + "ffn_norm.weight", d.dim);
+        for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+            LinearWeights& lw = L.linear[j];
+            lw.rows = out_dims[j];
+            lw.cols = in_dims[j];
+            std::string base = p + tensor_suffix(static_cast<Linear>(j));
+            lw.dense = read(model, base + ".weight", uint64_t(lw.rows) * lw.cols);
+            if (d.qkv_bias && j <= static_cast<uint32_t>(Linear::V))
+                lw.bias = read(model, base + ".bias", lw.rows);
+        }
+    }
+    return w;
+}
+
+void ModelWeights::slice_all(const quant::SliceOptions& options) {
+    for (auto& L : layers)
+        for (auto& lw : L.linear)
+            if (!lw.sliced) lw.sliced = quant::slice_matrix(lw.dense, lw.rows, lw.cols, options);
+}
+
+bool ModelWeights::sliced() const {
+    for (auto& L : layers)
+        for (auto& lw : L.linear)
+            if (!lw.sliced) return false;
+    return !layers.empty();
+}
+
+TokenDepths uniform_depths(uint32_t n_layers, uint8_t depth) {
+    LayerDepths l;
+    l.fill(depth);
+    return TokenDepths(n_layers, l);
+}
+
+}  // namespace mq::rt
