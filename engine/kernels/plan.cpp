@@ -4,7 +4,10 @@ namespace mq::kernels {
 
 void Plan::record(vk::CommandSequence& seq) const {
     for (const auto& d : dispatches)
-        seq.dispatch(*d.kernel, d.set, d.push.data(), d.push_words * 4, d.groups[0], d.groups[1],
+        if (!d.kernel)
+            seq.barrier();
+        else
+            seq.dispatch(*d.kernel, d.set, d.push.data(), d.push_words * 4, d.groups[0], d.groups[1],
                      d.groups[2], d.label);
 }
 

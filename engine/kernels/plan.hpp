@@ -11,7 +11,7 @@
 namespace mq::kernels {
 
 struct Dispatch {
-    const vk::Kernel* kernel = nullptr;
+    const vk::Kernel* kernel = nullptr;  // null: a barrier (all earlier writes visible to later)
     VkDescriptorSet set = VK_NULL_HANDLE;
     std::array<uint32_t, 8> push{};
     uint32_t push_words = 0;
@@ -23,6 +23,7 @@ struct Plan {
     std::vector<Dispatch> dispatches;
     void record(vk::CommandSequence& seq) const;
     void append(const Plan& other);
+    void barrier() { dispatches.push_back({}); }
 };
 
 }  // namespace mq::kernels

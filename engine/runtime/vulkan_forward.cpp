@@ -1,0 +1,307 @@
+#include "runtime/vulkan_forward.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "vulkan/context.hpp"
+
+namespace mq::rt {
+
+using kernels::Dispatch;
+using kernels::padded_width;
+using kernels::Plan;
+
+namespace {
+constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+uint32_t float_bits(float f) { return std::bit_cast<uint32_t>(f); }
+}  // namespace
+
+struct VulkanForward::Linear {
+    std::unique_ptr<kernels::GpuSlicedMatrix> sliced;
+    std::unique_ptr<kernels::GpuDenseMatrix> dense;
+    vk::Buffer bias;
+    bool has_bias = false;
+};
+
+struct VulkanForward::Layer {
+    vk::Buffer attn_norm, ffn_norm, kcache, vcache;
+    std::array<Linear, kLinearsPerLayer> linear;
+};
+
+struct VulkanForward::Step {
+    vk::CommandSequence seq;
+    explicit Step(vk::Context& ctx) : seq(ctx, true) {}
+};
+
+VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOptions options)
+    : ctx_(ctx), desc_(w.desc), sliced_(w.sliced()) {
+    const ModelDesc& d = desc_;
+    context_ = options.max_context ? options.max_context : std::min(d.context_length, 2048u);
+    if (context_ == 0) context_ = 2048;
+    max_batch_ = std::max(1u, options.max_batch);
+    const auto& info = ctx.info();
+    if (uint64_t(context_) * 4 + 1024 > info.max_compute_shared_memory)
+        fail("a {}-token context needs {} bytes of shared memory for attention; {} has {}. "
+             "Use a shorter context (at most {} tokens)",
+             context_, uint64_t(context_) * 4 + 1024, info.name, info.max_compute_shared_memory,
+             (info.max_compute_shared_memory - 1024) / 4);
+    if (d.n_heads % d.n_kv_heads)
+        fail("{} attention heads are not a multiple of {} kv heads", d.n_heads, d.n_kv_heads);
+
+    lib_ = std::make_unique<kernels::KernelLibrary>(ctx);
+    ops_ = std::make_unique<kernels::MatMulOps>(*lib_);
+
+    auto upload = [&](const std::vector<float>& v) {
+        vk::Buffer b(ctx, v.size() * 4);
+        b.upload(v.data(), v.size() * 4);
+        return b;
+    };
+    embedding_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size, d.dim);
+    if (!w.output.empty())
+        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.output, d.vocab_size, d.dim);
+    output_norm_ = upload(w.output_norm);
+
+    // Rotary frequencies, computed once in double as the reference does.
+    std::vector<float> inv_freq(d.rope_dim / 2);
+    for (uint32_t i = 0; i < inv_freq.size(); ++i) {
+        double f = std::pow(double(d.rope_theta), -2.0 * i / d.rope_dim);
+        if (!d.rope_freq_factors.empty()) f /= d.rope_freq_factors[i];
+        inv_freq[i] = static_cast<float>(f);
+    }
+    inv_freq_ = upload(inv_freq);
+
+    layers_.resize(d.n_layers);
+    for (uint32_t l = 0; l < d.n_layers; ++l) {
+        const LayerWeights& lw = w.layers[l];
+        Layer& L = layers_[l];
+        L.attn_norm = upload(lw.attn_norm);
+        L.ffn_norm = upload(lw.ffn_norm);
+        L.kcache = vk::Buffer(ctx, uint64_t(context_) * d.kv_dim() * 4);
+        L.vcache = vk::Buffer(ctx, uint64_t(context_) * d.kv_dim() * 4);
+        for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+            const LinearWeights& src = lw.linear[j];
+            Linear& dst = L.linear[j];
+            if (sliced_)
+                dst.sliced = std::make_unique<kernels::GpuSlicedMatrix>(ctx, *src.sliced);
+            else
+                dst.dense = std::make_unique<kernels::GpuDenseMatrix>(ctx, src.dense, src.rows, src.cols);
+            if (!src.bias.empty()) {
+                dst.bias = upload(src.bias);
+                dst.has_bias = true;
+            }
+        }
+    }
+
+    const uint64_t T = max_batch_;
+    auto activations = [&](uint32_t width) {
+        vk::Buffer b(ctx, T * padded_width(width) * 4);
+        b.fill_zero();  // padding columns must stay zero: the kernels read whole groups
+        return b;
+    };
+    x_ = activations(d.dim);
+    h_ = activations(d.dim);
+    tmp_ = activations(d.dim);
+    q_ = activations(d.q_dim());
+    att_ = activations(d.q_dim());
+    k_ = activations(d.kv_dim());
+    v_ = activations(d.kv_dim());
+    gate_ = activations(d.ffn_dim);
+    up_ = activations(d.ffn_dim);
+    logits_ = vk::Buffer(ctx, T * d.vocab_size * 4);
+    tokens_ = vk::Buffer(ctx, T * 4, vk::MemoryKind::Host);
+    params_ = vk::Buffer(ctx, 16, vk::MemoryKind::Host);
+    depths_ = vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4, vk::MemoryKind::Host);
+}
+
+VulkanForward::~VulkanForward() = default;
+
+uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
+    uint64_t bytes = (output_ ? output_ : embedding_)->bytes_read();
+    for (const Layer& L : layers_)
+        for (const Linear& lin : L.linear)
+            bytes += lin.sliced ? lin.sliced->bytes_read(std::max(depth, 1u)) : lin.dense->bytes_read();
+    return bytes;
+}
+
+Plan VulkanForward::build_plan(uint32_t T) {
+    const ModelDesc& d = desc_;
+    const uint32_t dimP = padded_width(d.dim), qP = padded_width(d.q_dim()),
+                   kvP = padded_width(d.kv_dim()), ffnP = padded_width(d.ffn_dim);
+    Plan plan;
+    auto kernel = [&](const char* name, std::vector<uint32_t> spec, uint32_t n_bindings,
+                      uint32_t push_bytes) -> vk::Kernel& {
+        return lib_->get({name, std::vector<VkDescriptorType>(n_bindings, kStorage), push_bytes,
+                          std::move(spec)});
+    };
+    auto add = [&](vk::Kernel& k, std::vector<vk::BufferRange> bindings,
+                   std::initializer_list<uint32_t> push, std::array<uint32_t, 3> groups,
+                   const char* label) {
+        Dispatch disp{&k, k.bind(bindings), {}, static_cast<uint32_t>(push.size()), groups, label};
+        std::copy(push.begin(), push.end(), disp.push.begin());
+        plan.dispatches.push_back(disp);
+    };
+    auto rmsnorm = [&](const vk::Buffer& in, const vk::Buffer& weight, const vk::Buffer& out) {
+        vk::Kernel& k = kernel("rmsnorm", {d.dim, dimP, float_bits(d.rms_eps)}, 3, 0);
+        add(k, {vk::whole(in), vk::whole(weight), vk::whole(out)}, {}, {T, 1, 1}, "rmsnorm");
+    };
+    auto add_rows = [&](const vk::Buffer& x, const vk::Buffer& y, uint32_t width, uint32_t stride,
+                        bool broadcast) {
+        vk::Kernel& k = kernel("add_rows", {width, stride, broadcast ? 1u : 0u}, 2, 4);
+        add(k, {vk::whole(x), vk::whole(y)}, {T}, {div_up(width, 64), T, 1},
+            broadcast ? "bias" : "residual");
+    };
+    auto linear = [&](uint32_t layer, rt::Linear which, const vk::Buffer& in, const vk::Buffer& out,
+                      uint32_t out_stride) {
+        const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(which)];
+        uint32_t slot = (layer * kLinearsPerLayer + static_cast<uint32_t>(which)) * max_batch_;
+        Plan p;
+        if (lin.sliced) {
+            kernels::DepthSource ds{vk::whole(depths_), slot};
+            p = T == 1 ? ops_->mobislice_matvec(*lin.sliced, {vk::whole(in), vk::whole(out)}, ds)
+                       : ops_->mobislice_matmat(*lin.sliced, {vk::whole(in), T, vk::whole(out), out_stride}, ds);
+        } else {
+            p = T == 1 ? ops_->dense_matvec(*lin.dense, {vk::whole(in), vk::whole(out)})
+                       : ops_->dense_matmat(*lin.dense, {vk::whole(in), T, vk::whole(out), out_stride});
+        }
+        plan.append(p);
+    };
+
+    // Embedding lookup, chunk by chunk of the vocabulary.
+    {
+        vk::Kernel& k = kernel("embed", {d.dim, embedding_->padded_cols, dimP}, 3, 12);
+        for (const auto& c : embedding_->chunks)
+            add(k,
+                {{&embedding_->buffer, c.row0 * embedding_->row_bytes, c.rows * embedding_->row_bytes},
+                 vk::whole(tokens_), vk::whole(x_)},
+                {T, c.row0, c.rows}, {div_up(d.dim, 64), T, 1}, "embed");
+    }
+    plan.barrier();
+
+    const uint32_t neox = d.rope_layout == RopeLayout::Neox ? 1u : 0u;
+    for (uint32_t l = 0; l < d.n_layers; ++l) {
+        Layer& L = layers_[l];
+        rmsnorm(x_, L.attn_norm, h_);
+        plan.barrier();
+        linear(l, rt::Linear::Q, h_, q_, qP);
+        linear(l, rt::Linear::K, h_, k_, kvP);
+        linear(l, rt::Linear::V, h_, v_, kvP);
+        plan.barrier();
+        if (L.linear[0].has_bias) {
+            add_rows(q_, L.linear[0].bias, d.q_dim(), qP, true);
+            add_rows(k_, L.linear[1].bias, d.kv_dim(), kvP, true);
+            add_rows(v_, L.linear[2].bias, d.kv_dim(), kvP, true);
+            plan.barrier();
+        }
+        vk::Kernel& rope_q = kernel("rope", {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3, 0);
+        add(rope_q, {vk::whole(q_), vk::whole(inv_freq_), vk::whole(params_)}, {},
+            {div_up(d.n_heads * d.rope_dim / 2, 64), T, 1}, "rope");
+        vk::Kernel& rope_k = kernel("rope", {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3, 0);
+        add(rope_k, {vk::whole(k_), vk::whole(inv_freq_), vk::whole(params_)}, {},
+            {div_up(d.n_kv_heads * d.rope_dim / 2, 64), T, 1}, "rope");
+        plan.barrier();
+        vk::Kernel& store = kernel("kv_store", {d.kv_dim(), kvP}, 5, 0);
+        add(store,
+            {vk::whole(k_), vk::whole(v_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(params_)},
+            {}, {div_up(d.kv_dim(), 64), T, 1}, "kv_store");
+        plan.barrier();
+        vk::Kernel& att = kernel("attention", {d.n_heads, d.n_kv_heads, d.head_dim, qP, context_}, 5, 0);
+        add(att,
+            {vk::whole(q_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(att_), vk::whole(params_)},
+            {}, {d.n_heads, T, 1}, "attention");
+        plan.barrier();
+        linear(l, rt::Linear::O, att_, tmp_, dimP);
+        plan.barrier();
+        add_rows(x_, tmp_, d.dim, dimP, false);
+        plan.barrier();
+        rmsnorm(x_, L.ffn_norm, h_);
+        plan.barrier();
+        linear(l, rt::Linear::Gate, h_, gate_, ffnP);
+        linear(l, rt::Linear::Up, h_, up_, ffnP);
+        plan.barrier();
+        vk::Kernel& swiglu = kernel("swiglu", {d.ffn_dim, ffnP}, 2, 4);
+        add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T}, {div_up(d.ffn_dim, 64), T, 1}, "swiglu");
+        plan.barrier();
+        linear(l, rt::Linear::Down, gate_, tmp_, dimP);
+        plan.barrier();
+        add_rows(x_, tmp_, d.dim, dimP, false);
+        plan.barrier();
+    }
+    rmsnorm(x_, output_norm_, h_);
+    plan.barrier();
+    const kernels::GpuDenseMatrix& head = output_ ? *output_ : *embedding_;
+    plan.append(T == 1 ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_)})
+                       : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_)}));
+    return plan;
+}
+
+VulkanForward::Step& VulkanForward::step_for(uint32_t tokens) {
+    auto it = steps_.find(tokens);
+    if (it != steps_.end()) return *it->second;
+    auto step = std::make_unique<Step>(ctx_);
+    Plan plan = build_plan(tokens);
+    step->seq.begin();
+    plan.record(step->seq);
+    step->seq.end();
+    return *steps_.emplace(tokens, std::move(step)).first->second;
+}
+
+void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
+                              std::span<const TokenDepths> depths, float* logits_out,
+                              bool all_logits) {
+    const ModelDesc& d = desc_;
+    const uint32_t T = static_cast<uint32_t>(tokens.size());
+    for (uint32_t t : tokens)
+        if (t >= d.vocab_size) fail("token id {} is outside the vocabulary ({})", t, d.vocab_size);
+    tokens_.upload(tokens.data(), T * 4);
+    uint32_t params[2] = {pos, T};
+    params_.upload(params, sizeof(params));
+    if (sliced_) {
+        if (depths.size() != T) fail("{} tokens but {} depth sets", T, depths.size());
+        auto* dst = static_cast<uint32_t*>(depths_.data());
+        for (uint32_t t = 0; t < T; ++t) {
+            if (depths[t].size() != d.n_layers) fail("depths cover {} layers, the model has {}",
+                                                     depths[t].size(), d.n_layers);
+            for (uint32_t l = 0; l < d.n_layers; ++l)
+                for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+                    uint8_t k = depths[t][l][j];
+                    if (k < 1 || k > quant::kSlices)
+                        fail("depth {} for layer {} linear {} is outside 1..4", k, l,
+                             linear_name(static_cast<rt::Linear>(j)));
+                    dst[(l * kLinearsPerLayer + j) * max_batch_ + t] = k;
+                }
+        }
+    }
+    Step& step = step_for(T);
+    step.seq.submit();
+    last_gpu_us_ = 0;
+    for (auto& timing : step.seq.timings()) last_gpu_us_ += timing.microseconds;
+    if (all_logits)
+        logits_.download(logits_out, uint64_t(T) * d.vocab_size * 4);
+    else
+        logits_.download(logits_out, uint64_t(d.vocab_size) * 4, uint64_t(T - 1) * d.vocab_size * 4);
+}
+
+std::vector<float> VulkanForward::forward(std::span<const uint32_t> tokens, uint32_t start_pos,
+                                          std::span<const TokenDepths> depths, bool all_logits) {
+    const uint32_t n = static_cast<uint32_t>(tokens.size());
+    if (n == 0) fail("forward needs at least one token");
+    if (uint64_t(start_pos) + n > context_)
+        fail("{} tokens at position {} exceed the context of {} tokens", n, start_pos, context_);
+    if (sliced_ && depths.size() != n) fail("{} tokens but {} depth sets", n, depths.size());
+    const uint32_t vocab = desc_.vocab_size;
+    std::vector<float> logits(uint64_t(all_logits ? n : 1) * vocab);
+    for (uint32_t done = 0; done < n;) {
+        uint32_t batch = std::min(max_batch_, n - done);
+        // Without all_logits every batch writes the same slot; the last one stays.
+        float* out = all_logits ? logits.data() + uint64_t(done) * vocab : logits.data();
+        auto dep = sliced_ ? depths.subspan(done, batch) : std::span<const TokenDepths>{};
+        run_batch(tokens.subspan(done, batch), start_pos + done, dep, out, all_logits);
+        done += batch;
+    }
+    return logits;
+}
+
+}  // namespace mq::rt

@@ -1,0 +1,68 @@
+#pragma once
+// The transformer forward on Vulkan (upload / prepare / forward, as in zeux/calm):
+//  - construction uploads the weights: MoBiSlice planes when the model is sliced, fp32 otherwise;
+//  - each batch size gets one plan and one recorded command sequence, reused for every step;
+//  - a step writes tokens, positions and per-token depths into small GPU buffers, submits once,
+//    and reads the logits back. Nothing else crosses to the CPU inside a step.
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/gpu_matrix.hpp"
+#include "kernels/matmul_ops.hpp"
+#include "runtime/model_weights.hpp"
+#include "vulkan/command_sequence.hpp"
+
+namespace mq::rt {
+
+struct ForwardOptions {
+    uint32_t max_context = 0;  // 0: the model's context length, capped at 2048
+    uint32_t max_batch = 32;   // tokens per prefill submission
+};
+
+class VulkanForward {
+public:
+    VulkanForward(vk::Context& ctx, const ModelWeights& weights, ForwardOptions options = {});
+    ~VulkanForward();
+
+    // Runs tokens at positions start_pos .. start_pos + n - 1 (the cache must hold 0 .. start_pos
+    // - 1), batching them by max_batch. depths[i] is token i's depth per layer and linear; ignored
+    // for an unquantized model. Returns the logits of every token ([n][vocab]) when all_logits,
+    // else of the last token only.
+    std::vector<float> forward(std::span<const uint32_t> tokens, uint32_t start_pos,
+                               std::span<const TokenDepths> depths, bool all_logits = false);
+
+    uint32_t max_context() const { return context_; }
+    bool quantized() const { return sliced_; }
+    const ModelDesc& desc() const { return desc_; }
+    // Weight bytes one decode step reads at a uniform depth (0 = unquantized weights).
+    uint64_t weight_bytes_per_token(uint32_t depth) const;
+    double last_step_gpu_us() const { return last_gpu_us_; }
+
+private:
+    struct Linear;
+    struct Layer;
+    struct Step;
+    Step& step_for(uint32_t tokens);
+    kernels::Plan build_plan(uint32_t tokens);
+    void run_batch(std::span<const uint32_t> tokens, uint32_t pos,
+                   std::span<const TokenDepths> depths, float* logits_out, bool all_logits);
+
+    vk::Context& ctx_;
+    ModelDesc desc_;
+    uint32_t context_, max_batch_;
+    bool sliced_;
+    std::unique_ptr<kernels::KernelLibrary> lib_;
+    std::unique_ptr<kernels::MatMulOps> ops_;
+    std::vector<Layer> layers_;
+    std::unique_ptr<kernels::GpuDenseMatrix> embedding_, output_;
+    vk::Buffer output_norm_, inv_freq_;
+    // Activations for max_batch tokens, rows padded to a multiple of 128 floats.
+    vk::Buffer x_, h_, q_, k_, v_, att_, tmp_, gate_, up_, logits_;
+    vk::Buffer tokens_, params_, depths_;
+    std::map<uint32_t, std::unique_ptr<Step>> steps_;
+    double last_gpu_us_ = 0;
+};
+
+}  // namespace mq::rt

@@ -1,0 +1,7 @@
+mq_shader(NAME embed SOURCE embed.comp)
+mq_shader(NAME rmsnorm SOURCE rmsnorm.comp)
+mq_shader(NAME rope SOURCE rope.comp)
+mq_shader(NAME kv_store SOURCE kv_store.comp)
+mq_shader(NAME attention SOURCE attention.comp)
+mq_shader(NAME swiglu SOURCE swiglu.comp)
+mq_shader(NAME add_rows SOURCE add_rows.comp)
