@@ -1,0 +1,127 @@
+#include "runtime/generator.hpp"
+
+#include <chrono>
+
+#include "core/error.hpp"
+
+namespace mq::rt {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+Generator::Generator(ModelSession& session, DepthPolicy policy)
+    : session_(session), chooser_(session.desc().n_layers, policy) {}
+
+void Generator::set_policy(DepthPolicy policy) {
+    std::lock_guard lock(policy_mutex_);
+    chooser_.set_policy(policy);
+}
+
+DepthPolicy Generator::policy() const {
+    std::lock_guard lock(policy_mutex_);
+    return chooser_.policy();
+}
+
+TokenDepths Generator::next_depths() {
+    if (!session_.quantized()) return {};
+    std::lock_guard lock(policy_mutex_);
+    return chooser_.next();
+}
+
+void Generator::reset() {
+    cache_.clear();
+    std::lock_guard lock(policy_mutex_);
+    chooser_.reset();
+}
+
+GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t max_new_tokens,
+                                    const SamplerOptions& sampling,
+                                    const std::function<void(const TokenEvent&)>& on_token) {
+    cancelled_ = false;
+    VulkanForward& fwd = session_.forward();
+    const tok::Tokenizer& tokenizer = session_.tokenizer();
+    const uint32_t context = fwd.max_context();
+    if (prompt.empty()) fail("the prompt is empty");
+    if (prompt.size() >= context)
+        fail("the prompt has {} tokens but the context holds {}; shorten it or raise --context",
+             prompt.size(), context);
+    for (int32_t id : prompt)
+        if (id < 0 || id >= tokenizer.n_vocab()) fail("token id {} is not in the vocabulary", id);
+
+    // Reuse the cache for the longest common prefix, but always feed at least one token.
+    size_t keep = 0;
+    while (keep < cache_.size() && keep + 1 < prompt.size() &&
+           cache_[keep] == static_cast<uint32_t>(prompt[keep]))
+        ++keep;
+    cache_.resize(keep);
+    std::vector<uint32_t> feed(prompt.begin() + keep, prompt.end());
+
+    GenerationStats stats;
+    stats.reused_tokens = static_cast<uint32_t>(keep);
+    stats.prompt_tokens = static_cast<uint32_t>(feed.size());
+    double bits_sum = 0;
+    uint32_t bits_count = 0;
+
+    std::vector<TokenDepths> depths;
+    for (size_t i = 0; i < feed.size(); ++i) depths.push_back(next_depths());
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<float> logits = fwd.forward(feed, static_cast<uint32_t>(keep), depths);
+    stats.prefill_seconds = seconds_since(t0);
+    cache_.insert(cache_.end(), feed.begin(), feed.end());
+
+    Sampler sampler(sampling);
+    tok::DecodeOptions dopt;
+    dopt.strip_leading_space = false;
+    tok::StreamDecoder decoder(tokenizer, dopt);
+    std::vector<uint32_t> history(cache_.begin(), cache_.end());
+    TokenDepths last_depths = depths.empty() ? TokenDepths{} : depths.back();
+    t0 = std::chrono::steady_clock::now();
+    stats.stop_reason = "length";
+    for (uint32_t n = 0; n < max_new_tokens; ++n) {
+        if (cancelled_) {
+            stats.stop_reason = "cancelled";
+            break;
+        }
+        Sampler::Result r = sampler.sample(logits, history);
+        TokenEvent ev;
+        ev.id = r.id;
+        ev.logprob = r.logprob;
+        ev.top = std::move(r.top);
+        ev.depths = last_depths;  // the depths of the step that produced these logits
+        ev.bits = last_depths.empty() ? 32.0f : average_bits(last_depths);
+        ev.position = static_cast<uint32_t>(cache_.size());
+        bool end = tokenizer.is_end_of_generation(static_cast<int32_t>(r.id));
+        ev.text = end ? decoder.flush() : decoder.push(static_cast<int32_t>(r.id));
+        bits_sum += ev.bits;
+        bits_count++;
+        stats.generated++;
+        on_token(ev);
+        history.push_back(r.id);
+        if (end) {
+            stats.stop_reason = "end of text";
+            break;
+        }
+        if (cache_.size() + 1 >= context) {
+            stats.stop_reason = "context full";
+            break;
+        }
+        if (n + 1 == max_new_tokens || cancelled_) {
+            if (cancelled_) stats.stop_reason = "cancelled";
+            break;
+        }
+        last_depths = next_depths();
+        std::vector<TokenDepths> d1;
+        if (!last_depths.empty()) d1.push_back(last_depths);
+        uint32_t id = r.id;
+        logits = fwd.forward(std::span<const uint32_t>(&id, 1), static_cast<uint32_t>(cache_.size()), d1);
+        cache_.push_back(id);
+    }
+    stats.decode_seconds = seconds_since(t0);
+    stats.mean_bits = bits_count ? bits_sum / bits_count : 32;
+    return stats;
+}
+
+}  // namespace mq::rt

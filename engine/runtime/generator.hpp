@@ -1,0 +1,64 @@
+#pragma once
+// The token stream: prompt in, tokens out one at a time, each with its text, id, log-prob and the
+// depth it used in every routed linear of every layer. The caller may cancel at any time and
+// change the depth policy (budget) between tokens; the KV cache is kept across calls, so a chat
+// only feeds the new part of the conversation.
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/depth_policy.hpp"
+#include "runtime/model_session.hpp"
+#include "runtime/sampler.hpp"
+
+namespace mq::rt {
+
+struct TokenEvent {
+    uint32_t id = 0;
+    std::string text;  // complete UTF-8 only (a split character arrives with its last token)
+    float logprob = 0;
+    std::vector<std::pair<uint32_t, float>> top;  // alternatives (id, logprob)
+    TokenDepths depths;  // empty for an unquantized model
+    float bits = 32;     // average over routed linears (32 when unquantized)
+    uint32_t position = 0;
+};
+
+struct GenerationStats {
+    uint32_t prompt_tokens = 0;  // fed this call (after reusing the cache)
+    uint32_t reused_tokens = 0;  // already in the cache
+    uint32_t generated = 0;
+    double prefill_seconds = 0, decode_seconds = 0;
+    double mean_bits = 32;
+    std::string stop_reason;  // "length", "end of text", "cancelled", "context full"
+
+    double prefill_tps() const { return prefill_seconds > 0 ? prompt_tokens / prefill_seconds : 0; }
+    double decode_tps() const { return decode_seconds > 0 ? generated / decode_seconds : 0; }
+};
+
+class Generator {
+public:
+    Generator(ModelSession& session, DepthPolicy policy);
+
+    GenerationStats generate(std::span<const int32_t> prompt, uint32_t max_new_tokens,
+                             const SamplerOptions& sampling,
+                             const std::function<void(const TokenEvent&)>& on_token);
+
+    void set_policy(DepthPolicy policy);  // any thread; applies from the next token
+    DepthPolicy policy() const;
+    void cancel() { cancelled_ = true; }  // any thread
+    void reset();                         // forget the KV cache
+    const std::vector<uint32_t>& cached_tokens() const { return cache_; }
+
+private:
+    TokenDepths next_depths();
+    ModelSession& session_;
+    mutable std::mutex policy_mutex_;
+    DepthChooser chooser_;
+    std::atomic<bool> cancelled_{false};
+    std::vector<uint32_t> cache_;  // tokens whose keys and values are in the cache, in order
+};
+
+}  // namespace mq::rt

@@ -1,0 +1,53 @@
+#pragma once
+// A model ready to run: its file, tokenizer, chat template, weights and Vulkan forward. This is
+// what the CLI and the desktop app hold; generation runs through a Generator on top of it.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "formats/model_loader.hpp"
+#include "runtime/vulkan_forward.hpp"
+#include "tokenizer/chat_template.hpp"
+#include "tokenizer/spec.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace mq::rt {
+
+struct SessionOptions {
+    uint32_t context = 0;            // 0: the model's, capped at 2048
+    uint32_t batch = 32;             // prefill tokens per submission
+    // A plain model runs unquantized unless this asks for MoBiSlice; then every linear is sliced
+    // at load (the calibrated checkpoints of `mobiquant quantize` come sliced already).
+    bool slice_plain_model = false;
+    std::function<void(const std::string&)> progress;  // load stages, for a status line
+};
+
+// The tokenizer a model file carries (GGUF metadata, or the directory's tokenizer.json).
+tok::TokenizerSpec load_tokenizer_spec_of(const LoadedModel& model);
+
+class ModelSession {
+public:
+    ModelSession(vk::Context& ctx, const std::filesystem::path& path, SessionOptions options = {});
+    ~ModelSession();
+
+    const ModelDesc& desc() const { return model_.desc(); }
+    const LoadedModel& model() const { return model_; }
+    const tok::Tokenizer& tokenizer() const { return *tokenizer_; }
+    const tok::ChatTemplate& chat_template() const { return *chat_; }
+    VulkanForward& forward() { return *forward_; }
+    const ModelWeights& weights() const { return weights_; }
+    bool quantized() const { return forward_->quantized(); }
+    vk::Context& context() { return ctx_; }
+
+private:
+    vk::Context& ctx_;
+    LoadedModel model_;
+    std::unique_ptr<tok::Tokenizer> tokenizer_;
+    std::unique_ptr<tok::ChatTemplate> chat_;
+    ModelWeights weights_;
+    std::unique_ptr<VulkanForward> forward_;
+};
+
+}  // namespace mq::rt
