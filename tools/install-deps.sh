@@ -11,7 +11,7 @@ pkgs=(
   xvfb xauth xdotool imagemagick
   libicu-dev sentencepiece python3-sentencepiece
 )
-# The tokenizer conformance tests run npm reference tokenizers (keep a node that is already there).
+# The tokenizer conformance tests and the GGUF cross-check run npm packages (keep a node that is already there).
 command -v node >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <string>
 
 namespace mq {
 
@@ -59,6 +60,11 @@ std::string human_bytes(uint64_t n) {
     if (n >= (1ull << 20)) return fmt::format("{:.1f} MiB", n / double(1ull << 20));
     if (n >= (1ull << 10)) return fmt::format("{:.1f} KiB", n / double(1ull << 10));
     return fmt::format("{} B", n);
+}
+
+// A float as the double that prints the same (1e-05, not 9.999999747378752e-06).
+double json_float(float f) {
+    return std::stod(fmt::format("{}", f));
 }
 
 }  // namespace
@@ -135,13 +141,13 @@ nlohmann::json model_info_json(const LoadedModel& model) {
     j["head_dim"] = d.head_dim;
     j["ffn_dim"] = d.ffn_dim;
     j["context_length"] = d.context_length;
-    j["rms_eps"] = d.rms_eps;
-    j["rope_theta"] = d.rope_theta;
+    j["rms_eps"] = json_float(d.rms_eps);
+    j["rope_theta"] = json_float(d.rope_theta);
     j["rope_layout"] = rope_layout_name(d.rope_layout);
     j["rope_scaling"] = {{"type", rope_scaling_name(d.rope_scaling.type)},
-                         {"factor", d.rope_scaling.factor},
-                         {"low_freq_factor", d.rope_scaling.low_freq_factor},
-                         {"high_freq_factor", d.rope_scaling.high_freq_factor},
+                         {"factor", json_float(d.rope_scaling.factor)},
+                         {"low_freq_factor", json_float(d.rope_scaling.low_freq_factor)},
+                         {"high_freq_factor", json_float(d.rope_scaling.high_freq_factor)},
                          {"original_context", d.rope_scaling.original_context}};
     j["tied_output"] = d.tied_output;
     j["qkv_bias"] = d.qkv_bias;

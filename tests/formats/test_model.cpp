@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
+#include "formats/model_summary.hpp"
 #include "tiny_model.hpp"
 
 namespace fs = std::filesystem;
@@ -291,5 +292,50 @@ TEST_CASE("model: missing and corrupt paths give clear errors") {
     mq::write_file_atomically(dir / "config.json", std::as_bytes(std::span("{\"a\": ", 6)));
     CHECK_THROWS_WITH_AS(LoadedModel::open(dir), doctest::Contains("config.json is not valid JSON"),
                          mq::Error);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("model: `info` shows architecture, sizes, parameters, tokenizer and tensors") {
+    tiny::Spec s;
+    s.arch = "qwen2";
+    s.tied = true;
+    auto tensors = tiny::hf_tensors(s);
+    fs::path dir = temp_dir("info");
+    tiny::write_hf_dir(dir / "hf", s, tensors, 2);
+    tiny::write_json(dir / "hf" / "tokenizer_config.json",
+                     {{"eos_token", "<|im_end|>"}, {"chat_template", "{{ messages }}"}});
+    tiny::write_json(dir / "hf" / "tokenizer.json",
+                     {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}}},
+                      {"added_tokens", {{{"id", 95}, {"content", "<|im_end|>"}}}}});
+    LoadedModel m = LoadedModel::open(dir / "hf");
+    uint64_t params = 0;
+    for (const auto& t : tensors) params += t.values.size();
+    CHECK(m.parameter_count() == params);
+
+    nlohmann::json j = mq::model_info_json(m);
+    CHECK(j["architecture"] == "qwen2");
+    CHECK(j["n_layers"] == 2);
+    CHECK(j["n_kv_heads"] == 2);
+    CHECK(j["tied_output"] == true);
+    CHECK(j["qkv_bias"] == true);
+    CHECK(j["rope_layout"] == "neox");
+    CHECK(j["parameters"] == params);
+    CHECK(j["tokenizer"]["model"] == "BPE");
+    CHECK(j["tokenizer"]["vocab_size"] == 96);
+    CHECK(j["tokenizer"]["eos_id"] == 2);  // config.json's id wins over the text look-up
+    CHECK(j["tokenizer"]["chat_template"] == true);
+    REQUIRE(j["tensors"].size() == tensors.size());
+    CHECK(j["tensors"][0]["name"] == "token_embd.weight");
+    CHECK(j["tensors"][0]["source_name"] == "model.embed_tokens.weight");
+    CHECK(j["tensors"][0]["shape"] == std::vector<uint64_t>{s.dim, s.vocab});
+
+    std::string text = mq::model_info_text(m);
+    CHECK(text.find("architecture qwen2") != std::string::npos);
+    CHECK(text.find("vocab 96, dim 32, layers 2, heads 4 (kv 2, head size 8), ffn 48") !=
+          std::string::npos);
+    CHECK(text.find("tokenizer    BPE, 96 tokens, bos 1, eos 2 \"<|im_end|>\"") !=
+          std::string::npos);
+    CHECK(text.find("blk.1.ffn_down.weight") != std::string::npos);
+    CHECK(mq::model_info_text(m, false).find("blk.1.ffn_down.weight") == std::string::npos);
     fs::remove_all(dir);
 }
