@@ -1,0 +1,58 @@
+// mobiquant logits: float32 logits of every position, for debugging and cross-checks.
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "cli/command.hpp"
+#include "cli/model_options.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+
+namespace {
+
+struct Options {
+    mq::cli::ModelOptions model;
+    std::string ids;
+    std::string out;
+};
+
+int run(const Options& o) {
+    std::vector<uint32_t> ids;
+    std::istringstream in(o.ids);
+    std::string tok;
+    while (in >> tok) {
+        try {
+            size_t used = 0;
+            unsigned long v = std::stoul(tok, &used);
+            if (used != tok.size() || v > UINT32_MAX) throw std::invalid_argument(tok);
+            ids.push_back(static_cast<uint32_t>(v));
+        } catch (const std::exception&) {
+            mq::fail("\"{}\" is not a token id", tok);
+        }
+    }
+    if (ids.empty()) mq::fail("--ids has no token ids");
+    mq::vk::Context ctx(o.model.device.context_options());
+    auto session = o.model.open(ctx);
+    mq::rt::DepthChooser chooser(session->desc().n_layers, o.model.policy());
+    std::vector<mq::rt::TokenDepths> depths;
+    if (session->quantized())
+        for (size_t i = 0; i < ids.size(); ++i) depths.push_back(chooser.next());
+    std::vector<float> logits = session->forward().forward(ids, 0, depths, true);
+    mq::AtomicFile f(o.out);
+    f.write(logits.data(), logits.size() * sizeof(float));
+    f.commit();
+    std::fprintf(stderr, "wrote %zu x %u float32 logits to %s\n", ids.size(),
+                 session->desc().vocab_size, o.out.c_str());
+    return 0;
+}
+
+mq::cli::Registration reg{"logits", "Write the float32 logits of every position (positions x vocab)",
+                          [](CLI::App& cmd) {
+                              auto o = std::make_shared<Options>();
+                              o->model.add_to(cmd);
+                              cmd.add_option("--ids", o->ids, "Token ids, space-separated")->required();
+                              cmd.add_option("-o,--out", o->out, "Output file")->required();
+                              return [o] { return run(*o); };
+                          }};
+
+}  // namespace

@@ -1,0 +1,68 @@
+#include "cli/model_options.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+namespace mq::cli {
+
+std::filesystem::path default_model_path() {
+    if (const char* env = std::getenv("MOBIQUANT_MODEL"); env && *env) return env;
+    std::vector<std::filesystem::path> candidates;
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        candidates.push_back(exe.parent_path() / "../../assets/default-model.gguf");  // build/bin
+        candidates.push_back(exe.parent_path() / "../share/mobiquant/default-model.gguf");
+    }
+    candidates.push_back(std::filesystem::path(MQ_SOURCE_DIR) / "assets/default-model.gguf");
+    for (auto& c : candidates)
+        if (std::filesystem::exists(c)) return std::filesystem::weakly_canonical(c);
+    return candidates.back();
+}
+
+void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
+    cmd.add_option("-m,--model", model,
+                   "GGUF file or Hugging Face directory (default: the bundled default model)");
+    device.add_to(cmd);
+    cmd.add_option("--context", context, "Context length in tokens (default: the model's, at most 2048)");
+    if (with_depth) {
+        auto* b = cmd.add_option("--budget", budget, "Target average bits per weight, 2.0 to 8.0")
+                      ->check(CLI::Range(2.0, 8.0));
+        cmd.add_option("--depth", depth, "Uniform depth: 1..4 slices (2/4/6/8 bits)")
+            ->check(CLI::Range(1, 4))
+            ->excludes(b);
+    }
+}
+
+std::filesystem::path ModelOptions::model_path() const {
+    std::filesystem::path p = model.empty() ? default_model_path() : std::filesystem::path(model);
+    if (!std::filesystem::exists(p))
+        fail("model {} not found{}", p.string(),
+             model.empty() ? " (the default model is assets/default-model.gguf; pass --model)" : "");
+    return p;
+}
+
+std::unique_ptr<rt::ModelSession> ModelOptions::open(vk::Context& ctx) const {
+    rt::SessionOptions so;
+    so.context = context;
+    so.slice_plain_model = budget.has_value() || depth.has_value();
+    bool tty = isatty(STDERR_FILENO);
+    so.progress = [tty](const std::string& s) {
+        if (tty) std::fprintf(stderr, "\r\033[K%s...", s.c_str());
+    };
+    auto session = std::make_unique<rt::ModelSession>(ctx, model_path(), so);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    return session;
+}
+
+rt::DepthPolicy ModelOptions::policy() const {
+    if (depth) return rt::DepthPolicy::uniform(static_cast<uint8_t>(*depth));
+    if (budget) return rt::DepthPolicy::budget(*budget);
+    return rt::DepthPolicy::uniform(4);
+}
+
+}  // namespace mq::cli

@@ -1,0 +1,33 @@
+#pragma once
+// Options shared by the subcommands that run a model: which model, which device, how deep.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "cli/device_options.hpp"
+#include "runtime/depth_policy.hpp"
+#include "runtime/model_session.hpp"
+
+namespace mq::cli {
+
+// The model `mobiquant` opens when none is named: $MOBIQUANT_MODEL, else the default model in
+// assets/ (next to the executable's build tree or the source tree it was built from).
+std::filesystem::path default_model_path();
+
+struct ModelOptions {
+    std::string model;
+    DeviceOptions device;
+    uint32_t context = 0;
+    std::optional<float> budget;
+    std::optional<int> depth;
+
+    void add_to(CLI::App& cmd, bool with_depth = true);
+    std::filesystem::path model_path() const;
+    // Opens the model; a plain model is sliced at load when a depth or budget is asked for.
+    std::unique_ptr<rt::ModelSession> open(vk::Context& ctx) const;
+    rt::DepthPolicy policy() const;  // --depth, else --budget, else full depth
+};
+
+}  // namespace mq::cli

@@ -1,0 +1,61 @@
+#include "runtime/perplexity.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace mq::rt {
+
+PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
+                            uint32_t window, uint64_t max_tokens,
+                            const std::function<void(uint64_t, uint64_t)>& progress) {
+    VulkanForward& fwd = session.forward();
+    const tok::Tokenizer& tokenizer = session.tokenizer();
+    if (window == 0 || window > fwd.max_context()) window = fwd.max_context();
+    tok::EncodeOptions eo;
+    eo.add_special = false;
+    std::vector<int32_t> ids = tokenizer.encode(text, eo);
+    if (max_tokens && ids.size() > max_tokens) ids.resize(max_tokens);
+    if (ids.size() < 2) fail("the text has {} tokens; perplexity needs at least 2", ids.size());
+    int32_t bos = tokenizer.bos();
+    if (bos < 0) fail("the model's vocabulary has no BOS token to start each window");
+
+    DepthChooser chooser(session.desc().n_layers, policy);
+    const uint32_t vocab = session.desc().vocab_size;
+    double nll_sum = 0, nll_sq = 0, bits_sum = 0;
+    uint64_t n = 0;
+    for (size_t start = 0; start < ids.size(); start += window) {
+        size_t len = std::min<size_t>(window, ids.size() - start);
+        std::vector<uint32_t> input{static_cast<uint32_t>(bos)};
+        for (size_t j = 0; j + 1 < len; ++j) input.push_back(static_cast<uint32_t>(ids[start + j]));
+        std::vector<TokenDepths> depths;
+        if (session.quantized())
+            for (size_t j = 0; j < len; ++j) {
+                depths.push_back(chooser.next());
+                bits_sum += average_bits(depths.back());
+            }
+        std::vector<float> logits = fwd.forward(input, 0, depths, /*all_logits=*/true);
+        for (size_t j = 0; j < len; ++j) {
+            const float* row = logits.data() + j * vocab;
+            double mx = row[0];
+            for (uint32_t v = 1; v < vocab; ++v) mx = std::max<double>(mx, row[v]);
+            double sum = 0;
+            for (uint32_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - mx);
+            double nll = -(row[ids[start + j]] - mx - std::log(sum));
+            nll_sum += nll;
+            nll_sq += nll * nll;
+            n++;
+        }
+        if (progress) progress(n, ids.size());
+    }
+    PerplexityResult r;
+    r.tokens = n;
+    double mean = nll_sum / n;
+    double var = std::max(0.0, nll_sq / n - mean * mean);
+    r.ppl = std::exp(mean);
+    r.stderr_ppl = r.ppl * std::sqrt(var / n);
+    r.bits = session.quantized() ? bits_sum / n : 32.0;
+    return r;
+}
+
+}  // namespace mq::rt

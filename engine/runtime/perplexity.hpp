@@ -1,0 +1,26 @@
+#pragma once
+// Perplexity of a text, with the protocol of assets/README.md: the text is tokenized in one call
+// without BOS/EOS, cut into consecutive windows of `window` tokens, and each window w is run on
+// [BOS] + w[:-1] from position 0 so every token is scored exactly once.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "runtime/depth_policy.hpp"
+#include "runtime/model_session.hpp"
+
+namespace mq::rt {
+
+struct PerplexityResult {
+    double ppl = 0;
+    double stderr_ppl = 0;  // standard error (delta method on the mean negative log-likelihood)
+    double bits = 32;       // achieved average bits over routed linears (32: unquantized)
+    uint64_t tokens = 0;
+};
+
+PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
+                            uint32_t window = 0,  // 0 = the session's context
+                            uint64_t max_tokens = 0,  // 0 = all
+                            const std::function<void(uint64_t done, uint64_t total)>& progress = {});
+
+}  // namespace mq::rt
