@@ -1,0 +1,144 @@
+#include "runtime/model_bench.hpp"
+
+#include <chrono>
+#include <random>
+
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "runtime/vulkan_forward.hpp"
+
+namespace mq::rt {
+
+namespace {
+
+ModelDesc shape(const char* name, uint32_t vocab, uint32_t dim, uint32_t layers, uint32_t heads,
+                uint32_t kv_heads, uint32_t ffn, float theta, bool tied) {
+    ModelDesc d;
+    d.arch = "llama";
+    d.name = name;
+    d.source = "synthetic";
+    d.vocab_size = vocab;
+    d.dim = dim;
+    d.n_layers = layers;
+    d.n_heads = heads;
+    d.n_kv_heads = kv_heads;
+    d.head_dim = dim / heads;
+    d.rope_dim = d.head_dim;
+    d.ffn_dim = ffn;
+    d.context_length = 2048;
+    d.rope_theta = theta;
+    d.rope_layout = RopeLayout::Normal;
+    d.tied_output = tied;
+    return d;
+}
+
+void fill_random(std::vector<float>& v, uint64_t n, float scale, uint64_t seed) {
+    v.resize(n);
+    // Chunked so it parallelises and stays deterministic.
+    constexpr uint64_t kChunk = 1 << 20;
+    parallel_for((n + kChunk - 1) / kChunk, [&](uint64_t c0, uint64_t c1) {
+        for (uint64_t c = c0; c < c1; ++c) {
+            std::mt19937 rng(static_cast<uint32_t>(seed * 1000003 + c));
+            std::normal_distribution<float> dist(0.0f, scale);
+            for (uint64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) v[i] = dist(rng);
+        }
+    });
+}
+
+double seconds(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::optional<ModelDesc> synthetic_desc(const std::string& name) {
+    if (name == "llama-3.2-1b") return shape("Llama-3.2-1B (random weights)", 128256, 2048, 16, 32, 8, 8192, 500000, true);
+    if (name == "tinyllama-1.1b") return shape("TinyLlama-1.1B (random weights)", 32000, 2048, 22, 32, 4, 5632, 10000, false);
+    if (name == "smollm-135m") return shape("SmolLM-135M (random weights)", 49152, 576, 30, 9, 3, 1536, 10000, true);
+    if (name == "default") return shape("default model shape (random weights)", 4096, 256, 4, 8, 4, 768, 10000, true);
+    return std::nullopt;
+}
+
+std::string synthetic_names() { return "llama-3.2-1b, tinyllama-1.1b, smollm-135m, default"; }
+
+ModelWeights random_weights(const ModelDesc& d, uint32_t seed) {
+    ModelWeights w;
+    w.desc = d;
+    uint64_t s = seed;
+    fill_random(w.token_embd, uint64_t(d.vocab_size) * d.dim, 0.02f, s++);
+    w.output_norm.assign(d.dim, 1.0f);
+    if (!d.tied_output) fill_random(w.output, uint64_t(d.vocab_size) * d.dim, 0.02f, s++);
+    w.layers.resize(d.n_layers);
+    const uint32_t rows[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim, d.ffn_dim, d.ffn_dim, d.dim};
+    const uint32_t cols[] = {d.dim, d.dim, d.dim, d.q_dim(), d.dim, d.dim, d.ffn_dim};
+    for (auto& L : w.layers) {
+        L.attn_norm.assign(d.dim, 1.0f);
+        L.ffn_norm.assign(d.dim, 1.0f);
+        for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+            L.linear[j].rows = rows[j];
+            L.linear[j].cols = cols[j];
+            fill_random(L.linear[j].dense, uint64_t(rows[j]) * cols[j], 0.02f, s++);
+        }
+    }
+    return w;
+}
+
+std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
+                                       const ModelBenchOptions& o) {
+    auto say = [&](const std::string& s) {
+        if (o.progress) o.progress(s);
+    };
+    const ModelDesc& d = weights.desc;
+    ForwardOptions fo;
+    fo.max_context = std::min<uint32_t>(d.context_length ? d.context_length : 2048,
+                                        o.prefill_tokens + o.decode_tokens + 1);
+    fo.max_context = (fo.max_context + 63) / 64 * 64;
+    fo.max_batch = std::min(o.prefill_tokens, 64u);
+    std::vector<uint32_t> prompt(o.prefill_tokens);
+    for (uint32_t i = 0; i < prompt.size(); ++i) prompt[i] = (i * 7919u + 13u) % d.vocab_size;
+
+    auto run = [&](VulkanForward& fwd, const std::string& config, uint32_t depth) {
+        ModelBenchRow row;
+        row.config = config;
+        TokenDepths depths = depth ? uniform_depths(d.n_layers, static_cast<uint8_t>(depth)) : TokenDepths{};
+        std::vector<TokenDepths> pd(depth ? prompt.size() : 0, depths);
+        fwd.forward(std::span(prompt).first(std::min<size_t>(prompt.size(), 4)), 0,
+                    std::span(pd).first(depth ? std::min<size_t>(pd.size(), 4) : 0));  // warm-up
+        auto t0 = std::chrono::steady_clock::now();
+        std::vector<float> logits = fwd.forward(prompt, 0, pd);
+        row.prefill_tps = prompt.size() / seconds(t0);
+        std::vector<TokenDepths> one(depth ? 1 : 0, depths);
+        uint32_t tok = 1;
+        t0 = std::chrono::steady_clock::now();
+        for (uint32_t i = 0; i < o.decode_tokens; ++i)
+            logits = fwd.forward(std::span<const uint32_t>(&tok, 1),
+                                 static_cast<uint32_t>(prompt.size()) + i, one);
+        row.decode_tps = o.decode_tokens / seconds(t0);
+        row.weight_bytes_per_token = fwd.weight_bytes_per_token(depth);
+        row.weight_gbs = row.weight_bytes_per_token * row.decode_tps / 1e9;
+        return row;
+    };
+
+    std::vector<ModelBenchRow> rows;
+    if (o.include_f32 && !weights.sliced()) {
+        say("f32: uploading");
+        VulkanForward fwd(ctx, weights, fo);
+        say("f32: running");
+        rows.push_back(run(fwd, "f32", 0));
+    }
+    if (!weights.sliced()) {
+        say("slicing the weights (MoBiSlice)");
+        weights.slice_all({.clip_steps = 0});
+    }
+    for (auto& L : weights.layers)
+        for (auto& lin : L.linear) lin.dense = {};  // the sliced run needs only the planes
+    say("MoBiSlice: uploading");
+    VulkanForward fwd(ctx, weights, fo);
+    for (uint32_t depth = 1; depth <= 4; ++depth) {
+        say(fmt::format("depth {}: running", depth));
+        rows.push_back(run(fwd, fmt::format("depth{}", depth), depth));
+    }
+    return rows;
+}
+
+}  // namespace mq::rt

@@ -1,0 +1,38 @@
+#pragma once
+// Prefill and decode speed of the Vulkan forward for the unquantized model and for uniform
+// depths 1..4, with weight bytes read per second. Works on a model file or on random weights
+// with the shapes of a real model (`synthetic_desc`).
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/model_weights.hpp"
+#include "vulkan/context.hpp"
+
+namespace mq::rt {
+
+struct ModelBenchRow {
+    std::string config;  // "f32", "depth1" .. "depth4"
+    double prefill_tps = 0, decode_tps = 0, weight_gbs = 0;
+    uint64_t weight_bytes_per_token = 0;
+};
+
+struct ModelBenchOptions {
+    uint32_t prefill_tokens = 64;
+    uint32_t decode_tokens = 16;
+    bool include_f32 = true;
+    std::function<void(const std::string&)> progress;
+};
+
+// Shapes of known models: "llama-3.2-1b", "tinyllama-1.1b", "smollm-135m", "default" (the
+// bundled model's shape). nullopt for an unknown name.
+std::optional<ModelDesc> synthetic_desc(const std::string& name);
+std::string synthetic_names();
+ModelWeights random_weights(const ModelDesc& desc, uint32_t seed = 1);
+
+// Consumes `weights` (slices them after the f32 run to save memory).
+std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
+                                       const ModelBenchOptions& options);
+
+}  // namespace mq::rt
