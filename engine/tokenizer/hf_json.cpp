@@ -111,7 +111,7 @@ void read_template(const json& p, bool& bos, bool& eos, std::string& bos_text) {
 }
 }  // namespace
 
-TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_view config_json) {
+static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_view config_json) {
     json tj, cfg;
     try {
         tj = json::parse(tokenizer_json);
@@ -138,13 +138,14 @@ TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_vie
     if (!model.contains("vocab") || !model["vocab"].is_object())
         fail("tokenizer.json model has no \"vocab\" object");
     for (const auto& [text, id] : model["vocab"].items()) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > 10'000'000)
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+            id.get<int64_t>() > (int64_t{1} << 21))
             fail("tokenizer.json vocab entry \"{}\" has an invalid id", text);
         by_id[id.get<int64_t>()] = {text, TokenType::Normal};
     }
     for (const auto& t : tj.value("added_tokens", json::array())) {
         if (!t.contains("id") || !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 ||
-            t["id"].get<int64_t>() > 10'000'000)
+            t["id"].get<int64_t>() > (int64_t{1} << 21))
             fail("tokenizer.json added token without a valid id");
         by_id[t["id"].get<int64_t>()] = {str(t, "content"), t.value("special", false)
                                                                 ? TokenType::Control
@@ -243,6 +244,14 @@ TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_vie
         }
     }
     return s;
+}
+
+TokenizerSpec spec_from_hf_json(std::string_view tokenizer_json, std::string_view config_json) {
+    try {
+        return parse_hf_json(tokenizer_json, config_json);
+    } catch (const json::exception& e) {  // a value of the wrong JSON type somewhere
+        fail("tokenizer.json / tokenizer_config.json has an unexpected value: {}", e.what());
+    }
 }
 
 TokenizerSpec spec_from_hf_dir(const std::filesystem::path& dir) {
