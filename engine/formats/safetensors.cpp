@@ -113,7 +113,9 @@ void File::parse() {
     if (!header.is_object())
         fail("safetensors {}: the header (byte offset 8) is not a JSON object", name_);
 
-    for (const auto& [key, entry] : header.items()) {
+    for (const auto& item : header.items()) {
+        const std::string& key = item.key();  // not a structured binding: the lambda captures it
+        const nlohmann::json& entry = item.value();
         auto bad = [&](const std::string& problem) {
             fail("safetensors {}: tensor '{}': {}", name_, key, problem);
         };
