@@ -30,47 +30,67 @@ void rmsnorm(std::span<const float> x, std::span<const float> weight, double eps
     for (size_t i = 0; i < x.size(); ++i) out[i] = (x[i] * scale) * weight[i];
 }
 
-// y[rows] = W[rows][cols] x[cols], double accumulation.
+// sum_i w[i] x[i] in double, with four partial sums (i mod 4) added at the end: the same
+// order for dense and decoded MoBiSlice rows, so equal weights give bitwise equal results.
+double dot(const float* w, const float* x, uint32_t n) {
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += double(w[i]) * x[i];
+        a1 += double(w[i + 1]) * x[i + 1];
+        a2 += double(w[i + 2]) * x[i + 2];
+        a3 += double(w[i + 3]) * x[i + 3];
+    }
+    for (; i < n; ++i) a0 += double(w[i]) * x[i];
+    return (a0 + a1) + (a2 + a3);
+}
+
+// y[rows] = W[rows][cols] x[cols].
 void matvec_dense(std::span<const float> w, uint32_t rows, uint32_t cols, std::span<const float> x,
                   std::span<float> y) {
     for_rows(rows, uint64_t(rows) * cols, [&](uint64_t r0, uint64_t r1) {
-        for (uint64_t r = r0; r < r1; ++r) {
-            const float* row = w.data() + r * cols;
-            double acc = 0;
-            for (uint32_t c = 0; c < cols; ++c) acc += double(row[c]) * x[c];
-            y[r] = static_cast<float>(acc);
-        }
+        for (uint64_t r = r0; r < r1; ++r)
+            y[r] = static_cast<float>(dot(w.data() + r * cols, x.data(), cols));
     });
 }
 
-// y = W(depth) x with W(depth) decoded from the slice planes exactly as SlicedMatrix::weight().
-void matvec_sliced(const quant::SlicedMatrix& m, uint32_t depth, std::span<const float> x,
-                   std::span<float> y) {
+// Row r of W(Depth) into out[cols]: s_k (q(k) - z'_k) in float, exactly SlicedMatrix::weight().
+template <uint32_t Depth>
+void decode_row(const quant::SlicedMatrix& m, uint64_t r, float* out) {
     using namespace quant;
     const uint32_t words_per_row = m.words_per_row(), groups = m.groups_per_row();
-    for_rows(m.rows, uint64_t(m.rows) * m.cols, [&](uint64_t r0, uint64_t r1) {
-        for (uint64_t r = r0; r < r1; ++r) {
-            double acc = 0;
-            for (uint32_t g = 0; g < groups; ++g) {
-                const float s = depth_scale(m.scale(uint32_t(r), g), depth);
-                const float z = depth_zero(m.zero(uint32_t(r), g), depth);
-                for (uint32_t w = 0; w < kWordsPerGroup; ++w) {
-                    const uint32_t col0 = g * kGroupSize + w * kCodesPerWord;
-                    if (col0 >= m.cols) break;
-                    const uint64_t word_index = r * words_per_row + g * kWordsPerGroup + w;
-                    uint32_t words[kSlices];
-                    for (uint32_t e = 0; e < depth; ++e) words[e] = m.planes[e][word_index];
-                    const uint32_t n = std::min(kCodesPerWord, m.cols - col0);
-                    for (uint32_t i = 0; i < n; ++i) {
-                        uint32_t q = 0;  // q(depth): codes of slices 1..depth as base-4 digits
-                        for (uint32_t e = 0; e < depth; ++e)
-                            q = (q << kSliceBits) | ((words[e] >> (kSliceBits * i)) & 3u);
-                        const float weight = s * (static_cast<float>(q) - z);
-                        acc += double(weight) * x[col0 + i];
-                    }
-                }
+    for (uint32_t g = 0; g < groups; ++g) {
+        const float s = depth_scale(m.scale(uint32_t(r), g), Depth);
+        const float z = depth_zero(m.zero(uint32_t(r), g), Depth);
+        for (uint32_t w = 0; w < kWordsPerGroup; ++w) {
+            const uint32_t col0 = g * kGroupSize + w * kCodesPerWord;
+            if (col0 >= m.cols) break;
+            const uint64_t word_index = r * words_per_row + g * kWordsPerGroup + w;
+            uint32_t words[Depth];
+            for (uint32_t e = 0; e < Depth; ++e) words[e] = m.planes[e][word_index];
+            const uint32_t n = std::min(kCodesPerWord, m.cols - col0);
+            for (uint32_t i = 0; i < n; ++i) {
+                uint32_t q = 0;  // q(Depth): the codes of slices 1..Depth as base-4 digits
+                for (uint32_t e = 0; e < Depth; ++e)
+                    q = (q << kSliceBits) | ((words[e] >> (kSliceBits * i)) & 3u);
+                out[col0 + i] = s * (static_cast<float>(q) - z);
             }
-            y[r] = static_cast<float>(acc);
+        }
+    }
+}
+
+// y = W(depth) x, each row decoded to float weights first.
+void matvec_sliced(const quant::SlicedMatrix& m, uint32_t depth, std::span<const float> x,
+                   std::span<float> y) {
+    using Decoder = void (*)(const quant::SlicedMatrix&, uint64_t, float*);
+    static constexpr Decoder decoders[] = {decode_row<1>, decode_row<2>, decode_row<3>,
+                                           decode_row<4>};
+    const Decoder decode = decoders[depth - 1];
+    for_rows(m.rows, uint64_t(m.rows) * m.cols, [&](uint64_t r0, uint64_t r1) {
+        std::vector<float> row(m.cols);
+        for (uint64_t r = r0; r < r1; ++r) {
+            decode(m, r, row.data());
+            y[r] = static_cast<float>(dot(row.data(), x.data(), m.cols));
         }
     });
 }
