@@ -75,7 +75,7 @@ TEST_CASE("the reported logprob and alternatives come from the unmodified logits
     CHECK(s.sample(std::vector<float>{0.0f, 1.0f}, {}).top.size() == 2);
 }
 
-TEST_CASE("a fixed seed reproduces the same tokens; different seeds differ") {
+TEST_CASE("a fixed seed reproduces the same tokens, and different seeds differ") {
     auto run = [](uint64_t seed) {
         Sampler s(plain(1.5f, seed));
         std::vector<uint32_t> ids;
