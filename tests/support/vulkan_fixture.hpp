@@ -3,6 +3,7 @@
 // reported anything during the test.
 #include <doctest/doctest.h>
 
+#include "core/error.hpp"
 #include "support/test_data.hpp"
 #include "vulkan/context.hpp"
 
