@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -101,22 +102,29 @@ TEST_CASE("reference logits match the independent torch oracle on tiny llama and
     CHECK(checked >= 3);  // llama GQA tied, llama untied + llama3 rope, qwen2 with bias
 }
 
+// MQ_REFERENCE_MODEL / MQ_REFERENCE_FIXTURE point this test at another model and fixture
+// (made with tools/check/reference_logits.py --extra '{"gguf_fnv1a64": ...}').
 TEST_CASE("reference logits on the default model match the oracle and predict held-out text") {
-    const fs::path asset = fs::path(MQ_SOURCE_DIR) / "assets/default-model.gguf";
+    const char* model_env = std::getenv("MQ_REFERENCE_MODEL");
+    const char* fixture_env = std::getenv("MQ_REFERENCE_FIXTURE");
+    const fs::path asset =
+        model_env ? fs::path(model_env) : fs::path(MQ_SOURCE_DIR) / "assets/default-model.gguf";
     if (!fs::exists(asset)) {
         MESSAGE("skipped: " << asset << " is not there yet");
         return;
     }
     const ModelWeights w = ModelWeights::load(LoadedModel::open(asset));
-    const fs::path fixture_path = kFixtures / "default_model.json";
-    if (fs::exists(fixture_path)) {
+    const fs::path fixture_path =
+        fixture_env ? fs::path(fixture_env) : kFixtures / "default_model.json";
+    if (!fs::exists(fixture_path)) {
+        MESSAGE("no oracle fixture " << fixture_path << ": run tools/check/make_fixtures.sh");
+    } else {
         const nlohmann::json fixture = read_json(fixture_path);
         if (fmt::format("{:016x}", file_hash(asset)) == fixture.at("gguf_fnv1a64")) {
             check_against_fixture(w, fixture);
         } else {
-            MESSAGE(
-                "the default model changed since default_model.json was recorded: rerun "
-                "tools/check/make_fixtures.sh");
+            MESSAGE("the model changed since "
+                    << fixture_path << " was recorded: rerun tools/check/make_fixtures.sh");
         }
     }
     // A trained model predicts its held-out text far better than chance.
