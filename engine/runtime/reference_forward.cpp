@@ -54,26 +54,43 @@ void matvec_dense(std::span<const float> w, uint32_t rows, uint32_t cols, std::s
     });
 }
 
-// Row r of W(Depth) into out[cols]: s_k (q(k) - z'_k) in float, exactly SlicedMatrix::weight().
+// kLanes[d-1][e][b]: the 4 codes in byte b of slice e's plane word, shifted to their place in
+// q(d) (e = 0 is the most significant base-4 digit), one code per 8-bit lane. q(d) <= 255, so
+// the lanes never carry: OR-ing the tables of slices 1..d gives 4 values of q(d) at once.
+struct LaneTables {
+    uint32_t t[quant::kSlices][quant::kSlices][256];
+    LaneTables() {
+        for (uint32_t d = 1; d <= quant::kSlices; ++d)
+            for (uint32_t e = 0; e < d; ++e)
+                for (uint32_t b = 0; b < 256; ++b) {
+                    uint32_t v = 0;
+                    for (uint32_t lane = 0; lane < 4; ++lane)
+                        v |= (((b >> (2 * lane)) & 3u) << (2 * (d - 1 - e))) << (8 * lane);
+                    t[d - 1][e][b] = v;
+                }
+    }
+};
+const LaneTables kLanes;
+
+// Row r of W(Depth) into out[padded_cols]: s_k (q(k) - z'_k) in float, exactly
+// SlicedMatrix::weight() (columns past cols decode padding and are not used).
 template <uint32_t Depth>
 void decode_row(const quant::SlicedMatrix& m, uint64_t r, float* out) {
     using namespace quant;
     const uint32_t words_per_row = m.words_per_row(), groups = m.groups_per_row();
+    const uint32_t* planes[Depth];
+    for (uint32_t e = 0; e < Depth; ++e) planes[e] = m.planes[e].data() + r * words_per_row;
     for (uint32_t g = 0; g < groups; ++g) {
         const float s = depth_scale(m.scale(uint32_t(r), g), Depth);
         const float z = depth_zero(m.zero(uint32_t(r), g), Depth);
-        for (uint32_t w = 0; w < kWordsPerGroup; ++w) {
-            const uint32_t col0 = g * kGroupSize + w * kCodesPerWord;
-            if (col0 >= m.cols) break;
-            const uint64_t word_index = r * words_per_row + g * kWordsPerGroup + w;
-            uint32_t words[Depth];
-            for (uint32_t e = 0; e < Depth; ++e) words[e] = m.planes[e][word_index];
-            const uint32_t n = std::min(kCodesPerWord, m.cols - col0);
-            for (uint32_t i = 0; i < n; ++i) {
-                uint32_t q = 0;  // q(Depth): the codes of slices 1..Depth as base-4 digits
+        for (uint32_t w = g * kWordsPerGroup; w < (g + 1) * kWordsPerGroup; ++w) {
+            float* o = out + uint64_t(w) * kCodesPerWord;
+            for (uint32_t byte = 0; byte < 4; ++byte) {
+                uint32_t q4 = 0;  // q(Depth) of 4 columns, one per 8-bit lane
                 for (uint32_t e = 0; e < Depth; ++e)
-                    q = (q << kSliceBits) | ((words[e] >> (kSliceBits * i)) & 3u);
-                out[col0 + i] = s * (static_cast<float>(q) - z);
+                    q4 |= kLanes.t[Depth - 1][e][(planes[e][w] >> (8 * byte)) & 255u];
+                for (uint32_t lane = 0; lane < 4; ++lane)
+                    o[4 * byte + lane] = s * (static_cast<float>((q4 >> (8 * lane)) & 255u) - z);
             }
         }
     }
@@ -87,7 +104,7 @@ void matvec_sliced(const quant::SlicedMatrix& m, uint32_t depth, std::span<const
                                            decode_row<4>};
     const Decoder decode = decoders[depth - 1];
     for_rows(m.rows, uint64_t(m.rows) * m.cols, [&](uint64_t r0, uint64_t r1) {
-        std::vector<float> row(m.cols);
+        std::vector<float> row(m.padded_cols());
         for (uint64_t r = r0; r < r1; ++r) {
             decode(m, r, row.data());
             y[r] = static_cast<float>(dot(row.data(), x.data(), m.cols));
