@@ -22,8 +22,12 @@
 //    rounded to float once; softmax and silu are evaluated in double and stored as float;
 //  - rmsnorm multiplies x by the float 1/sqrt(mean + eps) first and then by the norm weight;
 //  - rope angles, cos and sin are computed in double (pos * freq with freq =
-//    pow(theta, -2i/rope_dim) / factor_i); a float shader loses ~1e-7 * pos radians, which the
-//    test tolerances absorb for contexts of a few thousand;
+//    pow(theta, -2i/rope_dim) / factor_i). In fp32 the angle of pair 0 (freq 1) at position p
+//    is off by up to p * 6e-8 radians (2.4e-4 at p = 4000), and GLSL sin/cos are only specified
+//    to 2^-11 inside [-pi, pi]: a GPU forward is best fed cos/sin tables computed on the CPU in
+//    double (or reduces the angle itself) to stay within tight tolerances at long contexts;
+//  - dot products sum four interleaved partial sums (i mod 4) before adding them: dense and
+//    decoded MoBiSlice rows go through the same function, so equal weights give equal bits;
 //  - a linear at depth 0 uses the dense weights; at depth k in 1..4 it uses the MoBiSlice
 //    weights W(k) = s_k (q(k) - z'_k) decoded in float exactly as SlicedMatrix::weight().
 //
