@@ -129,7 +129,7 @@ struct Tokenizer::Impl {
     std::unique_ptr<PreTokenizer> pre;
 
     void build();
-    void encode_fragment(std::string_view text, bool after_control, std::vector<int32_t>& out,
+    void encode_fragment(std::string_view text, std::vector<int32_t>& out,
                          std::unordered_map<std::string, std::vector<int32_t>>& cache) const;
     void encode_spm(std::string_view normalized, std::vector<int32_t>& out) const;
     void encode_byte_level_word(std::string_view word, std::vector<int32_t>& out) const;
@@ -420,7 +420,7 @@ void Tokenizer::Impl::encode_byte_level_word(std::string_view word,
 }
 
 void Tokenizer::Impl::encode_fragment(
-    std::string_view text, bool after_control, std::vector<int32_t>& out,
+    std::string_view text, std::vector<int32_t>& out,
     std::unordered_map<std::string, std::vector<int32_t>>& cache) const {
     std::string normalized;
     if (spec.normalizer == "nfc") {
@@ -443,7 +443,9 @@ void Tokenizer::Impl::encode_fragment(
             s.assign(text);
         }
         std::string escaped;
-        if (spec.add_space_prefix && after_control) escaped = kSpaceMark;
+        // The dummy prefix goes in front of every fragment: at the start of the text and again
+        // after each control token, as llama.cpp and Hugging Face's Llama 2 tokenizer do.
+        if (spec.add_space_prefix) escaped = kSpaceMark;
         escaped += replace_all(s, " ", kSpaceMark);
         if (spec.remove_extra_whitespaces) {
             // SentencePiece trims trailing spaces after escaping them, so a literal U+2581 at
@@ -510,7 +512,6 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, EncodeOptions opti
     std::unordered_map<std::string, std::vector<int32_t>> cache;
 
     // Split off special-token text (leftmost, then longest), encode the text between.
-    bool after_control = true;  // the start of the text counts as "after a control token"
     size_t raw_start = 0, i = 0;
     while (i < text.size()) {
         const auto& bucket = m.specials_by_first_byte[static_cast<uint8_t>(text[i])];
@@ -526,17 +527,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, EncodeOptions opti
             ++i;
             continue;
         }
-        if (i > raw_start)
-            m.encode_fragment(text.substr(raw_start, i - raw_start), after_control, out, cache);
+        if (i > raw_start) m.encode_fragment(text.substr(raw_start, i - raw_start), out, cache);
         out.push_back(hit->id);
-        // SentencePiece vocabularies get the dummy prefix again after a control token (as in
-        // llama.cpp and Hugging Face's Llama 2 tokenizer).
-        after_control = true;
         i += hit->text.size();
         raw_start = i;
     }
-    if (raw_start < text.size())
-        m.encode_fragment(text.substr(raw_start), after_control, out, cache);
+    if (raw_start < text.size()) m.encode_fragment(text.substr(raw_start), out, cache);
 
     if (options.add_special && m.spec.add_eos && m.spec.eos_id >= 0) out.push_back(m.spec.eos_id);
     return out;
