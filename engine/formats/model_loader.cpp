@@ -93,6 +93,11 @@ LoadedModel LoadedModel::open(const fs::path& path) {
         }
         m.hf_ = std::move(hf);
     } else {
+        if (path.extension() == ".safetensors" || path.filename() == "config.json")
+            fail(
+                "{} is part of a Hugging Face model: give the directory that holds config.json "
+                "and the weights",
+                path.string());
         auto g = std::make_shared<gguf::File>(gguf::File::open(path));
         m.desc_ = describe_gguf(*g);
         for (const gguf::TensorInfo& info : g->tensors()) {

@@ -212,3 +212,20 @@ TEST_CASE("gguf: the writer refuses what the reader would refuse, and writes ato
     CHECK(f.tensor_to_f32(f.tensors().at(0)) == std::vector<float>{1});
     fs::remove_all(dir);
 }
+
+TEST_CASE("gguf: version 2 files read like version 3; other versions are refused") {
+    Writer w;
+    w.set_string("general.name", "v2");
+    w.add_tensor_f32("t", {2}, std::vector<float>{1, 2});
+    std::vector<std::byte> bytes = w.to_bytes();
+    bytes[4] = std::byte{2};  // v2 differs from v3 only in allowing big-endian files
+    File f = File::from_bytes(bytes, "v2.gguf");
+    CHECK(f.version() == 2);
+    CHECK(f.get_string("general.name") == "v2");
+    CHECK(f.tensor_to_f32(f.tensors().at(0)) == std::vector<float>{1, 2});
+    bytes[4] = std::byte{4};
+    CHECK_THROWS_WITH_AS(File::from_bytes(bytes, "v4.gguf"),
+                         doctest::Contains("gguf v4.gguf: unsupported GGUF version 4 (supported: 2 "
+                                           "and 3) (at byte offset 4)"),
+                         mq::Error);
+}

@@ -289,6 +289,8 @@ TEST_CASE("model: missing and corrupt paths give clear errors") {
     tiny::write_json(dir / "config.json", {{"model_type", "llama"}});
     CHECK_THROWS_WITH_AS(LoadedModel::open(dir), doctest::Contains("neither model.safetensors"),
                          mq::Error);
+    CHECK_THROWS_WITH_AS(LoadedModel::open(dir / "config.json"),
+                         doctest::Contains("give the directory that holds config.json"), mq::Error);
     mq::write_file_atomically(dir / "config.json", std::as_bytes(std::span("{\"a\": ", 6)));
     CHECK_THROWS_WITH_AS(LoadedModel::open(dir), doctest::Contains("config.json is not valid JSON"),
                          mq::Error);
