@@ -40,7 +40,9 @@ class ChatTemplate {
     // The prompt text. add_generation_prompt appends the header of the assistant's next turn.
     std::string apply(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
     // The prompt as ids: special-token text in it is parsed, and BOS is added in front when the
-    // vocabulary asks for it and the text does not already start with it.
+    // vocabulary asks for it and the text does not already start with it. Like llama.cpp, this
+    // also parses special-token text inside message contents (a user who types "<|eot_id|>"
+    // gets that token): pass untrusted text through your own filter first.
     std::vector<int32_t> encode(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
                                 bool add_generation_prompt) const;
     // Vocabulary entries that end the assistant's turn (those the vocabulary has).
