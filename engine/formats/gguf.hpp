@@ -153,7 +153,8 @@ struct TypeTraits {
 const TypeTraits* type_traits(uint32_t type_id);
 const TypeTraits& type_traits(TensorType type);
 const char* tensor_type_name(TensorType type);
-bool can_dequantize(TensorType type);  // F32 F16 BF16 F64 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 I8 I16 I32
+// F32 F16 BF16 F64 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K I8 I16 I32
+bool can_dequantize(TensorType type);
 // Bytes for n_elements of `type`; throws when n_elements is not a whole number of blocks.
 uint64_t tensor_bytes(TensorType type, uint64_t n_elements);
 

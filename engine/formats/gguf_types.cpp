@@ -51,6 +51,67 @@ float load_half(const std::byte* p) {
     return half_to_float(load<uint16_t>(p));
 }
 
+// The 6-bit scale and min of sub-block j (0..7) packed in the 12 scale bytes of Q4_K / Q5_K.
+void scale_min_k4(int j, const uint8_t* q, uint8_t& scale, uint8_t& min) {
+    if (j < 4) {
+        scale = q[j] & 63;
+        min = q[j + 4] & 63;
+    } else {
+        scale = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        min = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+// Q4_K {f16 d, dmin; u8 scales[12]; u8 qs[128]} and Q5_K (u8 qh[32] between scales and qs), as
+// ggml's dequantize_row_q4_K / _q5_K: 8 sub-blocks of 32 values, d * scale * q - dmin * min;
+// each 32 bytes of qs hold two sub-blocks (low nibbles, then high nibbles), and Q5_K's fifth
+// bit of sub-block j is bit j of qh[l].
+void dequantize_q4_5_k(const std::byte* p, float* y, uint64_t n, bool five_bits) {
+    const size_t block_bytes = five_bits ? 176 : 144;
+    for (uint64_t b = 0; b < n / kQKK; ++b, p += block_bytes) {
+        const float d = load_half(p), dmin = load_half(p + 2);
+        const auto* scales = reinterpret_cast<const uint8_t*>(p + 4);
+        const auto* qh = reinterpret_cast<const uint8_t*>(p + 16);
+        const auto* q = reinterpret_cast<const uint8_t*>(p + (five_bits ? 48 : 16));
+        for (int j = 0; j < 8; j += 2, q += 32) {
+            uint8_t sc0, m0, sc1, m1;
+            scale_min_k4(j, scales, sc0, m0);
+            scale_min_k4(j + 1, scales, sc1, m1);
+            for (int l = 0; l < 32; ++l) {
+                int high = five_bits ? ((qh[l] >> j) & 1) << 4 : 0;
+                *y++ = d * sc0 * ((q[l] & 0xF) | high) - dmin * m0;
+            }
+            for (int l = 0; l < 32; ++l) {
+                int high = five_bits ? ((qh[l] >> (j + 1)) & 1) << 4 : 0;
+                *y++ = d * sc1 * ((q[l] >> 4) | high) - dmin * m1;
+            }
+        }
+    }
+}
+
+// Q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}, as ggml's dequantize_row_q6_K.
+void dequantize_q6_k(const std::byte* p, float* y, uint64_t n) {
+    for (uint64_t b = 0; b < n / kQKK; ++b, p += 210) {
+        const auto* ql = reinterpret_cast<const uint8_t*>(p);
+        const auto* qh = reinterpret_cast<const uint8_t*>(p + 128);
+        const auto* sc = reinterpret_cast<const int8_t*>(p + 192);
+        const float d = load_half(p + 208);
+        for (int half = 0; half < 2; ++half, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; ++l) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 const TypeTraits* type_traits(uint32_t type_id) {
@@ -81,6 +142,9 @@ bool can_dequantize(TensorType type) {
         case TensorType::Q4_1:
         case TensorType::Q5_0:
         case TensorType::Q5_1:
+        case TensorType::Q4_K:
+        case TensorType::Q5_K:
+        case TensorType::Q6_K:
         case TensorType::I8:
         case TensorType::I16:
         case TensorType::I32:
@@ -182,10 +246,19 @@ void dequantize(TensorType type, std::span<const std::byte> data, std::span<floa
                 }
             }
             return;
+        case TensorType::Q4_K:
+            dequantize_q4_5_k(p, y, n, false);
+            return;
+        case TensorType::Q5_K:
+            dequantize_q4_5_k(p, y, n, true);
+            return;
+        case TensorType::Q6_K:
+            dequantize_q6_k(p, y, n);
+            return;
         default:
             fail(
                 "cannot convert tensor type {} to f32 (supported: f32 f16 bf16 f64 q8_0 q4_0 "
-                "q4_1 q5_0 q5_1 i8 i16 i32)",
+                "q4_1 q5_0 q5_1 q4_k q5_k q6_k i8 i16 i32)",
                 tensor_type_name(type));
     }
 }

@@ -229,3 +229,94 @@ TEST_CASE("gguf: version 2 files read like version 3; other versions are refused
                                            "and 3) (at byte offset 4)"),
                          mq::Error);
 }
+
+namespace {
+
+// Per-element statements of each block layout (ggml's block_* structs), written independently
+// of the loop structure of dequantize().
+uint8_t byte_at(const std::vector<std::byte>& b, size_t i) {
+    return static_cast<uint8_t>(b[i]);
+}
+float half_at(const std::vector<std::byte>& b, size_t i) {
+    return mq::half_to_float(static_cast<uint16_t>(byte_at(b, i) | (byte_at(b, i + 1) << 8)));
+}
+uint8_t nibble(const std::vector<std::byte>& b, size_t i, bool high) {
+    return high ? byte_at(b, i) >> 4 : byte_at(b, i) & 0xF;
+}
+
+float expected_value(TensorType type, const std::vector<std::byte>& blk, int e) {
+    switch (type) {
+        case TensorType::Q4_1:  // d, m, qs[16]: element e < 16 low nibble of qs[e], else high
+            return half_at(blk, 0) * nibble(blk, 4 + e % 16, e >= 16) + half_at(blk, 2);
+        case TensorType::Q5_0:
+        case TensorType::Q5_1: {  // [d, (m,)] u32 qh, qs[16]: bit e of qh is the fifth bit
+            size_t qh = type == TensorType::Q5_0 ? 2 : 4;
+            uint32_t bits = byte_at(blk, qh) | byte_at(blk, qh + 1) << 8 |
+                            byte_at(blk, qh + 2) << 16 | uint32_t{byte_at(blk, qh + 3)} << 24;
+            int q = nibble(blk, qh + 4 + e % 16, e >= 16) | ((bits >> e) & 1) << 4;
+            return type == TensorType::Q5_0 ? half_at(blk, 0) * (q - 16)
+                                            : half_at(blk, 0) * q + half_at(blk, 2);
+        }
+        case TensorType::Q4_K:
+        case TensorType::Q5_K: {  // 8 sub-blocks j of 32 with 6-bit scale/min
+            int j = e / 32, l = e % 32;
+            auto s = [&](int i) { return byte_at(blk, 4 + i); };
+            int scale = j < 4 ? s(j) & 63 : (s(j + 4) & 0xF) | (s(j - 4) >> 6) << 4;
+            int min = j < 4 ? s(j + 4) & 63 : (s(j + 4) >> 4) | (s(j) >> 6) << 4;
+            size_t qs = type == TensorType::Q4_K ? 16 : 48;
+            int q = nibble(blk, qs + (j / 2) * 32 + l, j % 2 == 1);
+            if (type == TensorType::Q5_K) q |= ((byte_at(blk, 16 + l) >> j) & 1) << 4;
+            return half_at(blk, 0) * scale * q - half_at(blk, 2) * min;
+        }
+        case TensorType::Q6_K: {  // halves of 128, quarters of 32: ql nibble + 2 bits of qh
+            int half = e / 128, quarter = (e % 128) / 32, l = e % 32;
+            int low = nibble(blk, half * 64 + l + (quarter % 2) * 32, quarter >= 2);
+            int high = (byte_at(blk, 128 + half * 32 + l) >> (2 * quarter)) & 3;
+            auto scale = static_cast<int8_t>(byte_at(blk, 192 + half * 8 + l / 16 + 2 * quarter));
+            return half_at(blk, 208) * scale * ((low | high << 4) - 32);
+        }
+        default:
+            return 0;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("gguf: Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K dequantize as their block layouts say") {
+    uint32_t state = 12345;
+    auto next_byte = [&] {
+        state = state * 1664525u + 1013904223u;
+        return static_cast<std::byte>(state >> 24);
+    };
+    auto put_half = [](std::vector<std::byte>& b, size_t at, float v) {
+        uint16_t h = mq::float_to_half(v);
+        std::memcpy(b.data() + at, &h, 2);
+    };
+    for (TensorType type : {TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
+                            TensorType::Q5_K, TensorType::Q6_K}) {
+        CAPTURE(tensor_type_name(type));
+        REQUIRE(can_dequantize(type));
+        const TypeTraits& traits = type_traits(type);
+        const int blocks = 3;
+        std::vector<std::byte> data(traits.block_bytes * blocks);
+        for (auto& b : data) b = next_byte();
+        for (int k = 0; k < blocks; ++k) {  // finite scales (random halves may be NaN)
+            size_t base = k * traits.block_bytes;
+            if (type == TensorType::Q6_K) {
+                put_half(data, base + 208, 0.01f * (k + 1));
+            } else {
+                put_half(data, base, 0.5f + k);
+                if (type != TensorType::Q5_0) put_half(data, base + 2, -0.25f * (k + 1));
+            }
+        }
+        std::vector<float> out(traits.block_size * blocks);
+        dequantize(type, data, out);
+        for (int k = 0; k < blocks; ++k) {
+            std::vector<std::byte> blk(data.begin() + k * traits.block_bytes,
+                                       data.begin() + (k + 1) * traits.block_bytes);
+            for (uint32_t e = 0; e < traits.block_size; ++e)
+                REQUIRE(out[k * traits.block_size + e] ==
+                        doctest::Approx(expected_value(type, blk, e)).epsilon(1e-6));
+        }
+    }
+}
