@@ -13,30 +13,6 @@ namespace mq {
 
 namespace {
 
-std::optional<gguf::TensorType> ggml_type_of(safetensors::DType dtype) {
-    using safetensors::DType;
-    switch (dtype) {
-        case DType::F32:
-            return gguf::TensorType::F32;
-        case DType::F16:
-            return gguf::TensorType::F16;
-        case DType::BF16:
-            return gguf::TensorType::BF16;
-        case DType::F64:
-            return gguf::TensorType::F64;
-        case DType::I8:
-            return gguf::TensorType::I8;
-        case DType::I16:
-            return gguf::TensorType::I16;
-        case DType::I32:
-            return gguf::TensorType::I32;
-        case DType::I64:
-            return gguf::TensorType::I64;
-        default:
-            return std::nullopt;
-    }
-}
-
 std::string lowercase(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -87,7 +63,7 @@ LoadedModel LoadedModel::open(const fs::path& path) {
             t.name = t.canonical ? *canonical : source;
             t.dims.assign(ref.info->shape.rbegin(), ref.info->shape.rend());
             t.type = lowercase(safetensors::dtype_name(ref.info->dtype));
-            t.ggml_type = ggml_type_of(ref.info->dtype);
+            t.ggml_type = safetensors::ggml_type(ref.info->dtype);
             t.bytes = ref.info->bytes;
             m.tensors_.push_back(std::move(t));
         }

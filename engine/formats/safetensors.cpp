@@ -8,7 +8,6 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
-#include "core/half.hpp"
 #include "formats/mapped_bytes.hpp"
 
 namespace mq::safetensors {
@@ -195,43 +194,47 @@ std::span<const std::byte> File::tensor_data(const TensorInfo& tensor) const {
     return storage_->bytes().subspan(own->offset, own->bytes);
 }
 
+std::optional<gguf::TensorType> ggml_type(DType dtype) {
+    switch (dtype) {
+        case DType::F32:
+            return gguf::TensorType::F32;
+        case DType::F16:
+            return gguf::TensorType::F16;
+        case DType::BF16:
+            return gguf::TensorType::BF16;
+        case DType::F64:
+            return gguf::TensorType::F64;
+        case DType::I8:
+            return gguf::TensorType::I8;
+        case DType::I16:
+            return gguf::TensorType::I16;
+        case DType::I32:
+            return gguf::TensorType::I32;
+        case DType::I64:
+            return gguf::TensorType::I64;
+        default:
+            return std::nullopt;
+    }
+}
+
 std::vector<float> File::tensor_to_f32(const TensorInfo& tensor) const {
     std::span<const std::byte> data = tensor_data(tensor);
     std::vector<float> out(tensor.n_elements());
+    if (auto type = ggml_type(tensor.dtype); type && gguf::can_dequantize(*type)) {
+        gguf::dequantize(*type, data, out);  // the float and signed types GGUF shares
+        return out;
+    }
     const std::byte* p = data.data();
     switch (tensor.dtype) {
-        case DType::F32:
-            if (!out.empty()) std::memcpy(out.data(), p, out.size() * 4);
-            break;
-        case DType::F16:
-            for (size_t i = 0; i < out.size(); ++i)
-                out[i] = half_to_float(load<uint16_t>(p + 2 * i));
-            break;
-        case DType::BF16:
-            for (size_t i = 0; i < out.size(); ++i)
-                out[i] = bf16_to_float(load<uint16_t>(p + 2 * i));
-            break;
-        case DType::F64:
-            convert<double>(p, out);
-            break;
         case DType::Bool:
         case DType::U8:
             convert<uint8_t>(p, out);
             break;
-        case DType::I8:
-            convert<int8_t>(p, out);
-            break;
         case DType::U16:
             convert<uint16_t>(p, out);
             break;
-        case DType::I16:
-            convert<int16_t>(p, out);
-            break;
         case DType::U32:
             convert<uint32_t>(p, out);
-            break;
-        case DType::I32:
-            convert<int32_t>(p, out);
             break;
         case DType::U64:
             convert<uint64_t>(p, out);

@@ -10,11 +10,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "formats/gguf.hpp"
 
 namespace mq {
 class MappedBytes;
@@ -44,6 +47,8 @@ enum class DType {
 
 const char* dtype_name(DType dtype);  // "F32", "BF16", ... as in the header
 size_t dtype_size(DType dtype);       // bytes per element
+// The ggml type with the same encoding, or nullopt (unsigned, bool and F8 types).
+std::optional<gguf::TensorType> ggml_type(DType dtype);
 
 struct TensorInfo {
     std::string name;

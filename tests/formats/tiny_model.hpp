@@ -140,17 +140,6 @@ inline void write_hf_dir(const std::filesystem::path& dir, const Spec& s,
                    {{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}});
 }
 
-inline mq::gguf::TensorType ggml_type(mq::safetensors::DType dtype) {
-    switch (dtype) {
-        case mq::safetensors::DType::F16:
-            return mq::gguf::TensorType::F16;
-        case mq::safetensors::DType::BF16:
-            return mq::gguf::TensorType::BF16;
-        default:
-            return mq::gguf::TensorType::F32;
-    }
-}
-
 // The GGUF llama.cpp's converter would make from the HF tensors.
 inline mq::gguf::Writer gguf_writer(const Spec& s, const std::vector<HfTensor>& tensors,
                                     mq::safetensors::DType dtype = mq::safetensors::DType::F32) {
@@ -194,7 +183,7 @@ inline mq::gguf::Writer gguf_writer(const Spec& s, const std::vector<HfTensor>& 
             v = mq::rope_rows_neox_to_normal(v, t.shape.size() > 1 ? t.shape[1] : 1,
                                              q ? s.heads : s.kv_heads);
         std::vector<uint64_t> dims(t.shape.rbegin(), t.shape.rend());
-        w.add_tensor(name, ggml_type(dtype), dims, encode(v, dtype));
+        w.add_tensor(name, *mq::safetensors::ggml_type(dtype), dims, encode(v, dtype));
     }
     return w;
 }
