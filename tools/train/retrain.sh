@@ -6,6 +6,7 @@
 #   tools/train/retrain.sh            # 65-minute training budget (the shipped model)
 #   MINUTES=5 tools/train/retrain.sh  # quick trial
 #   RESUME=1 tools/train/retrain.sh   # continue an interrupted run from tools/work/run/ckpt.pt
+#   RUN=../work/trial ASSETS=../work/trial tools/train/retrain.sh   # keep the shipped files
 #
 # Needs Debian 12 packages (Debian's /usr/bin/python3, not a pyenv/venv python):
 #   apt-get install python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread
@@ -16,8 +17,8 @@ cd "$(dirname "$0")"
 PY=/usr/bin/python3
 MINUTES=${MINUTES:-65}
 THREADS=${THREADS:-1}
-ASSETS=../../assets
-RUN=../work/run
+ASSETS=${ASSETS:-../../assets}
+RUN=${RUN:-../work/run}
 
 $PY -c 'import torch, sentencepiece, numpy' 2>/dev/null || {
     echo "error: install python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread" >&2

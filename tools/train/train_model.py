@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import time
+import zlib
 
 import numpy as np
 import sentencepiece as spm
@@ -39,7 +40,7 @@ WORK = os.path.abspath(os.path.join(HERE, "..", "work"))
 def encode_file(sp, path, cache):
     """Token ids of the whole file as one text (cached as uint16 .npy)."""
     tok_model = sp.serialized_model_proto()
-    key = "%d-%d-%d" % (os.path.getsize(path), int(os.path.getmtime(path)), hash(tok_model) & 0xFFFFFFFF)
+    key = "%d-%d-%d" % (os.path.getsize(path), int(os.path.getmtime(path)), zlib.crc32(tok_model))
     if os.path.exists(cache) and os.path.exists(cache + ".key") and open(cache + ".key").read() == key:
         return np.load(cache)
     text = open(path, encoding="utf-8").read()
