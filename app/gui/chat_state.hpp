@@ -1,0 +1,48 @@
+#pragma once
+// What the window shows, filled by the engine worker and read by the UI thread (both under
+// EngineWorker's mutex). Plain data: no Vulkan, no ImGui.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/model_weights.hpp"
+
+namespace mq::gui {
+
+struct TokenView {
+    std::string text;
+    float bits = 32;  // average over routed linears (32: unquantized)
+    float logprob = 0;
+    std::vector<std::pair<std::string, float>> top;  // decoded alternatives and their logprobs
+    rt::TokenDepths depths;                          // [layer][q,k,v,o,gate,up,down]
+    float target_bits = 0;                           // the budget when it was generated
+};
+
+struct Turn {
+    std::string role;               // "user", "assistant"
+    std::string text;               // user text, or the assistant reply decoded so far
+    std::vector<TokenView> tokens;  // assistant turns only
+};
+
+struct ModelInfo {
+    std::string path, name, arch, source, template_family, device;
+    uint32_t vocab = 0, dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, ffn = 0;
+    uint32_t context = 0;
+    uint64_t parameters = 0;
+    bool quantized = false, mobiquant_checkpoint = false;
+    std::array<uint64_t, 5>
+        weight_bytes{};  // per decode step at uniform depth 1..4 (index 0 unused)
+};
+
+enum class Phase { NoModel, Loading, Ready, Generating, Failed };
+
+struct LiveStats {
+    double prefill_tps = 0, decode_tps = 0;
+    uint32_t prompt_tokens = 0, reused_tokens = 0, generated = 0;
+    uint32_t context_used = 0;
+    std::string stop_reason;
+    uint64_t total_tokens = 0;  // generated since start, all turns
+};
+
+}  // namespace mq::gui

@@ -1,0 +1,158 @@
+// The conversation: user turns as plain text, replies token by token in the colour of their bits,
+// each token with a tooltip; then the input line and the Send / Stop / Regenerate buttons.
+#include <string_view>
+
+#include "gui/engine_worker.hpp"
+#include "gui/ui_widgets.hpp"
+
+namespace mq::gui {
+
+namespace {
+
+void draw_reply(const Turn& turn, UiState& ui) {
+    const float wrap = ImGui::GetContentRegionAvail().x;
+    float line_x = 0;
+    for (const TokenView& tok : turn.tokens) {
+        std::string_view s = tok.text;
+        ImVec2 first_min(0, 0), last_max(0, 0);
+        bool drawn = false;
+        size_t start = 0;
+        while (true) {
+            size_t nl = s.find('\n', start);
+            std::string_view piece =
+                s.substr(start, nl == std::string_view::npos ? s.npos : nl - start);
+            if (!piece.empty()) {
+                float w = ImGui::CalcTextSize(piece.data(), piece.data() + piece.size()).x;
+                if (line_x > 0 && line_x + w <= wrap)
+                    ImGui::SameLine(0, 0);
+                else
+                    line_x = 0;
+                ImGui::PushStyleColor(ImGuiCol_Text, bits_color(tok.bits));
+                ImGui::TextUnformatted(piece.data(), piece.data() + piece.size());
+                ImGui::PopStyleColor();
+                line_x += w;
+                if (!drawn) first_min = ImGui::GetItemRectMin();
+                last_max = ImGui::GetItemRectMax();
+                drawn = true;
+                if (ImGui::IsItemHovered()) token_tooltip(tok);
+            }
+            if (nl == std::string_view::npos) break;
+            if (line_x == 0 && piece.empty()) ImGui::NewLine();  // an empty line
+            line_x = 0;
+            start = nl + 1;
+        }
+        if (!drawn) {  // empty text (end of turn): a small marker keeps it inspectable
+            if (line_x > 0) ImGui::SameLine(0, 0);
+            ImGui::PushStyleColor(ImGuiCol_Text, bits_color(tok.bits));
+            ImGui::TextUnformatted(tok.text.empty() ? "\xC2\xB7" : " ");
+            ImGui::PopStyleColor();
+            if (ImGui::IsItemHovered()) token_tooltip(tok);
+            first_min = ImGui::GetItemRectMin();
+            last_max = ImGui::GetItemRectMax();
+            line_x += ImGui::GetItemRectSize().x;
+        }
+        ui.token_rects.push_back({first_min, last_max, ui.frame});
+    }
+}
+
+}  // namespace
+
+void draw_chat(EngineWorker& worker, UiState& ui) {
+    Phase phase;
+    {
+        auto lk = worker.lock();
+        phase = worker.phase();
+        const ModelInfo& info = worker.info();
+        if (phase == Phase::Ready || phase == Phase::Generating) {
+            ImGui::Text("%s", info.name.c_str());
+            ImGui::SameLine();
+            ImGui::TextDisabled("| chat template: %s | %s", info.template_family.c_str(),
+                                info.quantized ? "MoBiSlice 2/4/6/8-bit weights" : "unquantized");
+            bits_legend();
+            ImGui::SameLine();
+            ImGui::TextDisabled("  (token colour = its average bits; hover a token for details)");
+        } else {
+            ImGui::TextUnformatted("MoBiQuant Studio");
+        }
+        ImGui::Separator();
+
+        float input_h = ImGui::GetFrameHeightWithSpacing() * 2 + 4;
+        ImGui::BeginChild("conversation", ImVec2(0, -input_h), false);
+        ui.token_rects.clear();
+        if (phase == Phase::NoModel || phase == Phase::Loading) {
+            static const char* dots[] = {"", ".", "..", "..."};
+            ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "Loading the model%s",
+                               dots[(ui.frame / 20) % 4]);
+            ImGui::TextWrapped("%s", worker.status().c_str());
+        } else if (phase == Phase::Failed) {
+            ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1));
+            ImGui::TextWrapped("The model could not be opened.");
+            ImGui::TextWrapped("%s", worker.error().c_str());
+            ImGui::PopStyleColor();
+            ImGui::Spacing();
+            ImGui::TextWrapped(
+                "Open another GGUF file or Hugging Face folder in the Models tab "
+                "(or drop it on the window).");
+        } else if (worker.turns().empty()) {
+            ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+            ImGui::TextWrapped(
+                "Type a message below and press Enter or Send. Replies appear token "
+                "by token, coloured by the bits each token used; hover a token for "
+                "its depths, log-probability and alternatives.");
+            ImGui::PopStyleColor();
+        }
+        for (const Turn& turn : worker.turns()) {
+            if (turn.role == "user") {
+                ImGui::Spacing();
+                ImGui::TextColored(ImVec4(0.55f, 0.75f, 1.0f, 1.0f), "You");
+                ImGui::TextWrapped("%s", turn.text.c_str());
+            } else {
+                ImGui::Spacing();
+                ImGui::TextColored(ImVec4(0.8f, 0.7f, 1.0f, 1.0f), "Model");
+                if (turn.tokens.empty() && phase == Phase::Generating)
+                    ImGui::TextDisabled("%s", worker.status().c_str());
+                draw_reply(turn, ui);
+            }
+        }
+        if (phase == Phase::Generating && ui.follow_chat) ImGui::SetScrollHereY(1.0f);
+        ImGui::EndChild();
+    }
+
+    ImGui::Separator();
+    bool ready = phase == Phase::Ready;
+    if (ui.focus_input) {
+        ImGui::SetKeyboardFocusHere();
+        ui.focus_input = false;
+    }
+    ImGui::SetNextItemWidth(-1);
+    bool enter =
+        ImGui::InputTextWithHint("##input", "Message the model (Enter sends)", ui.input.data(),
+                                 ui.input.size(), ImGuiInputTextFlags_EnterReturnsTrue);
+    remember_widget(ui, "input");
+    ImGui::BeginDisabled(!ready);
+    bool send = ImGui::Button("Send");
+    if (ready) remember_widget(ui, "send");
+    ImGui::EndDisabled();
+    if ((send || (enter && ready)) && ui.input[0]) {
+        if (worker.send(ui.input.data())) ui.input[0] = 0;
+        ui.focus_input = true;
+        ui.follow_chat = true;
+    }
+    ImGui::SameLine();
+    ImGui::BeginDisabled(phase != Phase::Generating);
+    if (ImGui::Button("Stop")) worker.stop();
+    if (phase == Phase::Generating) remember_widget(ui, "stop");
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    ImGui::BeginDisabled(!ready);
+    if (ImGui::Button("Regenerate")) worker.regenerate();
+    if (ready) remember_widget(ui, "regenerate");
+    ImGui::SameLine();
+    if (ImGui::Button("New chat")) worker.reset_chat();
+    if (ready) remember_widget(ui, "new_chat");
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    ImGui::Checkbox("Follow", &ui.follow_chat);
+}
+
+}  // namespace mq::gui

@@ -1,0 +1,291 @@
+// The side panels (budget, routing, sampling, models), the status bar and the window layout.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "gui/engine_worker.hpp"
+#include "gui/ui_widgets.hpp"
+
+namespace mq::gui {
+
+namespace {
+
+// The generated tokens of the conversation, newest last (at most `limit`).
+std::vector<const TokenView*> recent_tokens(const EngineWorker& worker, size_t limit) {
+    std::vector<const TokenView*> out;
+    for (auto it = worker.turns().rbegin(); it != worker.turns().rend() && out.size() < limit; ++it)
+        for (auto t = it->tokens.rbegin(); t != it->tokens.rend() && out.size() < limit; ++t)
+            if (!t->depths.empty()) out.push_back(&*t);
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+float reply_mean_bits(const EngineWorker& worker) {
+    if (worker.turns().empty() || worker.turns().back().tokens.empty()) return 0;
+    const auto& toks = worker.turns().back().tokens;
+    double sum = 0;
+    for (auto& t : toks) sum += t.bits;
+    return float(sum / toks.size());
+}
+
+std::string human_count(uint64_t n) {
+    if (n >= 1000000000ull) return fmt::format("{:.2f}B", n / 1e9);
+    if (n >= 1000000ull) return fmt::format("{:.1f}M", n / 1e6);
+    if (n >= 1000ull) return fmt::format("{:.1f}K", n / 1e3);
+    return fmt::format("{}", n);
+}
+
+}  // namespace
+
+void draw_budget(EngineWorker& worker, UiState& ui) {
+    auto lk = worker.lock();
+    ImGui::TextUnformatted("Precision budget");
+    ImGui::SetNextItemWidth(-1);
+    if (ImGui::SliderFloat("##budget", &ui.budget, 2.0f, 8.0f, "target %.1f bits / weight")) {
+        lk.unlock();
+        worker.set_budget(ui.budget);
+        lk.lock();
+    }
+    remember_widget(ui, "budget");
+    const auto& hist = worker.bits_history();
+    if (!hist.empty() && hist.back() <= 8.5f) {
+        ImGui::TextUnformatted("last token");
+        ImGui::SameLine();
+        ImGui::TextColored(bits_color(hist.back()), "%.2f bits", hist.back());
+        ImGui::SameLine();
+        float mean = reply_mean_bits(worker);
+        ImGui::TextUnformatted("  reply mean");
+        ImGui::SameLine();
+        ImGui::TextColored(bits_color(mean), "%.2f bits", mean);
+    } else if (!hist.empty()) {
+        ImGui::TextUnformatted("unquantized model: 32-bit weights");
+    } else {
+        ImGui::TextDisabled("achieved bits appear while the model generates");
+    }
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped(
+        "(no trained routers: the budget is met by mixing neighbouring uniform "
+        "depths token by token)");
+    ImGui::PopStyleColor();
+    size_t n = std::min<size_t>(hist.size(), 240);
+    std::vector<float> tail(hist.end() - n, hist.end());
+    for (float& b : tail) b = std::min(b, 8.5f);
+    std::string overlay = fmt::format("achieved bits, last {} tokens", n);
+    ImGui::SetNextItemWidth(-1);
+    ImGui::PlotLines("##bits", tail.empty() ? nullptr : tail.data(), int(tail.size()), 0,
+                     overlay.c_str(), 0.0f, 9.0f, ImVec2(0, 70));
+}
+
+void draw_routing(EngineWorker& worker, UiState& ui) {
+    auto lk = worker.lock();
+    const uint32_t layers = worker.info().n_layers;
+    if (layers == 0) {
+        ImGui::TextDisabled("no model");
+        return;
+    }
+    float avail = ImGui::GetContentRegionAvail().x - 40;
+    size_t cols = std::clamp<size_t>(size_t(avail / 6.0f), 8, 160);
+    auto toks = recent_tokens(worker, cols);
+    ImGui::Text("Depth over layers x linears (rows) and the last %zu tokens (columns)",
+                toks.size());
+    const uint32_t rows = layers * 7;
+    const float cell_w = avail / float(cols);
+    const float cell_h = std::clamp(170.0f / float(rows), 1.0f, 6.0f);
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    ImVec2 p = ImGui::GetCursorScreenPos();
+    p.x += 36;
+    dl->AddRectFilled(ImVec2(p.x, p.y), ImVec2(p.x + cols * cell_w, p.y + rows * cell_h),
+                      IM_COL32(30, 30, 36, 255));
+    for (uint32_t l = 0; l < layers; l += std::max(1u, layers / 8))
+        dl->AddText(ImVec2(p.x - 34, p.y + l * 7 * cell_h - 2), IM_COL32(160, 160, 160, 255),
+                    fmt::format("L{}", l).c_str());
+    for (size_t c = 0; c < toks.size(); ++c)
+        for (uint32_t l = 0; l < layers && l < toks[c]->depths.size(); ++l)
+            for (uint32_t j = 0; j < 7; ++j) {
+                ImVec2 a(p.x + c * cell_w, p.y + (l * 7 + j) * cell_h);
+                dl->AddRectFilled(a, ImVec2(a.x + cell_w, a.y + cell_h),
+                                  ImGui::GetColorU32(depth_color(toks[c]->depths[l][j])));
+            }
+    ImGui::Dummy(ImVec2(36 + cols * cell_w, rows * cell_h + 4));
+
+    // Mean depth per linear type and the depth histogram over the same tokens.
+    std::array<double, 7> sum{};
+    std::array<int, 5> count{};
+    for (auto* t : toks)
+        for (auto& layer : t->depths)
+            for (int j = 0; j < 7; ++j) {
+                sum[j] += layer[j];
+                count[std::clamp<int>(layer[j], 1, 4)]++;
+            }
+    double cells = toks.empty() ? 1.0 : double(toks.size()) * layers;
+    ImGui::TextUnformatted("Mean depth per linear (slices; x2 = bits)");
+    float bar_w = (ImGui::GetContentRegionAvail().x - 6 * 4) / 7;
+    for (int j = 0; j < 7; ++j) {
+        if (j) ImGui::SameLine(0, 4);
+        float mean = toks.empty() ? 0.0f : float(sum[j] / cells);
+        ImGui::PushStyleColor(ImGuiCol_PlotHistogram, depth_color(int(std::lround(mean))));
+        ImGui::ProgressBar(mean / 4.0f, ImVec2(bar_w, 0),
+                           fmt::format("{} {:.2f}", kLinearNames[j], mean).c_str());
+        ImGui::PopStyleColor();
+    }
+    ImGui::TextUnformatted("Histogram of depths");
+    int total = std::max(1, count[1] + count[2] + count[3] + count[4]);
+    p = ImGui::GetCursorScreenPos();
+    float hw = ImGui::GetContentRegionAvail().x / 4, hh = 50;
+    for (int d = 1; d <= 4; ++d) {
+        float frac = float(count[d]) / total;
+        ImVec2 a(p.x + (d - 1) * hw + 4, p.y + hh * (1 - frac));
+        dl->AddRectFilled(a, ImVec2(p.x + d * hw - 4, p.y + hh),
+                          ImGui::GetColorU32(depth_color(d)));
+        dl->AddText(ImVec2(p.x + (d - 1) * hw + 8, p.y + hh + 2), IM_COL32(200, 200, 200, 255),
+                    fmt::format("{} ({} bits) {:.0f}%", d, 2 * d, 100 * frac).c_str());
+    }
+    ImGui::Dummy(ImVec2(4 * hw, hh + ImGui::GetTextLineHeight() + 4));
+}
+
+void draw_sampling(EngineWorker& worker, UiState& ui) {
+    bool changed = false;
+    ImGui::PushItemWidth(180);
+    changed |= ImGui::SliderFloat("temperature (0 = greedy)", &ui.sampling.temperature, 0.0f, 2.0f);
+    int top_k = int(ui.sampling.top_k);
+    changed |= ImGui::SliderInt("top-k (0 = off)", &top_k, 0, 200);
+    ui.sampling.top_k = uint32_t(std::max(0, top_k));
+    changed |= ImGui::SliderFloat("top-p", &ui.sampling.top_p, 0.05f, 1.0f);
+    changed |= ImGui::SliderFloat("min-p", &ui.sampling.min_p, 0.0f, 0.5f);
+    changed |=
+        ImGui::SliderFloat("repetition penalty", &ui.sampling.repetition_penalty, 1.0f, 2.0f);
+    changed |= ImGui::InputInt("seed (0 = random)", &ui.seed);
+    changed |= ImGui::SliderInt("max new tokens", &ui.max_tokens, 1, 2048);
+    ImGui::PopItemWidth();
+    ui.seed = std::max(0, ui.seed);
+    ui.sampling.seed = uint64_t(ui.seed);
+    if (changed) worker.set_sampling(ui.sampling, uint32_t(ui.max_tokens));
+    ImGui::TextDisabled("Applies to the next reply.");
+}
+
+void draw_models(EngineWorker& worker, UiState& ui) {
+    ImGui::TextUnformatted("GGUF file or Hugging Face folder:");
+    ImGui::SetNextItemWidth(-70);
+    bool enter = ImGui::InputText("##path", ui.model_path.data(), ui.model_path.size(),
+                                  ImGuiInputTextFlags_EnterReturnsTrue);
+    ImGui::SameLine();
+    if (ImGui::Button("Open") || enter) ui.open_request = ui.model_path.data();
+    remember_widget(ui, "open");
+    ImGui::TextDisabled("(or drop a file or folder on the window)");
+    if (!ui.recent_models.empty()) {
+        ImGui::TextUnformatted("Recent:");
+        for (const auto& r : ui.recent_models)
+            if (ImGui::Selectable(r.c_str())) {
+                std::snprintf(ui.model_path.data(), ui.model_path.size(), "%s", r.c_str());
+                ui.open_request = r;
+            }
+    }
+    ImGui::Separator();
+    auto lk = worker.lock();
+    const ModelInfo& m = worker.info();
+    if (worker.phase() == Phase::Ready || worker.phase() == Phase::Generating) {
+        if (ImGui::BeginTable("info", 2, ImGuiTableFlags_SizingFixedFit)) {
+            auto row = [](const char* k, const std::string& v) {
+                ImGui::TableNextRow();
+                ImGui::TableNextColumn();
+                ImGui::TextDisabled("%s", k);
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(v.c_str());
+            };
+            row("name", m.name);
+            row("file", m.path);
+            row("architecture", fmt::format("{} ({})", m.arch, m.source));
+            row("parameters", human_count(m.parameters));
+            row("layers / dim / ffn", fmt::format("{} / {} / {}", m.n_layers, m.dim, m.ffn));
+            row("heads / kv heads", fmt::format("{} / {}", m.n_heads, m.n_kv_heads));
+            row("vocabulary", fmt::format("{}", m.vocab));
+            row("context", fmt::format("{} tokens", m.context));
+            row("chat template", m.template_family);
+            row("weights", m.mobiquant_checkpoint ? "MoBiQuant checkpoint"
+                           : m.quantized          ? "plain model, sliced to MoBiSlice at load"
+                                                  : "unquantized");
+            row("bytes / token", fmt::format("{:.1f} MB at 2 bits .. {:.1f} MB at 8 bits",
+                                             m.weight_bytes[1] / 1e6, m.weight_bytes[4] / 1e6));
+            ImGui::EndTable();
+        }
+    } else if (worker.phase() == Phase::Failed) {
+        ImGui::TextColored(ImVec4(1, 0.45f, 0.4f, 1), "Failed: %s", worker.error().c_str());
+    } else {
+        ImGui::TextDisabled("%s", worker.status().c_str());
+    }
+    ImGui::Separator();
+    ImGui::TextDisabled(
+        "Quantize (calibrated routers) and the quality view (perplexity versus bits)");
+    ImGui::TextDisabled("come with the calibration job; this build has no data for them yet.");
+}
+
+void draw_status_bar(EngineWorker& worker, UiState& ui) {
+    auto lk = worker.lock();
+    const ModelInfo& m = worker.info();
+    const LiveStats& s = worker.stats();
+    double mean_bits = 0;
+    const auto& hist = worker.bits_history();
+    size_t n = std::min<size_t>(hist.size(), 32);
+    for (size_t i = hist.size() - n; i < hist.size(); ++i) mean_bits += hist[i];
+    mean_bits = n ? mean_bits / n : 8.0;
+    // Weight bytes per token at the achieved mean depth, between the two neighbouring depths.
+    double bytes_per_s = 0;
+    if (m.quantized && s.decode_tps > 0) {
+        double depth = std::clamp(mean_bits / 2.0, 1.0, 4.0);
+        int lo = int(std::floor(depth)), hi = std::min(4, lo + 1);
+        double bytes =
+            m.weight_bytes[lo] + (depth - lo) * (double(m.weight_bytes[hi]) - m.weight_bytes[lo]);
+        bytes_per_s = bytes * s.decode_tps;
+    }
+    float frame_ms = 0;
+    for (float f : ui.frame_ms) frame_ms += f;
+    if (!ui.frame_ms.empty()) frame_ms /= float(ui.frame_ms.size());
+    std::string rate = bytes_per_s >= 1e9 ? fmt::format("{:.2f} GB/s", bytes_per_s / 1e9)
+                                          : fmt::format("{:.1f} MB/s", bytes_per_s / 1e6);
+    std::string device = m.device.substr(0, m.device.find(" ("));
+    ImGui::Text(
+        "%s | prompt %.0f tok/s | generation %.1f tok/s | weights %s | context %u/%u | "
+        "%s (%s params) | %.1f ms/frame",
+        device.c_str(), s.prefill_tps, s.decode_tps, rate.c_str(), s.context_used, m.context,
+        m.name.empty() ? "no model" : m.name.c_str(), human_count(m.parameters).c_str(), frame_ms);
+}
+
+void draw_app(EngineWorker& worker, UiState& ui) {
+    const ImGuiViewport* vp = ImGui::GetMainViewport();
+    ImGui::SetNextWindowPos(vp->WorkPos);
+    ImGui::SetNextWindowSize(vp->WorkSize);
+    ImGui::Begin("MoBiQuant Studio", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                     ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings);
+    float status_h = ImGui::GetFrameHeightWithSpacing();
+    float right_w = std::max(360.0f, vp->WorkSize.x * 0.40f);
+    ImGui::BeginChild("chat", ImVec2(-right_w, -status_h), true);
+    draw_chat(worker, ui);
+    ImGui::EndChild();
+    ImGui::SameLine();
+    ImGui::BeginChild("side", ImVec2(0, -status_h), true);
+    draw_budget(worker, ui);
+    ImGui::Separator();
+    if (ImGui::BeginTabBar("tabs")) {
+        if (ImGui::BeginTabItem("Routing")) {
+            draw_routing(worker, ui);
+            ImGui::EndTabItem();
+        }
+        if (ImGui::BeginTabItem("Sampling")) {
+            draw_sampling(worker, ui);
+            ImGui::EndTabItem();
+        }
+        if (ImGui::BeginTabItem("Models")) {
+            draw_models(worker, ui);
+            ImGui::EndTabItem();
+        }
+        ImGui::EndTabBar();
+    }
+    ImGui::EndChild();
+    draw_status_bar(worker, ui);
+    ImGui::End();
+}
+
+}  // namespace mq::gui

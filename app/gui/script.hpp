@@ -1,0 +1,60 @@
+#pragma once
+// Scripted UI sessions for tests and demos (--script FILE). One action per line, run in order;
+// '#' starts a comment:
+//   wait SECONDS          sleep (the UI keeps drawing)
+//   wait_model            until the model has loaded (fails if loading failed)
+//   type TEXT             focus the message box and type TEXT through ImGui's keyboard input
+//   click NAME            press a button with the mouse: send, stop, regenerate, new_chat, open
+//   slider BITS           set the budget slider (as dragging it would) to BITS
+//   set KEY VALUE         temperature, top_k, top_p, seed, max_tokens
+//   wait_tokens N         until N tokens have been generated in total
+//   wait_idle             until no reply is being generated
+//   hover_token K         put the mouse on generated token K (negative: from the end)
+//   screenshot NAME       write NAME.png into the screenshot folder
+//   quit                  close the window
+// Each wait gives up after `timeout SECONDS` (default 60), which fails the run.
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mq::gui {
+
+// What the script drives; implemented by the app.
+class ScriptTarget {
+  public:
+    virtual ~ScriptTarget() = default;
+    virtual void type_text(const std::string& text) = 0;
+    virtual bool click(const std::string& widget) = 0;  // false while it is not on screen
+    virtual void set_budget(float bits) = 0;
+    virtual void set_option(const std::string& key, const std::string& value) = 0;
+    virtual bool hover_token(int index) = 0;
+    virtual uint64_t tokens_generated() = 0;
+    virtual bool model_ready() = 0;  // loaded and idle
+    virtual bool model_failed() = 0;
+    virtual bool generating() = 0;
+    virtual void screenshot(const std::string& name) = 0;  // after this frame is drawn
+    virtual void quit() = 0;
+};
+
+class Script {
+  public:
+    explicit Script(const std::filesystem::path& file);  // throws mq::Error on a bad line
+    // Advances as far as it can this frame. Throws mq::Error when an action fails or times out.
+    void tick(ScriptTarget& target);
+    bool done() const { return pc_ >= lines_.size(); }
+
+  private:
+    struct Line {
+        int number;
+        std::string verb, arg;
+    };
+    std::vector<Line> lines_;
+    size_t pc_ = 0;
+    std::chrono::steady_clock::time_point started_{};
+    bool started_valid_ = false;
+    double timeout_ = 60;
+    std::filesystem::path file_;
+};
+
+}  // namespace mq::gui
