@@ -249,7 +249,16 @@ void EngineWorker::on_token(const rt::TokenEvent& ev, std::chrono::steady_clock:
     view.bits = ev.bits;
     view.logprob = ev.logprob;
     view.depths = ev.depths;
-    for (auto& [id, lp] : ev.top) view.top.emplace_back(tokenizer.token_text(int32_t(id)), lp);
+    tok::DecodeOptions dopt;
+    dopt.skip_special = false;  // show <0x..> and </s> alternatives as such
+    dopt.strip_leading_space = false;
+    for (auto& [id, lp] : ev.top) {
+        int32_t one = int32_t(id);
+        // Decoded as text (SentencePiece's \u2581 becomes a space); a byte piece stays visible.
+        std::string text = tokenizer.decode(std::span<const int32_t>(&one, 1), dopt);
+        if (text.empty()) text = tokenizer.token_text(one);
+        view.top.emplace_back(std::move(text), lp);
+    }
     std::lock_guard lk(mutex_);
     view.target_bits = budget_;
     if (log_.is_open()) {
