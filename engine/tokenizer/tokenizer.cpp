@@ -178,8 +178,6 @@ void Tokenizer::Impl::build() {
     // Pieces: the bytes each token stands for.
     pieces.resize(n);
     strippable.assign(n, 0);
-    const auto& to_byte = byte_to_unicode();
-    (void)to_byte;
     for (int32_t i = 0; i < n; ++i) {
         const std::string& text = spec.tokens[i];
         const TokenType t = types[i];
