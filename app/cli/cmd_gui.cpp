@@ -33,6 +33,9 @@ mq::cli::Registration reg{
         cmd.add_option("--frames", o->frames,
                        "Quit after N frames (0: run until the window closes)")
             ->check(CLI::NonNegativeNumber);
+        cmd.add_option("--fps", o->fps, "Redraw rate in frames per second (steady, 1..240)")
+            ->check(CLI::Range(1, 240))
+            ->capture_default_str();
         cmd.add_option("--width", o->width, "Window width")->capture_default_str();
         cmd.add_option("--height", o->height, "Window height")->capture_default_str();
         return [o] { return mq::gui::run_gui(*o); };

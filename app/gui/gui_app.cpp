@@ -187,7 +187,9 @@ int run_gui(const GuiOptions& o) {
         worker.open(model);
         App app(worker, ui);
 
-        const auto frame_period = std::chrono::microseconds(16667);  // a steady 60 Hz
+        // A steady rate, not one frame per token; on a CPU device (lavapipe) every frame costs
+        // the engine CPU time, so --fps trades smoothness for tokens/s there.
+        const auto frame_period = std::chrono::microseconds(1000000 / std::clamp(o.fps, 1, 240));
         while (!window.should_close() && !app.quit_requested()) {
             auto t0 = Clock::now();
             glfwPollEvents();

@@ -12,6 +12,7 @@ struct GuiOptions {
     std::string screenshot_dir = "screenshots";
     std::string log;  // one JSON line per generated token
     int frames = 0;   // quit after this many frames (0: run until closed)
+    int fps = 60;     // redraw rate (steady, whether or not tokens arrive)
     int width = 1280, height = 800;
 };
 
