@@ -1,5 +1,6 @@
 // GGUF writer -> reader round trips, dequantization against hand-computed values, alignment.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -199,7 +200,7 @@ TEST_CASE("gguf: the writer refuses what the reader would refuse, and writes ato
     CHECK_THROWS_WITH_AS(w.add_tensor_f32("a", {1}, std::vector<float>{1}),
                          doctest::Contains("added twice"), mq::Error);
 
-    fs::path dir = fs::temp_directory_path() / "mq_test_gguf_write";
+    fs::path dir = fs::temp_directory_path() / ("mq_test_gguf_write_" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     w.set_string("general.name", "tiny");

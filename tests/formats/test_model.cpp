@@ -1,5 +1,6 @@
 // ModelDesc and the loader: an HF directory and the equivalent GGUF describe the same model.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -15,7 +16,8 @@ using mq::safetensors::DType;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("mq_test_formats_" + name);
+    fs::path d =
+        fs::temp_directory_path() / ("mq_test_formats_" + name + "_" + std::to_string(getpid()));
     fs::remove_all(d);
     fs::create_directories(d);
     return d;

@@ -2,6 +2,7 @@
 // parses a file our writer produced; its metadata, tensor infos and data offset must match ours.
 // node_modules is installed on first use from the committed package.json + package-lock.json.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -108,7 +109,8 @@ TEST_CASE("gguf oracle: @huggingface/gguf reads our files exactly as we do") {
     std::vector<int32_t> codes(5, 7);
     w.add_tensor("codes", TensorType::I32, {5}, std::as_bytes(std::span<const int32_t>(codes)));
 
-    fs::path file = fs::temp_directory_path() / "mq_test_oracle.gguf";
+    fs::path file =
+        fs::temp_directory_path() / ("mq_test_oracle_" + std::to_string(getpid()) + ".gguf");
     w.write(file);
     File ours = File::open(file);
     auto [rc, out] =
