@@ -25,8 +25,8 @@ uint32_t checked_size(uint64_t v, std::string_view what, uint64_t max = kMaxSize
     return static_cast<uint32_t>(v);
 }
 
-// Cross-checks shared by both sources.
-void validate(ModelDesc& d, std::string_view origin) {
+// Shared by both sources: derives rope_dim and the rope frequency factors, then cross-checks.
+void complete_and_check(ModelDesc& d, std::string_view origin) {
     if (d.n_heads % d.n_kv_heads != 0)
         fail("{}: {} attention heads are not a multiple of {} key/value heads", origin, d.n_heads,
              d.n_kv_heads);
@@ -161,7 +161,7 @@ ModelDesc describe_gguf(const gguf::File& f) {
     d.eos_id = f.get_int_or("tokenizer.ggml.eos_token_id", -1);
     for (const auto& [key, value] : f.metadata())
         if (key.rfind("mobiquant.", 0) == 0) d.mobiquant = true;
-    validate(d, origin);
+    complete_and_check(d, origin);
     return d;
 }
 
@@ -291,7 +291,7 @@ ModelDesc describe_hf_config(const nlohmann::json& c, const nlohmann::json* gene
         if (d.bos_id < 0) d.bos_id = token_id(*generation_config, "bos_token_id");
         if (d.eos_id < 0) d.eos_id = token_id(*generation_config, "eos_token_id");
     }
-    validate(d, "config.json");
+    complete_and_check(d, "config.json");
     return d;
 }
 

@@ -174,7 +174,7 @@ std::vector<float> LoadedModel::to_f32(const ModelTensor& t) const {
 
 uint64_t LoadedModel::parameter_count() const {
     uint64_t n = 0;
-    for (const ModelTensor& t : tensors_)
+    for (const ModelTensor& t : tensors_)  // a tied model's leftover lm_head is not a parameter
         if (t.canonical || t.source_name != "lm_head.weight") n += t.n_elements();
     return n;
 }
