@@ -48,6 +48,10 @@ class EngineWorker {
     const LiveStats& stats() const { return stats_; }
     const std::vector<float>& bits_history() const { return bits_history_; }
     float budget() const { return budget_; }
+    bool phase_is_loading() const {
+        std::lock_guard lk(mutex_);
+        return phase_ == Phase::Loading;
+    }
 
   private:
     void post(std::function<void()> job);

@@ -189,6 +189,21 @@ int run_gui(const GuiOptions& o) {
 
         // A steady rate, not one frame per token; on a CPU device (lavapipe) every frame costs
         // the engine CPU time, so --fps trades smoothness for tokens/s there.
+        auto last_activity = Clock::now();
+        double last_x = -1, last_y = -1;
+        auto input_seen = [&] {
+            double x, y;
+            glfwGetCursorPos(window.handle(), &x, &y);
+            bool seen = x != last_x || y != last_y || !g_dropped.empty();
+            last_x = x;
+            last_y = y;
+            const ImGuiIO& io = ImGui::GetIO();
+            seen |= io.InputQueueCharacters.Size > 0 || io.MouseWheel != 0 || io.MouseWheelH != 0;
+            for (bool k : io.KeysDown) seen |= k;
+            for (int b = 0; b < 3; ++b)
+                seen |= glfwGetMouseButton(window.handle(), b) == GLFW_PRESS;
+            return seen;
+        };
         const auto frame_period = std::chrono::microseconds(1000000 / std::clamp(o.fps, 1, 240));
         while (!window.should_close() && !app.quit_requested()) {
             auto t0 = Clock::now();
@@ -230,10 +245,21 @@ int run_gui(const GuiOptions& o) {
                 worker.open(ui.open_request);
                 ui.open_request.clear();
             }
-            auto next = t0 + frame_period;
-            while (Clock::now() < next && !window.should_close())
+            // Idle (no input, nothing loading or generating, no script) for a second: redraw at
+            // 4 Hz until input arrives, so an idle window costs (almost) no CPU. Input is polled:
+            // the X server also wakes us for presents, which are not activity.
+            bool busy = script || app.generating() || worker.phase_is_loading() || input_seen();
+            if (busy) last_activity = Clock::now();
+            bool idle = Clock::now() - last_activity > std::chrono::seconds(1);
+            auto next = t0 + (idle ? std::chrono::microseconds(250000) : frame_period);
+            while (Clock::now() < next && !window.should_close()) {
                 glfwWaitEventsTimeout(std::chrono::duration<double>(next - Clock::now()).count() +
                                       1e-4);
+                if (idle && input_seen()) {
+                    last_activity = Clock::now();
+                    break;
+                }
+            }
         }
         if (script && !script->done() && exit_code == 0 && !app.quit_requested()) {
             std::fprintf(stderr, "error: the window closed before the script finished\n");
