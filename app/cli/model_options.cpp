@@ -11,17 +11,19 @@ namespace mq::cli {
 
 std::filesystem::path default_model_path() {
     if (const char* env = std::getenv("MOBIQUANT_MODEL"); env && *env) return env;
-    std::vector<std::filesystem::path> candidates;
+    // The MoBiQuant checkpoint of the bundled model first, then the plain model it was made from.
+    std::vector<std::filesystem::path> dirs;
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) {
-        candidates.push_back(exe.parent_path() / "../../assets/default-model.gguf");  // build/bin
-        candidates.push_back(exe.parent_path() / "../share/mobiquant/default-model.gguf");
+        dirs.push_back(exe.parent_path() / "../../assets");  // build/bin
+        dirs.push_back(exe.parent_path() / "../share/mobiquant");
     }
-    candidates.push_back(std::filesystem::path(MQ_SOURCE_DIR) / "assets/default-model.gguf");
-    for (auto& c : candidates)
-        if (std::filesystem::exists(c)) return std::filesystem::weakly_canonical(c);
-    return candidates.back();
+    dirs.push_back(std::filesystem::path(MQ_SOURCE_DIR) / "assets");
+    for (const char* name : {"default-mobiquant.gguf", "default-model.gguf"})
+        for (auto& dir : dirs)
+            if (std::filesystem::exists(dir / name)) return std::filesystem::weakly_canonical(dir / name);
+    return dirs.back() / "default-model.gguf";
 }
 
 void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
+#include "runtime/checkpoint.hpp"
 
 namespace mq::rt {
 
@@ -31,6 +32,18 @@ ModelWeights ModelWeights::load(const LoadedModel& model) {
     ModelWeights w;
     w.desc = model.desc();
     const ModelDesc& d = w.desc;
+    if (d.mobiquant) {
+        const gguf::File* f = model.gguf();
+        uint64_t version = f ? f->get_uint_or("mobiquant.version", 0) : 0;
+        if (version != kCheckpointVersion)
+            fail("{} is a MoBiQuant checkpoint of format version {}; this build reads version {}",
+                 model.path().string(), version, kCheckpointVersion);
+        if (f->get_uint_or("mobiquant.group_size", 0) != quant::kGroupSize)
+            fail("{}: mobiquant.group_size must be {}", model.path().string(), quant::kGroupSize);
+        auto bits = f->get_int_array("mobiquant.slice_bits");
+        if (bits != std::vector<int64_t>(quant::kSlices, quant::kSliceBits))
+            fail("{}: only 4 slices of 2 bits are supported (mobiquant.slice_bits)", model.path().string());
+    }
     w.token_embd = read(model, "token_embd.weight", uint64_t(d.vocab_size) * d.dim);
     w.output_norm = read(model, "output_norm.weight", d.dim);
     if (!d.tied_output) w.output = read(model, "output.weight", uint64_t(d.vocab_size) * d.dim);
@@ -47,7 +60,10 @@ ModelWeights ModelWeights::load(const LoadedModel& model) {
             lw.rows = out_dims[j];
             lw.cols = in_dims[j];
             std::string base = p + tensor_suffix(static_cast<Linear>(j));
-            lw.dense = read(model, base + ".weight", uint64_t(lw.rows) * lw.cols);
+            if (d.mobiquant && !model.find(base + ".weight"))
+                lw.sliced = load_sliced_linear(model, i, static_cast<Linear>(j), lw.rows, lw.cols);
+            else
+                lw.dense = read(model, base + ".weight", uint64_t(lw.rows) * lw.cols);
             if (d.qkv_bias && j <= static_cast<uint32_t>(Linear::V))
                 lw.bias = read(model, base + ".bias", lw.rows);
         }

@@ -214,7 +214,7 @@ TEST_CASE("gguf: the writer refuses what the reader would refuse, and writes ato
     fs::remove_all(dir);
 }
 
-TEST_CASE("gguf: version 2 files read like version 3; other versions are refused") {
+TEST_CASE("gguf: version 2 files read like version 3, other versions are refused") {
     Writer w;
     w.set_string("general.name", "v2");
     w.add_tensor_f32("t", {2}, std::vector<float>{1, 2});

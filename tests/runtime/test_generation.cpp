@@ -54,7 +54,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "a second turn reuses the cache and matches a f
     CHECK(generate_ids(fresh, turn2, 8) == reply2);
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "every token reports its depths; a budget is met on average and changes from the next token") {
+TEST_CASE_FIXTURE(VulkanFixture, "every token reports its depths, a budget is met on average and changes from the next token") {
     rt::ModelSession session(ctx, tiny_model_file(), {.context = 128, .slice_plain_model = true});
     REQUIRE(session.quantized());
     rt::Generator gen(session, rt::DepthPolicy::budget(5.0f));

@@ -39,7 +39,7 @@ TEST_CASE("a device is chosen by index, by name, or by preference") {
                          doctest::Contains(devices[0].name.c_str()), mq::Error);
 }
 
-TEST_CASE("MOBIQUANT_DEVICE picks the device; a bad value is an error, not a crash") {
+TEST_CASE("MOBIQUANT_DEVICE picks the device, and a bad value is an error, not a crash") {
     setenv("MOBIQUANT_DEVICE", "no-such-gpu", 1);
     CHECK_THROWS_WITH_AS(vk::Context{validated_options()}, doctest::Contains("no-such-gpu"),
                          mq::Error);

@@ -1,0 +1,82 @@
+// MoBiQuant checkpoints: quantize a tiny model end to end, write it, read it back.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "formats/model_loader.hpp"
+#include "runtime/calibration.hpp"
+#include "runtime/checkpoint.hpp"
+#include "runtime/model_session.hpp"
+#include "runtime/reference_forward.hpp"
+#include "support/tiny_model.hpp"
+#include "support/test_data.hpp"
+#include "core/error.hpp"
+
+using namespace mq;
+using namespace mq::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("quantize a tiny model, write the checkpoint, and read back the same weights") {
+    fs::path dir = fs::temp_directory_path() / "mq_test_checkpoint";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::path src = write_tiny_model({}, dir);
+    LoadedModel model = LoadedModel::open(src);
+    rt::ModelWeights w = rt::ModelWeights::load(model);
+    tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
+
+    std::string text;
+    for (int i = 0; i < 20; ++i) text += "the quick brown fox jumps over the lazy dog. ";
+    rt::CalibrationOptions co;
+    co.tokens = 64;
+    co.window = 32;
+    rt::ChannelStats stats = rt::collect_channel_stats(w, tokenizer, text, co);
+    CHECK(stats.tokens == 64);
+    REQUIRE(stats.mean_square.size() == w.layers.size());
+    CHECK(stats.mean_square[0][0] == stats.mean_square[0][1]);  // q and k share their input
+    for (float v : stats.mean_square[1][6]) CHECK(v >= 0.0f);
+
+    rt::slice_with_stats(w, stats, 4);
+    REQUIRE(w.sliced());
+    fs::path out = dir / "tiny-mobiquant.gguf";
+    rt::save_checkpoint(w, model, out, "test");
+    for (auto& entry : fs::directory_iterator(dir))  // no temporary file left behind
+        CHECK(entry.path().string().find(".tmp") == std::string::npos);
+
+    LoadedModel reread = LoadedModel::open(out);
+    CHECK(reread.desc().mobiquant);
+    CHECK(reread.find("blk.0.attn_q.weight") == nullptr);
+    rt::ModelWeights back = rt::ModelWeights::load(reread);
+    REQUIRE(back.sliced());
+    for (uint32_t l = 0; l < w.layers.size(); ++l)
+        for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) {
+            const auto& a = *w.layers[l].linear[j].sliced;
+            const auto& b = *back.layers[l].linear[j].sliced;
+            CHECK(a.scale_zero == b.scale_zero);
+            for (uint32_t e = 0; e < quant::kSlices; ++e) CHECK(a.planes[e] == b.planes[e]);
+        }
+    // Same logits at every depth from the file as from memory.
+    rt::ReferenceForward ra(w, 16), rb(back, 16);
+    for (uint8_t d = 1; d <= 4; ++d) {
+        auto depths = rt::uniform_depths(w.desc.n_layers, d);
+        CHECK(ra.step(5, 0, depths) == rb.step(5, 0, depths));
+        ra.reset();
+        rb.reset();
+    }
+    // The tokenizer travels with it.
+    CHECK(rt::load_tokenizer_spec_of(reread).tokens == rt::load_tokenizer_spec_of(model).tokens);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("calibration text too short for the requested tokens is refused before any work") {
+    fs::path dir = fs::temp_directory_path() / "mq_test_checkpoint_short";
+    fs::create_directories(dir);
+    LoadedModel model = LoadedModel::open(write_tiny_model({}, dir));
+    rt::ModelWeights w = rt::ModelWeights::load(model);
+    tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
+    rt::CalibrationOptions co;
+    co.tokens = 100000;
+    CHECK_THROWS_WITH_AS(rt::collect_channel_stats(w, tokenizer, "too short", co),
+                         doctest::Contains("requested"), mq::Error);
+    fs::remove_all(dir);
+}
