@@ -23,7 +23,24 @@ vk::BufferRange sub(const vk::BufferRange& r, uint64_t offset, uint64_t bytes) {
     return {r.buffer, r.offset + offset, bytes};
 }
 
-uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+uint32_t div_up(uint32_t a, uint32_t b) {
+    return (a + b - 1) / b;
+}
+
+// The bindings both MoBiSlice kernels take for one row chunk: planes 1-4 and the scales of those
+// rows, then activations, outputs and depths.
+std::vector<vk::BufferRange> sliced_bindings(const GpuSlicedMatrix& w, const RowChunk& c,
+                                             vk::BufferRange x, vk::BufferRange y,
+                                             vk::BufferRange depths) {
+    std::vector<vk::BufferRange> ranges;
+    for (uint32_t e = 0; e < quant::kSlices; ++e)
+        ranges.push_back({&w.buffer, w.plane_offset[e] + c.row0 * w.plane_row_bytes,
+                          c.rows * w.plane_row_bytes});
+    ranges.push_back(
+        {&w.buffer, w.scale_offset + c.row0 * w.scale_row_bytes, c.rows * w.scale_row_bytes});
+    ranges.insert(ranges.end(), {x, y, depths});
+    return ranges;
+}
 
 }  // namespace
 
@@ -47,17 +64,13 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
                               {kRowsPerGroup, w.cols}});
     Plan plan;
     for (const RowChunk& c : w.chunks) {
-        std::vector<vk::BufferRange> ranges;
-        for (uint32_t e = 0; e < quant::kSlices; ++e)
-            ranges.push_back({&w.buffer, w.plane_offset[e] + c.row0 * w.plane_row_bytes,
-                              c.rows * w.plane_row_bytes});
-        ranges.push_back({&w.buffer, w.scale_offset + c.row0 * w.scale_row_bytes,
-                          c.rows * w.scale_row_bytes});
-        ranges.push_back(sub(io.x, 0, x_bytes));
-        ranges.push_back(io.y);
-        ranges.push_back(depth.buffer);
-        Dispatch d{&k, k.bind(ranges), {c.rows, io.y_offset + c.row0, depth.index}, 3,
-                   {div_up(c.rows, kRowsPerGroup), 1, 1}, "mobislice_matvec"};
+        auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer);
+        Dispatch d{&k,
+                   k.bind(ranges),
+                   {c.rows, io.y_offset + c.row0, depth.index},
+                   3,
+                   {div_up(c.rows, kRowsPerGroup), 1, 1},
+                   "mobislice_matvec"};
         plan.dispatches.push_back(d);
     }
     return plan;
@@ -71,24 +84,18 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
     require_size(io.x, x_bytes, "activation");
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
     require_size(depths.buffer, (uint64_t(depths.index) + io.tokens) * 4, "depth");
-    vk::Kernel& k = lib_.get({"mobislice_matmat",
-                              {kStorage, kStorage, kStorage, kStorage, kStorage, kStorage,
-                               kStorage, kStorage},
-                              5 * 4,
-                              {kRowsPerGroup, w.cols, kTokenTile}});
+    vk::Kernel& k =
+        lib_.get({"mobislice_matmat",
+                  {kStorage, kStorage, kStorage, kStorage, kStorage, kStorage, kStorage, kStorage},
+                  5 * 4,
+                  {kRowsPerGroup, w.cols, kTokenTile}});
     Plan plan;
     for (const RowChunk& c : w.chunks) {
-        std::vector<vk::BufferRange> ranges;
-        for (uint32_t e = 0; e < quant::kSlices; ++e)
-            ranges.push_back({&w.buffer, w.plane_offset[e] + c.row0 * w.plane_row_bytes,
-                              c.rows * w.plane_row_bytes});
-        ranges.push_back({&w.buffer, w.scale_offset + c.row0 * w.scale_row_bytes,
-                          c.rows * w.scale_row_bytes});
-        ranges.push_back(sub(io.x, 0, x_bytes));
-        ranges.push_back(io.y);
-        ranges.push_back(depths.buffer);
-        Dispatch d{&k, k.bind(ranges),
-                   {c.rows, io.tokens, io.y_offset + c.row0, stride, depths.index}, 5,
+        auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depths.buffer);
+        Dispatch d{&k,
+                   k.bind(ranges),
+                   {c.rows, io.tokens, io.y_offset + c.row0, stride, depths.index},
+                   5,
                    {div_up(c.rows, kRowsPerGroup), div_up(io.tokens, kTokenTile), 1},
                    "mobislice_matmat"};
         plan.dispatches.push_back(d);
@@ -109,8 +116,12 @@ Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
-        plan.dispatches.push_back({&k, k.bind(ranges), {c.rows, io.y_offset + c.row0}, 2,
-                                   {div_up(c.rows, kRowsPerGroup), 1, 1}, "dense_matvec"});
+        plan.dispatches.push_back({&k,
+                                   k.bind(ranges),
+                                   {c.rows, io.y_offset + c.row0},
+                                   2,
+                                   {div_up(c.rows, kRowsPerGroup), 1, 1},
+                                   "dense_matvec"});
     }
     return plan;
 }
@@ -130,8 +141,12 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
         plan.dispatches.push_back(
-            {&k, k.bind(ranges), {c.rows, io.tokens, io.y_offset + c.row0, stride}, 4,
-             {div_up(c.rows, kRowsPerGroup), div_up(io.tokens, kTokenTile), 1}, "dense_matmat"});
+            {&k,
+             k.bind(ranges),
+             {c.rows, io.tokens, io.y_offset + c.row0, stride},
+             4,
+             {div_up(c.rows, kRowsPerGroup), div_up(io.tokens, kTokenTile), 1},
+             "dense_matmat"});
     }
     return plan;
 }

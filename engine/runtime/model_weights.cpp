@@ -13,12 +13,6 @@ const char* linear_name(Linear l) {
 
 namespace {
 
-const char* tensor_suffix(Linear l) {
-    static const char* names[] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                  "ffn_gate", "ffn_up", "ffn_down"};
-    return names[static_cast<uint32_t>(l)];
-}
-
 std::vector<float> read(const LoadedModel& m, const std::string& name, uint64_t expected) {
     std::vector<float> v = m.to_f32(m.get(name));
     if (v.size() != expected)
@@ -42,13 +36,15 @@ ModelWeights ModelWeights::load(const LoadedModel& model) {
             fail("{}: mobiquant.group_size must be {}", model.path().string(), quant::kGroupSize);
         auto bits = f->get_int_array("mobiquant.slice_bits");
         if (bits != std::vector<int64_t>(quant::kSlices, quant::kSliceBits))
-            fail("{}: only 4 slices of 2 bits are supported (mobiquant.slice_bits)", model.path().string());
+            fail("{}: only 4 slices of 2 bits are supported (mobiquant.slice_bits)",
+                 model.path().string());
     }
     w.token_embd = read(model, "token_embd.weight", uint64_t(d.vocab_size) * d.dim);
     w.output_norm = read(model, "output_norm.weight", d.dim);
     if (!d.tied_output) w.output = read(model, "output.weight", uint64_t(d.vocab_size) * d.dim);
     w.layers.resize(d.n_layers);
-    const uint32_t out_dims[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim, d.ffn_dim, d.ffn_dim, d.dim};
+    const uint32_t out_dims[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim,
+                                 d.ffn_dim, d.ffn_dim,  d.dim};
     const uint32_t in_dims[] = {d.dim, d.dim, d.dim, d.q_dim(), d.dim, d.dim, d.ffn_dim};
     for (uint32_t i = 0; i < d.n_layers; ++i) {
         LayerWeights& L = w.layers[i];
@@ -59,7 +55,7 @@ ModelWeights ModelWeights::load(const LoadedModel& model) {
             LinearWeights& lw = L.linear[j];
             lw.rows = out_dims[j];
             lw.cols = in_dims[j];
-            std::string base = p + tensor_suffix(static_cast<Linear>(j));
+            std::string base = linear_tensor_base(i, static_cast<Linear>(j));
             if (d.mobiquant && !model.find(base + ".weight"))
                 lw.sliced = load_sliced_linear(model, i, static_cast<Linear>(j), lw.rows, lw.cols);
             else
