@@ -29,14 +29,17 @@ int run(const Options& o) {
     std::string name;
     if (!o.synthetic.empty()) {
         auto desc = mq::rt::synthetic_desc(o.synthetic);
-        if (!desc) mq::fail("unknown synthetic model \"{}\"; known: {}", o.synthetic, mq::rt::synthetic_names());
+        if (!desc)
+            mq::fail("unknown synthetic model \"{}\"; known: {}", o.synthetic,
+                     mq::rt::synthetic_names());
         std::fprintf(stderr, "generating random weights for %s...\n", desc->name.c_str());
         weights = mq::rt::random_weights(*desc);
         name = desc->name;
     } else {
         auto model = mq::LoadedModel::open(o.model.model_path());
         weights = mq::rt::ModelWeights::load(model);
-        name = weights.desc.name.empty() ? o.model.model_path().filename().string() : weights.desc.name;
+        name = weights.desc.name.empty() ? o.model.model_path().filename().string()
+                                         : weights.desc.name;
     }
     mq::rt::ModelBenchOptions bo;
     bo.prefill_tokens = o.prefill;
@@ -46,16 +49,20 @@ int run(const Options& o) {
     double read_gbs = mq::kernels::measure_stream_read(lib, 256ull << 20, 3).gbs;
     auto rows = mq::rt::bench_model(ctx, std::move(weights), bo);
     if (o.json) {
-        nlohmann::json out{{"device", ctx.info().name}, {"model", name}, {"stream_read_gbs", read_gbs}};
+        nlohmann::json out{
+            {"device", ctx.info().name}, {"model", name}, {"stream_read_gbs", read_gbs}};
         nlohmann::json results = nlohmann::json::array();
         for (auto& r : rows)
-            results.push_back({{"config", r.config}, {"prefill_tps", r.prefill_tps},
-                               {"decode_tps", r.decode_tps}, {"weight_gbs", r.weight_gbs}});
+            results.push_back({{"config", r.config},
+                               {"prefill_tps", r.prefill_tps},
+                               {"decode_tps", r.decode_tps},
+                               {"weight_gbs", r.weight_gbs}});
         out["results"] = results;
         std::puts(out.dump(2).c_str());
         return 0;
     }
-    fmt::print("Model: {}\nDevice: {} (streaming read {:.1f} GB/s)\n\n", name, ctx.info().name, read_gbs);
+    fmt::print("Model: {}\nDevice: {} (streaming read {:.1f} GB/s)\n\n", name, ctx.info().name,
+               read_gbs);
     fmt::print("{:<8} {:>12} {:>12} {:>14} {:>12}\n", "config", "prefill t/s", "decode t/s",
                "MB/token", "weight GB/s");
     for (auto& r : rows)
@@ -65,14 +72,19 @@ int run(const Options& o) {
 }
 
 mq::cli::Registration reg{
-    "bench", "Benchmark prefill/decode tokens/s for fp32 and depths 1-4 (a model or --synthetic shapes)",
+    "bench",
+    "Benchmark prefill/decode tokens/s for fp32 and depths 1-4 (a model or --synthetic shapes)",
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
         o->model.add_to(cmd, false);
         cmd.add_option("--synthetic", o->synthetic,
                        "Random weights with a real model's shapes: " + mq::rt::synthetic_names());
-        cmd.add_option("--prefill", o->prefill, "Prompt tokens")->check(CLI::Range(1u, 2000u))->capture_default_str();
-        cmd.add_option("--decode", o->decode, "Generated tokens")->check(CLI::Range(1u, 2000u))->capture_default_str();
+        cmd.add_option("--prefill", o->prefill, "Prompt tokens")
+            ->check(CLI::Range(1u, 2000u))
+            ->capture_default_str();
+        cmd.add_option("--decode", o->decode, "Generated tokens")
+            ->check(CLI::Range(1u, 2000u))
+            ->capture_default_str();
         cmd.add_flag("--json", o->json, "Print one JSON object");
         return [o] { return run(*o); };
     }};

@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
-#include "core/error.hpp"
 #include "cli/device_options.hpp"
+#include "core/error.hpp"
 #include "kernels/bandwidth.hpp"
 #include "kernels/kernel_bench.hpp"
 
@@ -50,8 +50,8 @@ int run(const Options& o) {
         nlohmann::json out{{"device", ctx.info().name}, {"stream_read_gbs", bw.gbs}};
         nlohmann::json rows = nlohmann::json::array();
         for (auto& r : results) {
-            nlohmann::json row{{"n", r.n}, {"k", r.k}, {"kind", r.kind}, {"us", r.us},
-                               {"gbs", r.gbs}, {"gweights_per_s", r.gweights}};
+            nlohmann::json row{{"n", r.n},   {"k", r.k},     {"kind", r.kind},
+                               {"us", r.us}, {"gbs", r.gbs}, {"gweights_per_s", r.gweights}};
             if (r.kind == "mobislice") row["depth"] = r.depth;
             rows.push_back(row);
         }
@@ -77,9 +77,10 @@ int run(const Options& o) {
         const auto& d2 = results[i + 1];
         const auto& d4 = results[i + 3];
         const auto& dense = results[i + 4];
-        fmt::print("\n{}x{}: depth 1 is {:.2f}x faster than depth 4; depth 2 is {:.2f}x faster "
-                   "than dense fp32",
-                   d1.n, d1.k, d4.us / d1.us, dense.us / d2.us);
+        fmt::print(
+            "\n{}x{}: depth 1 is {:.2f}x faster than depth 4; depth 2 is {:.2f}x faster "
+            "than dense fp32",
+            d1.n, d1.k, d4.us / d1.us, dense.us / d2.us);
     }
     fmt::print("\n");
     return 0;
@@ -87,7 +88,8 @@ int run(const Options& o) {
 
 mq::cli::Registration reg{
     "bench-kernels",
-    "Benchmark the MoBiSlice mat-vec at depths 1-4 against dense fp32 and the device's read bandwidth",
+    "Benchmark the MoBiSlice mat-vec at depths 1-4 against dense fp32 and the device's read "
+    "bandwidth",
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
         o->device.add_to(cmd);

@@ -30,8 +30,9 @@ int run(const Options& o) {
     mq::cli::TokenPrinter printer(false, tty);
     std::vector<mq::tok::ChatMessage> messages;
     if (!o.system.empty()) messages.push_back({"system", o.system});
-    std::fprintf(stderr, "Chatting with %s (%s template). /reset clears, /budget B or /depth K "
-                         "changes precision, /quit ends.\n",
+    std::fprintf(stderr,
+                 "Chatting with %s (%s template). /reset clears, /budget B or /depth K "
+                 "changes precision, /quit ends.\n",
                  session->desc().name.c_str(), mq::tok::chat_family_name(tmpl.family()));
     std::string line;
     while (true) {
@@ -51,7 +52,8 @@ int run(const Options& o) {
                 continue;
             }
             if (line.rfind("/depth ", 0) == 0) {
-                gen.set_policy(mq::rt::DepthPolicy::uniform(static_cast<uint8_t>(std::stoi(line.substr(7)))));
+                gen.set_policy(
+                    mq::rt::DepthPolicy::uniform(static_cast<uint8_t>(std::stoi(line.substr(7)))));
                 continue;
             }
             messages.push_back({"user", line});
@@ -64,8 +66,10 @@ int run(const Options& o) {
                 }
             });
             messages.push_back({"assistant", reply});
-            if (tty) printer.print_stats(stats, *session);
-            else std::puts("");
+            if (tty)
+                printer.print_stats(stats, *session);
+            else
+                std::puts("");
         } catch (const std::exception& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
             if (!messages.empty() && messages.back().role == "user") messages.pop_back();
@@ -74,15 +78,15 @@ int run(const Options& o) {
     return 0;
 }
 
-mq::cli::Registration reg{"chat", "Chat with a model in the terminal (keeps the KV cache across turns)",
-                          [](CLI::App& cmd) {
-                              auto o = std::make_shared<Options>();
-                              o->model.add_to(cmd);
-                              mq::cli::add_sampling_options(cmd, o->sampling);
-                              cmd.add_option("--system", o->system, "System message");
-                              cmd.add_option("-n,--tokens", o->tokens, "Longest reply in tokens")
-                                  ->capture_default_str();
-                              return [o] { return run(*o); };
-                          }};
+mq::cli::Registration reg{
+    "chat", "Chat with a model in the terminal (keeps the KV cache across turns)",
+    [](CLI::App& cmd) {
+        auto o = std::make_shared<Options>();
+        o->model.add_to(cmd);
+        mq::cli::add_sampling_options(cmd, o->sampling);
+        cmd.add_option("--system", o->system, "System message");
+        cmd.add_option("-n,--tokens", o->tokens, "Longest reply in tokens")->capture_default_str();
+        return [o] { return run(*o); };
+    }};
 
 }  // namespace

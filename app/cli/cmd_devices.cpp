@@ -10,7 +10,9 @@
 
 namespace {
 
-std::string mib(uint64_t bytes) { return fmt::format("{:.0f} MiB", bytes / 1048576.0); }
+std::string mib(uint64_t bytes) {
+    return fmt::format("{:.0f} MiB", bytes / 1048576.0);
+}
 
 int run_devices(bool json) {
     auto devices = mq::vk::list_devices();
@@ -18,28 +20,29 @@ int run_devices(bool json) {
     if (json) {
         nlohmann::json out = nlohmann::json::array();
         for (auto& d : devices)
-            out.push_back({{"index", d.index},
-                           {"name", d.name},
-                           {"type", d.type_name()},
-                           {"default", d.index == chosen},
-                           {"api_version", fmt::format("{}.{}.{}", VK_API_VERSION_MAJOR(d.api_version),
-                                                       VK_API_VERSION_MINOR(d.api_version),
-                                                       VK_API_VERSION_PATCH(d.api_version))},
-                           {"driver", d.driver},
-                           {"max_storage_buffer_range", d.max_storage_buffer_range},
-                           {"max_uniform_buffer_range", d.max_uniform_buffer_range},
-                           {"max_memory_allocation_size", d.max_memory_allocation_size},
-                           {"max_compute_shared_memory", d.max_compute_shared_memory},
-                           {"max_workgroup_invocations", d.max_workgroup_invocations},
-                           {"max_workgroup_count", d.max_workgroup_count},
-                           {"subgroup_size", d.subgroup_size},
-                           {"subgroup_arithmetic", d.subgroup_arithmetic},
-                           {"shader_float16", d.shader_float16},
-                           {"shader_int8", d.shader_int8},
-                           {"storage_16bit", d.storage_16bit},
-                           {"storage_8bit", d.storage_8bit},
-                           {"timestamps", d.timestamps},
-                           {"device_local_bytes", d.device_local_bytes}});
+            out.push_back(
+                {{"index", d.index},
+                 {"name", d.name},
+                 {"type", d.type_name()},
+                 {"default", d.index == chosen},
+                 {"api_version", fmt::format("{}.{}.{}", VK_API_VERSION_MAJOR(d.api_version),
+                                             VK_API_VERSION_MINOR(d.api_version),
+                                             VK_API_VERSION_PATCH(d.api_version))},
+                 {"driver", d.driver},
+                 {"max_storage_buffer_range", d.max_storage_buffer_range},
+                 {"max_uniform_buffer_range", d.max_uniform_buffer_range},
+                 {"max_memory_allocation_size", d.max_memory_allocation_size},
+                 {"max_compute_shared_memory", d.max_compute_shared_memory},
+                 {"max_workgroup_invocations", d.max_workgroup_invocations},
+                 {"max_workgroup_count", d.max_workgroup_count},
+                 {"subgroup_size", d.subgroup_size},
+                 {"subgroup_arithmetic", d.subgroup_arithmetic},
+                 {"shader_float16", d.shader_float16},
+                 {"shader_int8", d.shader_int8},
+                 {"storage_16bit", d.storage_16bit},
+                 {"storage_8bit", d.storage_8bit},
+                 {"timestamps", d.timestamps},
+                 {"device_local_bytes", d.device_local_bytes}});
         std::puts(out.dump(2).c_str());
         return 0;
     }
@@ -48,8 +51,8 @@ int run_devices(bool json) {
         return 1;
     }
     for (auto& d : devices) {
-        fmt::print("{}{}: {} ({}, Vulkan {}.{}){}\n", d.index == chosen ? "*" : " ", d.index, d.name,
-                   d.type_name(), VK_API_VERSION_MAJOR(d.api_version),
+        fmt::print("{}{}: {} ({}, Vulkan {}.{}){}\n", d.index == chosen ? "*" : " ", d.index,
+                   d.name, d.type_name(), VK_API_VERSION_MAJOR(d.api_version),
                    VK_API_VERSION_MINOR(d.api_version), d.index == chosen ? "  [default]" : "");
         if (!d.driver.empty()) fmt::print("    driver                  {}\n", d.driver);
         fmt::print("    device-local memory     {}\n", mib(d.device_local_bytes));

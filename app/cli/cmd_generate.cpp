@@ -39,7 +39,8 @@ int run(const Options& o) {
     if (!o.json) {
         std::puts("");
         printer.print_stats(stats, *session);
-        if (color && session->quantized()) std::fprintf(stderr, "%s\n", printer.bits_legend().c_str());
+        if (color && session->quantized())
+            std::fprintf(stderr, "%s\n", printer.bits_legend().c_str());
     }
     return 0;
 }

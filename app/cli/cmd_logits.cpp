@@ -46,13 +46,13 @@ int run(const Options& o) {
     return 0;
 }
 
-mq::cli::Registration reg{"logits", "Write the float32 logits of every position (positions x vocab)",
-                          [](CLI::App& cmd) {
-                              auto o = std::make_shared<Options>();
-                              o->model.add_to(cmd);
-                              cmd.add_option("--ids", o->ids, "Token ids, space-separated")->required();
-                              cmd.add_option("-o,--out", o->out, "Output file")->required();
-                              return [o] { return run(*o); };
-                          }};
+mq::cli::Registration reg{
+    "logits", "Write the float32 logits of every position (positions x vocab)", [](CLI::App& cmd) {
+        auto o = std::make_shared<Options>();
+        o->model.add_to(cmd);
+        cmd.add_option("--ids", o->ids, "Token ids, space-separated")->required();
+        cmd.add_option("-o,--out", o->out, "Output file")->required();
+        return [o] { return run(*o); };
+    }};
 
 }  // namespace

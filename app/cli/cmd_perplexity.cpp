@@ -29,12 +29,15 @@ int run(const Options& o) {
     std::unique_ptr<mq::ProgressBar> bar;
     auto r = mq::rt::perplexity(*session, text, o.model.policy(), o.window, o.max_tokens,
                                 [&](uint64_t done, uint64_t total) {
-                                    if (!bar) bar = std::make_unique<mq::ProgressBar>("perplexity", total, "tokens");
+                                    if (!bar)
+                                        bar = std::make_unique<mq::ProgressBar>("perplexity", total,
+                                                                                "tokens");
                                     bar->update(done);
                                 });
     if (bar) bar->finish();
     if (o.json) {
-        nlohmann::json j{{"ppl", r.ppl}, {"stderr", r.stderr_ppl}, {"bits", r.bits}, {"tokens", r.tokens}};
+        nlohmann::json j{
+            {"ppl", r.ppl}, {"stderr", r.stderr_ppl}, {"bits", r.bits}, {"tokens", r.tokens}};
         std::puts(j.dump().c_str());
     } else {
         std::printf("perplexity %.3f ± %.3f over %llu tokens at %s\n", r.ppl, r.stderr_ppl,
@@ -45,15 +48,18 @@ int run(const Options& o) {
     return 0;
 }
 
-mq::cli::Registration reg{"perplexity", "Perplexity of a text file, with standard error and achieved bits",
-                          [](CLI::App& cmd) {
-                              auto o = std::make_shared<Options>();
-                              o->model.add_to(cmd);
-                              cmd.add_option("-t,--text", o->text, "UTF-8 text file")->required()->check(CLI::ExistingFile);
-                              cmd.add_option("--window", o->window, "Tokens per window (default: the context)");
-                              cmd.add_option("--max-tokens", o->max_tokens, "Score at most this many tokens");
-                              cmd.add_flag("--json", o->json, "Print {ppl, stderr, bits, tokens}");
-                              return [o] { return run(*o); };
-                          }};
+mq::cli::Registration reg{
+    "perplexity", "Perplexity of a text file, with standard error and achieved bits",
+    [](CLI::App& cmd) {
+        auto o = std::make_shared<Options>();
+        o->model.add_to(cmd);
+        cmd.add_option("-t,--text", o->text, "UTF-8 text file")
+            ->required()
+            ->check(CLI::ExistingFile);
+        cmd.add_option("--window", o->window, "Tokens per window (default: the context)");
+        cmd.add_option("--max-tokens", o->max_tokens, "Score at most this many tokens");
+        cmd.add_flag("--json", o->json, "Print {ppl, stderr, bits, tokens}");
+        return [o] { return run(*o); };
+    }};
 
 }  // namespace

@@ -36,17 +36,21 @@ int run(const Options& o) {
     fs::path out(o.out);
     // Everything that can fail fast fails before the long work starts.
     fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir)) mq::fail("cannot write {}: {} is not a directory", out.string(), dir.string());
-    if (access(dir.c_str(), W_OK) != 0) mq::fail("cannot write {}: {} is not writable", out.string(), dir.string());
-    if (fs::exists(out) && fs::equivalent(out, in)) mq::fail("the output would overwrite the input model");
+    if (!fs::is_directory(dir))
+        mq::fail("cannot write {}: {} is not a directory", out.string(), dir.string());
+    if (access(dir.c_str(), W_OK) != 0)
+        mq::fail("cannot write {}: {} is not writable", out.string(), dir.string());
+    if (fs::exists(out) && fs::equivalent(out, in))
+        mq::fail("the output would overwrite the input model");
     fs::path calib = o.calib.empty() ? default_calibration() : fs::path(o.calib);
     std::string text = mq::read_text_file(calib);
 
     auto model = mq::LoadedModel::open(in);
     if (model.desc().mobiquant) mq::fail("{} is already a MoBiQuant checkpoint", in.string());
     if (!model.gguf())
-        mq::fail("quantizing a Hugging Face directory is not supported yet: convert it to GGUF "
-                 "first (llama.cpp's convert_hf_to_gguf.py)");
+        mq::fail(
+            "quantizing a Hugging Face directory is not supported yet: convert it to GGUF "
+            "first (llama.cpp's convert_hf_to_gguf.py)");
     mq::tok::Tokenizer tokenizer(mq::rt::load_tokenizer_spec_of(model));
     std::fprintf(stderr, "reading %s\n", in.c_str());
     mq::rt::ModelWeights w = mq::rt::ModelWeights::load(model);
@@ -81,15 +85,19 @@ mq::cli::Registration reg{
     "quantize", "Make a MoBiQuant checkpoint (2/4/6/8 bits in one file) from a GGUF model",
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
-        cmd.add_option("-m,--model", o->model, "Input GGUF model (default: assets/default-model.gguf)");
+        cmd.add_option("-m,--model", o->model,
+                       "Input GGUF model (default: assets/default-model.gguf)");
         cmd.add_option("-o,--out", o->out, "Output checkpoint (.gguf)")->required();
         cmd.add_option("--calib", o->calib, "Calibration text (default: assets/calibration.txt)");
         cmd.add_option("--calib-tokens", o->calib_tokens, "Calibration tokens")
-            ->check(CLI::Range(1u, 10000000u))->capture_default_str();
+            ->check(CLI::Range(1u, 10000000u))
+            ->capture_default_str();
         cmd.add_option("--window", o->window, "Tokens per calibration sequence")
-            ->check(CLI::Range(2u, 65536u))->capture_default_str();
+            ->check(CLI::Range(2u, 65536u))
+            ->capture_default_str();
         cmd.add_option("--clip-steps", o->clip_steps, "Clip ratios tried per group (0 = min/max)")
-            ->check(CLI::Range(0u, 64u))->capture_default_str();
+            ->check(CLI::Range(0u, 64u))
+            ->capture_default_str();
         return [o] { return run(*o); };
     }};
 

@@ -22,7 +22,8 @@ std::filesystem::path default_model_path() {
     dirs.push_back(std::filesystem::path(MQ_SOURCE_DIR) / "assets");
     for (const char* name : {"default-mobiquant.gguf", "default-model.gguf"})
         for (auto& dir : dirs)
-            if (std::filesystem::exists(dir / name)) return std::filesystem::weakly_canonical(dir / name);
+            if (std::filesystem::exists(dir / name))
+                return std::filesystem::weakly_canonical(dir / name);
     return dirs.back() / "default-model.gguf";
 }
 
@@ -30,7 +31,8 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
     cmd.add_option("-m,--model", model,
                    "GGUF file or Hugging Face directory (default: the bundled default model)");
     device.add_to(cmd);
-    cmd.add_option("--context", context, "Context length in tokens (default: the model's, at most 2048)");
+    cmd.add_option("--context", context,
+                   "Context length in tokens (default: the model's, at most 2048)");
     if (with_depth) {
         auto* b = cmd.add_option("--budget", budget, "Target average bits per weight, 2.0 to 8.0")
                       ->check(CLI::Range(2.0, 8.0));
@@ -43,8 +45,9 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
 std::filesystem::path ModelOptions::model_path() const {
     std::filesystem::path p = model.empty() ? default_model_path() : std::filesystem::path(model);
     if (!std::filesystem::exists(p))
-        fail("model {} not found{}", p.string(),
-             model.empty() ? " (the default model is assets/default-model.gguf; pass --model)" : "");
+        fail(
+            "model {} not found{}", p.string(),
+            model.empty() ? " (the default model is assets/default-model.gguf; pass --model)" : "");
     return p;
 }
 

@@ -26,8 +26,11 @@ void TokenPrinter::print(const rt::TokenEvent& ev) const {
             for (uint8_t d : layer) row.push_back(d);
             depths.push_back(row);
         }
-        nlohmann::json j{{"id", ev.id}, {"text", ev.text}, {"logprob", ev.logprob},
-                         {"bits", ev.bits}, {"depths", depths}};
+        nlohmann::json j{{"id", ev.id},
+                         {"text", ev.text},
+                         {"logprob", ev.logprob},
+                         {"bits", ev.bits},
+                         {"depths", depths}};
         std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else if (color_) {
         std::printf("\033[38;5;%dm%s\033[0m", bits_color(ev.bits), ev.text.c_str());
@@ -37,7 +40,8 @@ void TokenPrinter::print(const rt::TokenEvent& ev) const {
     std::fflush(stdout);
 }
 
-void TokenPrinter::print_stats(const rt::GenerationStats& s, const rt::ModelSession& session) const {
+void TokenPrinter::print_stats(const rt::GenerationStats& s,
+                               const rt::ModelSession& session) const {
     std::string bits = session.quantized() ? fmt::format("{:.2f} bits average", s.mean_bits)
                                            : std::string("unquantized fp32");
     std::fprintf(stderr,

@@ -9,13 +9,13 @@
 namespace mq::cli {
 
 class TokenPrinter {
-public:
+  public:
     TokenPrinter(bool json, bool color) : json_(json), color_(color) {}
     void print(const rt::TokenEvent& ev) const;
     void print_stats(const rt::GenerationStats& stats, const rt::ModelSession& session) const;
     static std::string bits_legend();
 
-private:
+  private:
     bool json_, color_;
 };
 

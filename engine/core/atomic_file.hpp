@@ -10,7 +10,7 @@
 namespace mq {
 
 class AtomicFile {
-public:
+  public:
     explicit AtomicFile(std::filesystem::path destination);
     ~AtomicFile();  // removes the temporary file unless commit() succeeded
     AtomicFile(const AtomicFile&) = delete;
@@ -23,7 +23,7 @@ public:
 
     const std::filesystem::path& temp_path() const { return temp_; }
 
-private:
+  private:
     std::filesystem::path destination_, temp_;
     std::FILE* file_ = nullptr;
     uint64_t written_ = 0;

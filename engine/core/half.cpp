@@ -34,7 +34,7 @@ uint16_t float_to_half(float f) {
     if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));
     int e = static_cast<int>(exp) - 127 + 15;
     if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow to inf
-    if (e <= 0) {                                                 // subnormal or zero
+    if (e <= 0) {                                               // subnormal or zero
         if (e < -10) return static_cast<uint16_t>(sign);
         mant |= 0x800000u;
         uint32_t shift = static_cast<uint32_t>(14 - e);
@@ -50,7 +50,9 @@ uint16_t float_to_half(float f) {
     return static_cast<uint16_t>(h);
 }
 
-float bf16_to_float(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+float bf16_to_float(uint16_t b) {
+    return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
+}
 
 uint16_t float_to_bf16(float f) {
     uint32_t x = std::bit_cast<uint32_t>(f);

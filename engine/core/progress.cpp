@@ -17,10 +17,16 @@ std::string format_duration(double s) {
 }
 
 ProgressBar::ProgressBar(std::string label, uint64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total ? total : 1),
-      tty_(isatty(STDERR_FILENO)), start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total ? total : 1),
+      tty_(isatty(STDERR_FILENO)),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+    finish();
+}
 
 void ProgressBar::update(uint64_t done) {
     done_ = done > total_ ? total_ : done;
@@ -55,10 +61,10 @@ void ProgressBar::draw(bool final) {
     int filled = static_cast<int>(frac * width);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(width, '.');
-    std::string line = fmt::format("{} [{}] {:3.0f}% {}/{}{} {:.1f}/s, {} {}", label_, bar,
-                                   100 * frac, done_, total_, unit_.empty() ? "" : " " + unit_,
-                                   rate, final ? "took" : "left",
-                                   format_duration(final ? elapsed : left));
+    std::string line =
+        fmt::format("{} [{}] {:3.0f}% {}/{}{} {:.1f}/s, {} {}", label_, bar, 100 * frac, done_,
+                    total_, unit_.empty() ? "" : " " + unit_, rate, final ? "took" : "left",
+                    format_duration(final ? elapsed : left));
     if (tty_) {
         std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), final ? "\n" : "");
     } else {

@@ -8,14 +8,14 @@
 namespace mq {
 
 class ProgressBar {
-public:
+  public:
     ProgressBar(std::string label, uint64_t total, std::string unit = "");
     ~ProgressBar();
     void update(uint64_t done);  // absolute position
     void advance(uint64_t n = 1) { update(done_ + n); }
     void finish();
 
-private:
+  private:
     void draw(bool final);
     std::string label_, unit_;
     uint64_t total_, done_ = 0;

@@ -15,7 +15,9 @@ BandwidthResult measure_stream_read(KernelLibrary& library, uint64_t bytes, int 
     if (info.max_memory_allocation_size) bytes = std::min(bytes, info.max_memory_allocation_size);
     // Whole workgroups of whole runs per bound range.
     const uint64_t unit = uint64_t(kLocal) * kPerThread * 16;
-    uint64_t range = std::max<uint64_t>(std::min<uint64_t>(ctx.max_storage_range(), 64ull << 20) / unit, 1) * unit;
+    uint64_t range =
+        std::max<uint64_t>(std::min<uint64_t>(ctx.max_storage_range(), 64ull << 20) / unit, 1) *
+        unit;
     bytes = std::max<uint64_t>(bytes / range, 1) * range;
 
     vk::Buffer data(ctx, bytes);
@@ -23,11 +25,11 @@ BandwidthResult measure_stream_read(KernelLibrary& library, uint64_t bytes, int 
     uint32_t groups = static_cast<uint32_t>(range / unit);
     vk::Buffer out(ctx, uint64_t(groups) * kLocal * 4);
 
-    vk::Kernel& k = library.get({"stream_read",
-                                 {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                  VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
-                                 0,
-                                 {kLocal, kPerThread}});
+    vk::Kernel& k =
+        library.get({"stream_read",
+                     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER},
+                     0,
+                     {kLocal, kPerThread}});
     vk::CommandSequence seq(ctx, true);
     seq.begin();
     for (uint64_t off = 0; off < bytes; off += range) {
@@ -39,7 +41,8 @@ BandwidthResult measure_stream_read(KernelLibrary& library, uint64_t bytes, int 
     for (int i = 0; i < repetitions + 1; ++i) {
         auto t0 = std::chrono::steady_clock::now();
         seq.submit();
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         auto timings = seq.timings();
         if (!timings.empty()) {
             double us = 0;

@@ -8,8 +8,8 @@
 namespace mq::kernels {
 
 struct BandwidthResult {
-    double gbs = 0;     // best of the repetitions
-    uint64_t bytes = 0; // bytes read per repetition
+    double gbs = 0;      // best of the repetitions
+    uint64_t bytes = 0;  // bytes read per repetition
 };
 
 BandwidthResult measure_stream_read(KernelLibrary& library, uint64_t bytes = 512ull << 20,

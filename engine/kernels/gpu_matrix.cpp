@@ -9,7 +9,9 @@
 namespace mq::kernels {
 
 namespace {
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+uint64_t align_up(uint64_t v, uint64_t a) {
+    return (v + a - 1) / a * a;
+}
 }  // namespace
 
 std::vector<RowChunk> split_rows(uint32_t rows, std::span<const uint64_t> row_bytes, uint64_t limit,
@@ -22,9 +24,10 @@ std::vector<RowChunk> split_rows(uint32_t rows, std::span<const uint64_t> row_by
     if (fit >= rows) return {{0, rows}};
     uint64_t per_chunk = fit / step * step;
     if (per_chunk == 0)
-        fail("a weight row of {} bytes cannot be bound within the device's {}-byte storage "
-             "binding limit",
-             widest * step, limit);
+        fail(
+            "a weight row of {} bytes cannot be bound within the device's {}-byte storage "
+            "binding limit",
+            widest * step, limit);
     std::vector<RowChunk> chunks;
     for (uint64_t r = 0; r < rows; r += per_chunk)
         chunks.push_back({static_cast<uint32_t>(r),

@@ -25,7 +25,8 @@ double median_call_us(vk::Context& ctx, const Plan& plan, uint32_t reps) {
     seq.submit();  // warm-up: first-touch page faults, pipeline caches
     auto t0 = std::chrono::steady_clock::now();
     seq.submit();
-    double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    double wall_us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
     auto timings = seq.timings();
     if (timings.empty()) return wall_us / reps;
     // A chunked matrix is several dispatches per call: add them up per call.
@@ -75,13 +76,13 @@ std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
             say(fmt::format("{}x{} MoBiSlice depth {} ({} bits)", n, k, d, 2 * d));
             depth.upload(&d, 4);
             double us = median_call_us(ctx, plan, options.repetitions);
-            results.push_back({n, k, "mobislice", d, us, gs.bytes_read(d) / us / 1e3,
-                               double(n) * k / us / 1e3});
+            results.push_back(
+                {n, k, "mobislice", d, us, gs.bytes_read(d) / us / 1e3, double(n) * k / us / 1e3});
         }
         say(fmt::format("{}x{} dense fp32", n, k));
         double us = median_call_us(ctx, ops.dense_matvec(gd, io), options.repetitions);
-        results.push_back({n, k, "dense_f32", 0, us, gd.bytes_read() / us / 1e3,
-                           double(n) * k / us / 1e3});
+        results.push_back(
+            {n, k, "dense_f32", 0, us, gd.bytes_read() / us / 1e3, double(n) * k / us / 1e3});
     }
     return results;
 }

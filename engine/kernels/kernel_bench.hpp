@@ -12,11 +12,11 @@ namespace mq::kernels {
 
 struct KernelTiming {
     uint32_t n = 0, k = 0;
-    std::string kind;    // "mobislice" or "dense_f32"
-    uint32_t depth = 0;  // mobislice only
-    double us = 0;       // median time per call
-    double gbs = 0;      // weight bytes read / time
-    double gweights = 0; // N*K / time, in 1e9 weights per second
+    std::string kind;     // "mobislice" or "dense_f32"
+    uint32_t depth = 0;   // mobislice only
+    double us = 0;        // median time per call
+    double gbs = 0;       // weight bytes read / time
+    double gweights = 0;  // N*K / time, in 1e9 weights per second
 };
 
 struct KernelBenchOptions {

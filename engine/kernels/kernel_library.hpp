@@ -9,12 +9,12 @@
 namespace mq::kernels {
 
 class KernelLibrary {
-public:
+  public:
     explicit KernelLibrary(vk::Context& ctx) : ctx_(ctx) {}
     vk::Kernel& get(const vk::KernelSpec& spec);
     vk::Context& context() const { return ctx_; }
 
-private:
+  private:
     vk::Context& ctx_;
     std::mutex mutex_;
     std::map<std::pair<std::string, std::vector<uint32_t>>, std::unique_ptr<vk::Kernel>> kernels_;

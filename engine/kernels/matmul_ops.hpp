@@ -12,16 +12,16 @@
 namespace mq::kernels {
 
 struct MatVecIo {
-    vk::BufferRange x;       // padded_width(K) floats
-    vk::BufferRange y;       // at least y_offset + N floats
+    vk::BufferRange x;  // padded_width(K) floats
+    vk::BufferRange y;  // at least y_offset + N floats
     uint32_t y_offset = 0;
 };
 
 struct MatMatIo {
-    vk::BufferRange x;       // tokens x padded_width(K) floats
+    vk::BufferRange x;  // tokens x padded_width(K) floats
     uint32_t tokens = 0;
-    vk::BufferRange y;       // tokens x y_stride floats
-    uint32_t y_stride = 0;   // 0 = N
+    vk::BufferRange y;      // tokens x y_stride floats
+    uint32_t y_stride = 0;  // 0 = N
     uint32_t y_offset = 0;
 };
 
@@ -31,7 +31,7 @@ struct DepthSource {
 };
 
 class MatMulOps {
-public:
+  public:
     explicit MatMulOps(KernelLibrary& library);
 
     Plan mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io, const DepthSource& depth);
@@ -42,7 +42,7 @@ public:
     static constexpr uint32_t kRowsPerGroup = 64;
     static constexpr uint32_t kTokenTile = 8;
 
-private:
+  private:
     bool x_fits_uniform(uint32_t cols) const;
     KernelLibrary& lib_;
     vk::Context& ctx_;

@@ -7,8 +7,8 @@ void Plan::record(vk::CommandSequence& seq) const {
         if (!d.kernel)
             seq.barrier();
         else
-            seq.dispatch(*d.kernel, d.set, d.push.data(), d.push_words * 4, d.groups[0], d.groups[1],
-                     d.groups[2], d.label);
+            seq.dispatch(*d.kernel, d.set, d.push.data(), d.push_words * 4, d.groups[0],
+                         d.groups[1], d.groups[2], d.label);
 }
 
 void Plan::append(const Plan& other) {

@@ -92,11 +92,13 @@ SlicedMatrix slice_matrix(std::span<const float> weights, uint32_t rows, uint32_
                     }
                     std::fill(&codes[0][0], &codes[0][0] + sizeof(codes), uint8_t{0});
                     quantize_group(w, imp, n, best, codes);
-                    m.scale_zero[r * groups + g] = uint32_t(best.s1_bits) | (uint32_t(best.z1_bits) << 16);
+                    m.scale_zero[r * groups + g] =
+                        uint32_t(best.s1_bits) | (uint32_t(best.z1_bits) << 16);
                     for (uint32_t e = 0; e < kSlices; ++e) {
                         uint32_t* out = m.planes[e].data() + r * wpr + g * kWordsPerGroup;
                         for (uint32_t i = 0; i < kGroupSize; ++i)
-                            out[i / kCodesPerWord] |= uint32_t(codes[e][i]) << (kSliceBits * (i % kCodesPerWord));
+                            out[i / kCodesPerWord] |= uint32_t(codes[e][i])
+                                                      << (kSliceBits * (i % kCodesPerWord));
                     }
                 }
             }
@@ -117,7 +119,8 @@ uint32_t SlicedMatrix::combined_code(uint32_t row, uint32_t col, uint32_t depth)
 }
 
 float SlicedMatrix::scale(uint32_t row, uint32_t group) const {
-    return half_to_float(static_cast<uint16_t>(scale_zero[uint64_t(row) * groups_per_row() + group]));
+    return half_to_float(
+        static_cast<uint16_t>(scale_zero[uint64_t(row) * groups_per_row() + group]));
 }
 
 float SlicedMatrix::zero(uint32_t row, uint32_t group) const {

@@ -16,9 +16,9 @@
 
 namespace mq::quant {
 
-constexpr uint32_t kSlices = 4;          // E
-constexpr uint32_t kSliceBits = 2;       // bits per slice
-constexpr uint32_t kGroupSize = 128;     // G, along K
+constexpr uint32_t kSlices = 4;       // E
+constexpr uint32_t kSliceBits = 2;    // bits per slice
+constexpr uint32_t kGroupSize = 128;  // G, along K
 constexpr uint32_t kCodesPerWord = 32 / kSliceBits;
 constexpr uint32_t kWordsPerGroup = kGroupSize / kCodesPerWord;  // 8
 

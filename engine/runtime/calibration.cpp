@@ -13,9 +13,10 @@ ChannelStats collect_channel_stats(const ModelWeights& w, const tok::Tokenizer& 
     std::vector<int32_t> ids = tokenizer.encode(text, eo);
     if (o.tokens == 0) fail("calibration needs at least one token");
     if (ids.size() < o.tokens)
-        fail("the calibration text has {} tokens; {} were requested (use a longer text or fewer "
-             "--calib-tokens)",
-             ids.size(), o.tokens);
+        fail(
+            "the calibration text has {} tokens; {} were requested (use a longer text or fewer "
+            "--calib-tokens)",
+            ids.size(), o.tokens);
     int32_t bos = tokenizer.bos();
     uint32_t window = std::min(o.window, w.desc.context_length ? w.desc.context_length : o.window);
     ChannelStats stats;

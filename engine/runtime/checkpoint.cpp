@@ -12,7 +12,7 @@ namespace mq::rt {
 
 namespace {
 const char* tensor_suffix(Linear l) {
-    static const char* names[] = {"attn_q", "attn_k", "attn_v", "attn_output",
+    static const char* names[] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                   "ffn_gate", "ffn_up", "ffn_down"};
     return names[static_cast<uint32_t>(l)];
 }
@@ -32,8 +32,9 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
     if (!w.sliced()) fail("save_checkpoint: the weights are not sliced");
     const gguf::File* src = source.gguf();
     if (!src)
-        fail("quantizing a Hugging Face directory is not supported yet: convert it to GGUF first "
-             "(llama.cpp's convert_hf_to_gguf.py)");
+        fail(
+            "quantizing a Hugging Face directory is not supported yet: convert it to GGUF first "
+            "(llama.cpp's convert_hf_to_gguf.py)");
     gguf::Writer writer;
     for (const auto& [key, value] : src->metadata())
         if (key.rfind("mobiquant.", 0) != 0 && key != "general.alignment") writer.set(key, value);
@@ -49,7 +50,8 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
         for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
             linear_names.push_back(linear_tensor_base(l, static_cast<Linear>(j)) + ".weight");
     for (const ModelTensor& t : source.tensors()) {
-        if (std::find(linear_names.begin(), linear_names.end(), t.name) != linear_names.end()) continue;
+        if (std::find(linear_names.begin(), linear_names.end(), t.name) != linear_names.end())
+            continue;
         if (!t.ggml_type) fail("tensor {} has a type GGUF cannot store", t.name);
         writer.add_tensor(t.source_name, *t.ggml_type, t.dims, source.bytes(t));
     }
@@ -78,7 +80,8 @@ quant::SlicedMatrix load_sliced_linear(const LoadedModel& model, uint32_t layer,
             fail("tensor {} has shape {}; a {}x{} linear needs [{}]", name, t.shape_string(), rows,
                  cols, fmt::join(dims, ", "));
         auto bytes = model.bytes(t);
-        if (bytes.size() != words * 4) fail("tensor {} holds {} bytes, expected {}", name, bytes.size(), words * 4);
+        if (bytes.size() != words * 4)
+            fail("tensor {} holds {} bytes, expected {}", name, bytes.size(), words * 4);
         std::vector<uint32_t> out(words);
         std::memcpy(out.data(), bytes.data(), bytes.size());
         return out;

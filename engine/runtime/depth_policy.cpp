@@ -9,12 +9,14 @@
 namespace mq::rt {
 
 DepthPolicy DepthPolicy::uniform(uint8_t depth) {
-    if (depth < 1 || depth > quant::kSlices) fail("--depth must be 1..4 (2/4/6/8 bits), got {}", depth);
+    if (depth < 1 || depth > quant::kSlices)
+        fail("--depth must be 1..4 (2/4/6/8 bits), got {}", depth);
     return {Kind::Uniform, depth, 2.0f * depth};
 }
 
 DepthPolicy DepthPolicy::budget(float bits) {
-    if (!(bits >= 2.0f && bits <= 8.0f)) fail("the bit budget must be between 2.0 and 8.0, got {}", bits);
+    if (!(bits >= 2.0f && bits <= 8.0f))
+        fail("the bit budget must be between 2.0 and 8.0, got {}", bits);
     return {Kind::Budget, 0, bits};
 }
 

@@ -12,22 +12,22 @@ namespace mq::rt {
 
 struct DepthPolicy {
     enum class Kind { Uniform, Budget } kind = Kind::Uniform;
-    uint8_t depth = 4;   // Uniform
-    float bits = 8.0f;   // Budget: target average bits over routed linears
+    uint8_t depth = 4;  // Uniform
+    float bits = 8.0f;  // Budget: target average bits over routed linears
 
     static DepthPolicy uniform(uint8_t depth);
     static DepthPolicy budget(float bits);  // throws mq::Error outside 2..8
 };
 
 class DepthChooser {
-public:
+  public:
     DepthChooser(uint32_t n_layers, DepthPolicy policy) : n_layers_(n_layers), policy_(policy) {}
     void set_policy(DepthPolicy policy) { policy_ = policy; }
     const DepthPolicy& policy() const { return policy_; }
     TokenDepths next();  // depths for the next token
     void reset() { carry_ = 0; }
 
-private:
+  private:
     uint32_t n_layers_;
     DepthPolicy policy_;
     double carry_ = 0;  // accumulated (target - achieved) depth

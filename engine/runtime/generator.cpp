@@ -116,7 +116,8 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t ma
         std::vector<TokenDepths> d1;
         if (!last_depths.empty()) d1.push_back(last_depths);
         uint32_t id = r.id;
-        logits = fwd.forward(std::span<const uint32_t>(&id, 1), static_cast<uint32_t>(cache_.size()), d1);
+        logits = fwd.forward(std::span<const uint32_t>(&id, 1),
+                             static_cast<uint32_t>(cache_.size()), d1);
         cache_.push_back(id);
     }
     stats.decode_seconds = seconds_since(t0);

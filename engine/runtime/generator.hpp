@@ -21,8 +21,8 @@ struct TokenEvent {
     std::string text;  // complete UTF-8 only (a split character arrives with its last token)
     float logprob = 0;
     std::vector<std::pair<uint32_t, float>> top;  // alternatives (id, logprob)
-    TokenDepths depths;  // empty for an unquantized model
-    float bits = 32;     // average over routed linears (32 when unquantized)
+    TokenDepths depths;                           // empty for an unquantized model
+    float bits = 32;  // average over routed linears (32 when unquantized)
     uint32_t position = 0;
 };
 
@@ -39,7 +39,7 @@ struct GenerationStats {
 };
 
 class Generator {
-public:
+  public:
     Generator(ModelSession& session, DepthPolicy policy);
 
     GenerationStats generate(std::span<const int32_t> prompt, uint32_t max_new_tokens,
@@ -52,7 +52,7 @@ public:
     void reset();                         // forget the KV cache
     const std::vector<uint32_t>& cached_tokens() const { return cache_; }
 
-private:
+  private:
     TokenDepths next_depths();
     ModelSession& session_;
     mutable std::mutex policy_mutex_;

@@ -52,14 +52,20 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 std::optional<ModelDesc> synthetic_desc(const std::string& name) {
-    if (name == "llama-3.2-1b") return shape("Llama-3.2-1B (random weights)", 128256, 2048, 16, 32, 8, 8192, 500000, true);
-    if (name == "tinyllama-1.1b") return shape("TinyLlama-1.1B (random weights)", 32000, 2048, 22, 32, 4, 5632, 10000, false);
-    if (name == "smollm-135m") return shape("SmolLM-135M (random weights)", 49152, 576, 30, 9, 3, 1536, 10000, true);
-    if (name == "default") return shape("default model shape (random weights)", 4096, 256, 4, 8, 4, 768, 10000, true);
+    if (name == "llama-3.2-1b")
+        return shape("Llama-3.2-1B (random weights)", 128256, 2048, 16, 32, 8, 8192, 500000, true);
+    if (name == "tinyllama-1.1b")
+        return shape("TinyLlama-1.1B (random weights)", 32000, 2048, 22, 32, 4, 5632, 10000, false);
+    if (name == "smollm-135m")
+        return shape("SmolLM-135M (random weights)", 49152, 576, 30, 9, 3, 1536, 10000, true);
+    if (name == "default")
+        return shape("default model shape (random weights)", 4096, 256, 4, 8, 4, 768, 10000, true);
     return std::nullopt;
 }
 
-std::string synthetic_names() { return "llama-3.2-1b, tinyllama-1.1b, smollm-135m, default"; }
+std::string synthetic_names() {
+    return "llama-3.2-1b, tinyllama-1.1b, smollm-135m, default";
+}
 
 ModelWeights random_weights(const ModelDesc& d, uint32_t seed) {
     ModelWeights w;
@@ -100,7 +106,8 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
     auto run = [&](VulkanForward& fwd, const std::string& config, uint32_t depth) {
         ModelBenchRow row;
         row.config = config;
-        TokenDepths depths = depth ? uniform_depths(d.n_layers, static_cast<uint8_t>(depth)) : TokenDepths{};
+        TokenDepths depths =
+            depth ? uniform_depths(d.n_layers, static_cast<uint8_t>(depth)) : TokenDepths{};
         std::vector<TokenDepths> pd(depth ? prompt.size() : 0, depths);
         fwd.forward(std::span(prompt).first(std::min<size_t>(prompt.size(), 4)), 0,
                     std::span(pd).first(depth ? std::min<size_t>(pd.size(), 4) : 0));  // warm-up

@@ -13,10 +13,11 @@ ModelSession::ModelSession(vk::Context& ctx, const std::filesystem::path& path,
     };
     say("reading the tokenizer");
     tokenizer_ = std::make_unique<tok::Tokenizer>(load_tokenizer_spec_of(model_));
-    std::string template_source =
-        model_.gguf() ? model_.gguf()->get_string_or("tokenizer.chat_template", "")
-                      : model_.hf()->chat_template();
-    chat_ = std::make_unique<tok::ChatTemplate>(tok::ChatTemplate::detect(template_source, *tokenizer_));
+    std::string template_source = model_.gguf()
+                                      ? model_.gguf()->get_string_or("tokenizer.chat_template", "")
+                                      : model_.hf()->chat_template();
+    chat_ = std::make_unique<tok::ChatTemplate>(
+        tok::ChatTemplate::detect(template_source, *tokenizer_));
     if (tokenizer_->n_vocab() > static_cast<int32_t>(desc().vocab_size))
         fail("the tokenizer has {} tokens but the model's embedding only {}", tokenizer_->n_vocab(),
              desc().vocab_size);

@@ -16,8 +16,8 @@
 namespace mq::rt {
 
 struct SessionOptions {
-    uint32_t context = 0;            // 0: the model's, capped at 2048
-    uint32_t batch = 32;             // prefill tokens per submission
+    uint32_t context = 0;  // 0: the model's, capped at 2048
+    uint32_t batch = 32;   // prefill tokens per submission
     // A plain model runs unquantized unless this asks for MoBiSlice; then every linear is sliced
     // at load (the calibrated checkpoints of `mobiquant quantize` come sliced already).
     bool slice_plain_model = false;
@@ -28,7 +28,7 @@ struct SessionOptions {
 tok::TokenizerSpec load_tokenizer_spec_of(const LoadedModel& model);
 
 class ModelSession {
-public:
+  public:
     ModelSession(vk::Context& ctx, const std::filesystem::path& path, SessionOptions options = {});
     ~ModelSession();
 
@@ -41,7 +41,7 @@ public:
     bool quantized() const { return forward_->quantized(); }
     vk::Context& context() { return ctx_; }
 
-private:
+  private:
     vk::Context& ctx_;
     LoadedModel model_;
     std::unique_ptr<tok::Tokenizer> tokenizer_;

@@ -23,15 +23,15 @@ constexpr uint32_t kLinearsPerLayer = 7;
 const char* linear_name(Linear l);  // "q", "k", "v", "o", "gate", "up", "down"
 
 struct LinearWeights {
-    uint32_t rows = 0, cols = 0;               // out, in
-    std::vector<float> dense;                  // [rows][cols], empty once dropped
-    std::vector<float> bias;                   // [rows] or empty (qwen2 q/k/v)
-    std::optional<quant::SlicedMatrix> sliced; // MoBiSlice form, when quantized
+    uint32_t rows = 0, cols = 0;                // out, in
+    std::vector<float> dense;                   // [rows][cols], empty once dropped
+    std::vector<float> bias;                    // [rows] or empty (qwen2 q/k/v)
+    std::optional<quant::SlicedMatrix> sliced;  // MoBiSlice form, when quantized
 };
 
 struct LayerWeights {
-    std::vector<float> attn_norm;  // [dim]
-    std::vector<float> ffn_norm;   // [dim]
+    std::vector<float> attn_norm;                        // [dim]
+    std::vector<float> ffn_norm;                         // [dim]
     std::array<LinearWeights, kLinearsPerLayer> linear;  // indexed by Linear
     LinearWeights& operator[](Linear l) { return linear[static_cast<uint32_t>(l)]; }
     const LinearWeights& operator[](Linear l) const { return linear[static_cast<uint32_t>(l)]; }
@@ -44,7 +44,9 @@ struct ModelWeights {
     std::vector<float> output;       // [vocab][dim]; empty when tied to token_embd
     std::vector<LayerWeights> layers;
 
-    const std::vector<float>& output_weights() const { return output.empty() ? token_embd : output; }
+    const std::vector<float>& output_weights() const {
+        return output.empty() ? token_embd : output;
+    }
 
     // Reads every tensor as f32 (dequantizing F16/BF16/Q8_0/Q4_0 as needed).
     static ModelWeights load(const LoadedModel& model);

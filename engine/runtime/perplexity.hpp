@@ -18,9 +18,10 @@ struct PerplexityResult {
     uint64_t tokens = 0;
 };
 
-PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
-                            uint32_t window = 0,  // 0 = the session's context
-                            uint64_t max_tokens = 0,  // 0 = all
-                            const std::function<void(uint64_t done, uint64_t total)>& progress = {});
+PerplexityResult perplexity(
+    ModelSession& session, const std::string& text, DepthPolicy policy,
+    uint32_t window = 0,      // 0 = the session's context
+    uint64_t max_tokens = 0,  // 0 = all
+    const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 }  // namespace mq::rt

@@ -15,8 +15,12 @@ using kernels::Plan;
 
 namespace {
 constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-uint32_t float_bits(float f) { return std::bit_cast<uint32_t>(f); }
+uint32_t div_up(uint32_t a, uint32_t b) {
+    return (a + b - 1) / b;
+}
+uint32_t float_bits(float f) {
+    return std::bit_cast<uint32_t>(f);
+}
 }  // namespace
 
 struct VulkanForward::Linear {
@@ -44,10 +48,11 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     max_batch_ = std::max(1u, options.max_batch);
     const auto& info = ctx.info();
     if (uint64_t(context_) * 4 + 1024 > info.max_compute_shared_memory)
-        fail("a {}-token context needs {} bytes of shared memory for attention; {} has {}. "
-             "Use a shorter context (at most {} tokens)",
-             context_, uint64_t(context_) * 4 + 1024, info.name, info.max_compute_shared_memory,
-             (info.max_compute_shared_memory - 1024) / 4);
+        fail(
+            "a {}-token context needs {} bytes of shared memory for attention; {} has {}. "
+            "Use a shorter context (at most {} tokens)",
+            context_, uint64_t(context_) * 4 + 1024, info.name, info.max_compute_shared_memory,
+            (info.max_compute_shared_memory - 1024) / 4);
     if (d.n_heads % d.n_kv_heads)
         fail("{} attention heads are not a multiple of {} kv heads", d.n_heads, d.n_kv_heads);
 
@@ -87,7 +92,8 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
             if (sliced_)
                 dst.sliced = std::make_unique<kernels::GpuSlicedMatrix>(ctx, *src.sliced);
             else
-                dst.dense = std::make_unique<kernels::GpuDenseMatrix>(ctx, src.dense, src.rows, src.cols);
+                dst.dense =
+                    std::make_unique<kernels::GpuDenseMatrix>(ctx, src.dense, src.rows, src.cols);
             if (!src.bias.empty()) {
                 dst.bias = upload(src.bias);
                 dst.has_bias = true;
@@ -113,7 +119,8 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     logits_ = vk::Buffer(ctx, T * d.vocab_size * 4);
     tokens_ = vk::Buffer(ctx, T * 4, vk::MemoryKind::Host);
     params_ = vk::Buffer(ctx, 16, vk::MemoryKind::Host);
-    depths_ = vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4, vk::MemoryKind::Host);
+    depths_ =
+        vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4, vk::MemoryKind::Host);
 }
 
 VulkanForward::~VulkanForward() = default;
@@ -122,7 +129,8 @@ uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
     uint64_t bytes = (output_ ? output_ : embedding_)->bytes_read();
     for (const Layer& L : layers_)
         for (const Linear& lin : L.linear)
-            bytes += lin.sliced ? lin.sliced->bytes_read(std::max(depth, 1u)) : lin.dense->bytes_read();
+            bytes +=
+                lin.sliced ? lin.sliced->bytes_read(std::max(depth, 1u)) : lin.dense->bytes_read();
     return bytes;
 }
 
@@ -161,10 +169,12 @@ Plan VulkanForward::build_plan(uint32_t T) {
         if (lin.sliced) {
             kernels::DepthSource ds{vk::whole(depths_), slot};
             p = T == 1 ? ops_->mobislice_matvec(*lin.sliced, {vk::whole(in), vk::whole(out)}, ds)
-                       : ops_->mobislice_matmat(*lin.sliced, {vk::whole(in), T, vk::whole(out), out_stride}, ds);
+                       : ops_->mobislice_matmat(*lin.sliced,
+                                                {vk::whole(in), T, vk::whole(out), out_stride}, ds);
         } else {
             p = T == 1 ? ops_->dense_matvec(*lin.dense, {vk::whole(in), vk::whole(out)})
-                       : ops_->dense_matmat(*lin.dense, {vk::whole(in), T, vk::whole(out), out_stride});
+                       : ops_->dense_matmat(*lin.dense,
+                                            {vk::whole(in), T, vk::whole(out), out_stride});
         }
         plan.append(p);
     };
@@ -174,8 +184,10 @@ Plan VulkanForward::build_plan(uint32_t T) {
         vk::Kernel& k = kernel("embed", {d.dim, embedding_->padded_cols, dimP}, 3, 12);
         for (const auto& c : embedding_->chunks)
             add(k,
-                {{&embedding_->buffer, c.row0 * embedding_->row_bytes, c.rows * embedding_->row_bytes},
-                 vk::whole(tokens_), vk::whole(x_)},
+                {{&embedding_->buffer, c.row0 * embedding_->row_bytes,
+                  c.rows * embedding_->row_bytes},
+                 vk::whole(tokens_),
+                 vk::whole(x_)},
                 {T, c.row0, c.rows}, {div_up(d.dim, 64), T, 1}, "embed");
     }
     plan.barrier();
@@ -198,18 +210,22 @@ Plan VulkanForward::build_plan(uint32_t T) {
         vk::Kernel& rope_q = kernel("rope", {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3, 0);
         add(rope_q, {vk::whole(q_), vk::whole(inv_freq_), vk::whole(params_)}, {},
             {div_up(d.n_heads * d.rope_dim / 2, 64), T, 1}, "rope");
-        vk::Kernel& rope_k = kernel("rope", {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3, 0);
+        vk::Kernel& rope_k =
+            kernel("rope", {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3, 0);
         add(rope_k, {vk::whole(k_), vk::whole(inv_freq_), vk::whole(params_)}, {},
             {div_up(d.n_kv_heads * d.rope_dim / 2, 64), T, 1}, "rope");
         plan.barrier();
         vk::Kernel& store = kernel("kv_store", {d.kv_dim(), kvP}, 5, 0);
         add(store,
-            {vk::whole(k_), vk::whole(v_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(params_)},
+            {vk::whole(k_), vk::whole(v_), vk::whole(L.kcache), vk::whole(L.vcache),
+             vk::whole(params_)},
             {}, {div_up(d.kv_dim(), 64), T, 1}, "kv_store");
         plan.barrier();
-        vk::Kernel& att = kernel("attention", {d.n_heads, d.n_kv_heads, d.head_dim, qP, context_}, 5, 0);
+        vk::Kernel& att =
+            kernel("attention", {d.n_heads, d.n_kv_heads, d.head_dim, qP, context_}, 5, 0);
         add(att,
-            {vk::whole(q_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(att_), vk::whole(params_)},
+            {vk::whole(q_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(att_),
+             vk::whole(params_)},
             {}, {d.n_heads, T, 1}, "attention");
         plan.barrier();
         linear(l, rt::Linear::O, att_, tmp_, dimP);
@@ -222,7 +238,8 @@ Plan VulkanForward::build_plan(uint32_t T) {
         linear(l, rt::Linear::Up, h_, up_, ffnP);
         plan.barrier();
         vk::Kernel& swiglu = kernel("swiglu", {d.ffn_dim, ffnP}, 2, 4);
-        add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T}, {div_up(d.ffn_dim, 64), T, 1}, "swiglu");
+        add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T}, {div_up(d.ffn_dim, 64), T, 1},
+            "swiglu");
         plan.barrier();
         linear(l, rt::Linear::Down, gate_, tmp_, dimP);
         plan.barrier();
@@ -262,8 +279,8 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
         if (depths.size() != T) fail("{} tokens but {} depth sets", T, depths.size());
         auto* dst = static_cast<uint32_t*>(depths_.data());
         for (uint32_t t = 0; t < T; ++t) {
-            if (depths[t].size() != d.n_layers) fail("depths cover {} layers, the model has {}",
-                                                     depths[t].size(), d.n_layers);
+            if (depths[t].size() != d.n_layers)
+                fail("depths cover {} layers, the model has {}", depths[t].size(), d.n_layers);
             for (uint32_t l = 0; l < d.n_layers; ++l)
                 for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
                     uint8_t k = depths[t][l][j];
@@ -281,7 +298,8 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
     if (all_logits)
         logits_.download(logits_out, uint64_t(T) * d.vocab_size * 4);
     else
-        logits_.download(logits_out, uint64_t(d.vocab_size) * 4, uint64_t(T - 1) * d.vocab_size * 4);
+        logits_.download(logits_out, uint64_t(d.vocab_size) * 4,
+                         uint64_t(T - 1) * d.vocab_size * 4);
 }
 
 std::vector<float> VulkanForward::forward(std::span<const uint32_t> tokens, uint32_t start_pos,

@@ -22,7 +22,7 @@ struct ForwardOptions {
 };
 
 class VulkanForward {
-public:
+  public:
     VulkanForward(vk::Context& ctx, const ModelWeights& weights, ForwardOptions options = {});
     ~VulkanForward();
 
@@ -40,7 +40,7 @@ public:
     uint64_t weight_bytes_per_token(uint32_t depth) const;
     double last_step_gpu_us() const { return last_gpu_us_; }
 
-private:
+  private:
     struct Linear;
     struct Layer;
     struct Step;

@@ -53,8 +53,8 @@ Buffer::Buffer(Context& ctx, uint64_t size, MemoryKind kind, VkBufferUsageFlags 
     if (type < 0) type = find_memory_type(mem, req.memoryTypeBits, 0);
     if (type < 0) {
         release();
-        fail("no memory type fits a {} buffer on {}", kind == MemoryKind::Device ? "device" : "host",
-             info.name);
+        fail("no memory type fits a {} buffer on {}",
+             kind == MemoryKind::Device ? "device" : "host", info.name);
     }
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
@@ -75,7 +75,9 @@ Buffer::Buffer(Context& ctx, uint64_t size, MemoryKind kind, VkBufferUsageFlags 
     // hardware; writes there are made visible by the queue submission that follows.
 }
 
-Buffer::~Buffer() { release(); }
+Buffer::~Buffer() {
+    release();
+}
 
 void Buffer::release() {
     if (!ctx_) return;
@@ -88,8 +90,10 @@ void Buffer::release() {
 }
 
 Buffer::Buffer(Buffer&& o) noexcept
-    : ctx_(std::exchange(o.ctx_, nullptr)), buffer_(std::exchange(o.buffer_, VK_NULL_HANDLE)),
-      memory_(std::exchange(o.memory_, VK_NULL_HANDLE)), size_(std::exchange(o.size_, 0)),
+    : ctx_(std::exchange(o.ctx_, nullptr)),
+      buffer_(std::exchange(o.buffer_, VK_NULL_HANDLE)),
+      memory_(std::exchange(o.memory_, VK_NULL_HANDLE)),
+      size_(std::exchange(o.size_, 0)),
       mapped_(std::exchange(o.mapped_, nullptr)) {}
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {

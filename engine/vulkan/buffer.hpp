@@ -16,7 +16,7 @@ class Context;
 enum class MemoryKind { Device, Host };
 
 class Buffer {
-public:
+  public:
     Buffer() = default;
     Buffer(Context& ctx, uint64_t size, MemoryKind kind = MemoryKind::Device,
            VkBufferUsageFlags usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
@@ -47,7 +47,7 @@ public:
         return out;
     }
 
-private:
+  private:
     void release();
     Context* ctx_ = nullptr;
     VkBuffer buffer_ = VK_NULL_HANDLE;
@@ -63,6 +63,8 @@ struct BufferRange {
     uint64_t range = VK_WHOLE_SIZE;
 };
 
-inline BufferRange whole(const Buffer& b) { return {&b, 0, b.size()}; }
+inline BufferRange whole(const Buffer& b) {
+    return {&b, 0, b.size()};
+}
 
 }  // namespace mq::vk

@@ -12,9 +12,9 @@ const char* result_name(VkResult r);
 
 }  // namespace mq::vk
 
-#define VK_CHECK(call)                                                               \
-    do {                                                                             \
-        VkResult vk_check_result_ = (call);                                          \
-        if (vk_check_result_ != VK_SUCCESS)                                          \
-            ::mq::vk::throw_vk_error(vk_check_result_, #call, __FILE__, __LINE__);   \
+#define VK_CHECK(call)                                                             \
+    do {                                                                           \
+        VkResult vk_check_result_ = (call);                                        \
+        if (vk_check_result_ != VK_SUCCESS)                                        \
+            ::mq::vk::throw_vk_error(vk_check_result_, #call, __FILE__, __LINE__); \
     } while (0)

@@ -74,7 +74,8 @@ void CommandSequence::barrier() {
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                        VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    VkPipelineStageFlags stages =
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(cb_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
 }
 
@@ -112,13 +113,13 @@ std::vector<DispatchTiming> CommandSequence::timings() const {
     std::vector<DispatchTiming> out;
     if (!queries_ || labels_.empty()) return out;
     std::vector<uint64_t> ticks(2 * labels_.size());
-    VK_CHECK(vkGetQueryPoolResults(ctx_.device(), queries_, 0,
-                                   static_cast<uint32_t>(ticks.size()),
+    VK_CHECK(vkGetQueryPoolResults(ctx_.device(), queries_, 0, static_cast<uint32_t>(ticks.size()),
                                    ticks.size() * sizeof(uint64_t), ticks.data(), sizeof(uint64_t),
                                    VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     double ns = ctx_.info().timestamp_period_ns;
     for (size_t i = 0; i < labels_.size(); ++i)
-        out.push_back({labels_[i], static_cast<double>(ticks[2 * i + 1] - ticks[2 * i]) * ns / 1e3});
+        out.push_back(
+            {labels_[i], static_cast<double>(ticks[2 * i + 1] - ticks[2 * i]) * ns / 1e3});
     return out;
 }
 

@@ -21,7 +21,7 @@ struct DispatchTiming {
 };
 
 class CommandSequence {
-public:
+  public:
     explicit CommandSequence(Context& ctx, bool timestamps = false, uint32_t max_timed = 4096);
     ~CommandSequence();
     CommandSequence(const CommandSequence&) = delete;
@@ -43,7 +43,7 @@ public:
     // GPU time of each dispatch in the last submit (empty without timestamps).
     std::vector<DispatchTiming> timings() const;
 
-private:
+  private:
     Context& ctx_;
     VkCommandBuffer cb_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;

@@ -163,7 +163,9 @@ Context::Context(ContextOptions options) {
     }
 }
 
-Context::~Context() { release(); }
+Context::~Context() {
+    release();
+}
 
 void Context::release() {
     cache_.reset();
@@ -186,7 +188,9 @@ void Context::release() {
     }
 }
 
-VkPipelineCache Context::pipeline_cache() const { return cache_->handle(); }
+VkPipelineCache Context::pipeline_cache() const {
+    return cache_->handle();
+}
 
 void Context::record_validation_message(std::string message) {
     validation_count_++;

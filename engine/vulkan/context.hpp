@@ -34,7 +34,7 @@ struct ContextOptions {
 };
 
 class Context {
-public:
+  public:
     explicit Context(ContextOptions options = {});
     ~Context();
     Context(const Context&) = delete;
@@ -74,7 +74,7 @@ public:
 
     void record_validation_message(std::string message);
 
-private:
+  private:
     void release();  // destroys what was created; safe on a half-built context
     VkCommandBuffer begin_one_time();
     void end_one_time(VkCommandBuffer cb);

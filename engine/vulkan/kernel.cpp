@@ -99,9 +99,10 @@ VkDescriptorSet Kernel::bind(const std::vector<BufferRange>& ranges) {
             fail("kernel {}: binding {} range [{}, +{}) is outside its {}-byte buffer",
                  spec_.shader, i, r.offset, range, r.buffer->size());
         if (range > limit)
-            fail("kernel {}: binding {} needs {} bytes but the device binds at most {}; the "
-                 "tensor must be split",
-                 spec_.shader, i, range, limit);
+            fail(
+                "kernel {}: binding {} needs {} bytes but the device binds at most {}; the "
+                "tensor must be split",
+                spec_.shader, i, range, limit);
         if (align && r.offset % align)
             fail("kernel {}: binding {} offset {} is not a multiple of {}", spec_.shader, i,
                  r.offset, align);

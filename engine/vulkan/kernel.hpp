@@ -20,7 +20,7 @@ struct KernelSpec {
 };
 
 class Kernel {
-public:
+  public:
     Kernel(Context& ctx, KernelSpec spec);
     ~Kernel();
     Kernel(const Kernel&) = delete;
@@ -35,7 +35,7 @@ public:
     VkPipelineLayout layout() const { return layout_; }
     const KernelSpec& spec() const { return spec_; }
 
-private:
+  private:
     void add_pool();
     Context& ctx_;
     KernelSpec spec_;

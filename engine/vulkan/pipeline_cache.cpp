@@ -25,8 +25,8 @@ PipelineCache::PipelineCache(VkDevice device, const DeviceInfo& info, std::files
     if (!dir.empty()) {
         std::string uuid;
         for (uint8_t b : info.pipeline_cache_uuid) uuid += fmt::format("{:02x}", b);
-        path_ = dir / fmt::format("pipelines-{:04x}-{:04x}-{}.bin", info.vendor_id,
-                                  info.device_id, uuid);
+        path_ = dir /
+                fmt::format("pipelines-{:04x}-{:04x}-{}.bin", info.vendor_id, info.device_id, uuid);
         std::ifstream in(path_, std::ios::binary);
         if (in) initial.assign(std::istreambuf_iterator<char>(in), {});
         // The driver validates the header (vendor, device, UUID) itself and ignores a

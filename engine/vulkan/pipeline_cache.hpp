@@ -10,14 +10,14 @@
 namespace mq::vk {
 
 class PipelineCache {
-public:
+  public:
     // An empty `dir` means no file: the cache lives in memory only.
     PipelineCache(VkDevice device, const DeviceInfo& info, std::filesystem::path dir);
     ~PipelineCache();  // writes the cache back (atomically) when it has a file
     VkPipelineCache handle() const { return cache_; }
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     VkDevice device_;
     VkPipelineCache cache_ = VK_NULL_HANDLE;
     std::filesystem::path path_;

@@ -30,7 +30,8 @@ TEST_CASE_FIXTURE(SmallLimitFixture, "a matrix over the binding limit is split i
     kernels::GpuSlicedMatrix gw(ctx, m);
     CHECK(gw.chunks.size() > 1);
     auto x = random_vector(k, 4);
-    vk::Buffer xb = upload_activations(ctx, x, 1, k), yb(ctx, n * 4), db = upload_u32(ctx, {2, 4, 1});
+    vk::Buffer xb = upload_activations(ctx, x, 1, k), yb(ctx, n * 4),
+               db = upload_u32(ctx, {2, 4, 1});
     auto plan = ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(db), 1});
     CHECK(plan.dispatches.size() == gw.chunks.size());
     run_plan(ctx, plan);
@@ -39,9 +40,11 @@ TEST_CASE_FIXTURE(SmallLimitFixture, "a matrix over the binding limit is split i
     const uint32_t tokens = 3;
     auto xt = random_vector(uint64_t(tokens) * k, 5);
     vk::Buffer xtb = upload_activations(ctx, xt, tokens, k), ytb(ctx, uint64_t(tokens) * n * 4);
-    run_plan(ctx, ops.mobislice_matmat(gw, {vk::whole(xtb), tokens, vk::whole(ytb)}, {vk::whole(db), 0}));
+    run_plan(ctx, ops.mobislice_matmat(gw, {vk::whole(xtb), tokens, vk::whole(ytb)},
+                                       {vk::whole(db), 0}));
     CHECK(relative_error(ytb.read<float>(uint64_t(tokens) * n),
-                         quant::mobislice_matmat_reference(m, xt, std::vector<uint32_t>{2, 4, 1})) < 2e-5);
+                         quant::mobislice_matmat_reference(m, xt, std::vector<uint32_t>{2, 4, 1})) <
+          2e-5);
 
     kernels::GpuDenseMatrix dw(ctx, w, n, k);  // 1536 bytes per padded row
     CHECK(dw.chunks.size() > 1);

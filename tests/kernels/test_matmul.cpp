@@ -17,7 +17,8 @@ struct Shape {
     uint32_t n, k;
 };
 // Ragged edges on purpose: N odd or below a workgroup, K not a multiple of 128 or of 32.
-const Shape kShapes[] = {{64, 128}, {1, 128}, {63, 256}, {65, 200}, {127, 77}, {33, 4100}, {130, 33}};
+const Shape kShapes[] = {{64, 128}, {1, 128},   {63, 256}, {65, 200},
+                         {127, 77}, {33, 4100}, {130, 33}};
 
 }  // namespace
 
@@ -51,7 +52,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "mixed-depth mat-vec matches the reference at e
     }
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "mat-vec with K too large for a uniform buffer uses the storage variant") {
+TEST_CASE_FIXTURE(VulkanFixture,
+                  "mat-vec with K too large for a uniform buffer uses the storage variant") {
     kernels::KernelLibrary lib(ctx);
     kernels::MatMulOps ops(lib);
     const uint32_t n = 9;
@@ -65,12 +67,14 @@ TEST_CASE_FIXTURE(VulkanFixture, "mat-vec with K too large for a uniform buffer 
     auto plan = ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(depth), 0});
     CHECK(plan.dispatches[0].kernel->spec().shader == "mobislice_matvec_xssbo");
     run_plan(ctx, plan);
-    CHECK(relative_error(yb.read<float>(n), quant::mobislice_matvec_reference(m, x, 3)) < kTolerance);
+    CHECK(relative_error(yb.read<float>(n), quant::mobislice_matvec_reference(m, x, 3)) <
+          kTolerance);
 
     kernels::GpuDenseMatrix dw(ctx, w, n, k);
     auto dplan = ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb)});
     run_plan(ctx, dplan);
-    CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) < kTolerance);
+    CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) <
+          kTolerance);
 }
 
 TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1..64") {
@@ -90,8 +94,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1.
             const uint32_t stride = n + 5, offset = 2;
             vk::Buffer yb(ctx, uint64_t(tokens) * stride * 4);
             yb.fill_zero();
-            auto plan = ops.mobislice_matmat(gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset},
-                                             {vk::whole(db), 3});
+            auto plan = ops.mobislice_matmat(
+                gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset}, {vk::whole(db), 3});
             run_plan(ctx, plan);
             auto all = yb.read<float>(uint64_t(tokens) * stride);
             std::vector<float> got;
@@ -138,8 +142,10 @@ TEST_CASE_FIXTURE(VulkanFixture, "a product that would overrun its buffers is re
     auto w = random_vector(64 * 128, 1);
     kernels::GpuSlicedMatrix gw(ctx, quant::slice_matrix(w, 64, 128));
     vk::Buffer xb(ctx, 128 * 4), small_y(ctx, 32 * 4), depth(ctx, 4);
-    CHECK_THROWS_WITH_AS(ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(small_y)}, {vk::whole(depth), 0}),
-                         doctest::Contains("output buffer"), mq::Error);
-    CHECK_THROWS_WITH_AS(ops.mobislice_matvec(gw, {vk::whole(small_y), vk::whole(xb)}, {vk::whole(depth), 0}),
-                         doctest::Contains("activation buffer"), mq::Error);
+    CHECK_THROWS_WITH_AS(
+        ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(small_y)}, {vk::whole(depth), 0}),
+        doctest::Contains("output buffer"), mq::Error);
+    CHECK_THROWS_WITH_AS(
+        ops.mobislice_matvec(gw, {vk::whole(small_y), vk::whole(xb)}, {vk::whole(depth), 0}),
+        doctest::Contains("activation buffer"), mq::Error);
 }

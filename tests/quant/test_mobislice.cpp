@@ -2,9 +2,9 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
 #include "quant/mobislice.hpp"
 #include "quant/reference_ops.hpp"
-#include "core/error.hpp"
 #include "support/test_data.hpp"
 
 using namespace mq::quant;

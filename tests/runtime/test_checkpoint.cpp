@@ -3,14 +3,14 @@
 
 #include <filesystem>
 
+#include "core/error.hpp"
 #include "formats/model_loader.hpp"
 #include "runtime/calibration.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/model_session.hpp"
 #include "runtime/reference_forward.hpp"
-#include "support/tiny_model.hpp"
 #include "support/test_data.hpp"
-#include "core/error.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace mq;
 using namespace mq::test;

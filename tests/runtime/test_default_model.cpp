@@ -19,7 +19,9 @@ constexpr double kTrainingToolPpl2048 = 50.6148;
 const fs::path kAssets = fs::path(MQ_SOURCE_DIR) / "assets";
 }  // namespace
 
-TEST_CASE_FIXTURE(VulkanFixture, "the default model loads, round-trips text and reproduces its held-out perplexity") {
+TEST_CASE_FIXTURE(
+    VulkanFixture,
+    "the default model loads, round-trips text and reproduces its held-out perplexity") {
     REQUIRE(fs::exists(kAssets / "default-model.gguf"));
     rt::ModelSession session(ctx, kAssets / "default-model.gguf", {.context = 256});
     std::string text = read_text_file(kAssets / "heldout.txt");
@@ -37,7 +39,9 @@ TEST_CASE_FIXTURE(VulkanFixture, "the default model loads, round-trips text and 
     CHECK(r.ppl == doctest::Approx(kTrainingToolPpl2048).epsilon(0.01));
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "the shipped MoBiQuant checkpoint at 8 bits is as good as the model it came from") {
+TEST_CASE_FIXTURE(
+    VulkanFixture,
+    "the shipped MoBiQuant checkpoint at 8 bits is as good as the model it came from") {
     REQUIRE(fs::exists(kAssets / "default-mobiquant.gguf"));
     rt::ModelSession session(ctx, kAssets / "default-mobiquant.gguf", {.context = 256});
     REQUIRE(session.quantized());

@@ -27,7 +27,8 @@ rt::SamplerOptions greedy() {
     return s;
 }
 
-std::vector<uint32_t> generate_ids(rt::Generator& gen, const std::vector<int32_t>& prompt, uint32_t n) {
+std::vector<uint32_t> generate_ids(rt::Generator& gen, const std::vector<int32_t>& prompt,
+                                   uint32_t n) {
     std::vector<uint32_t> out;
     gen.generate(prompt, n, greedy(), [&](const rt::TokenEvent& ev) { out.push_back(ev.id); });
     return out;
@@ -35,7 +36,9 @@ std::vector<uint32_t> generate_ids(rt::Generator& gen, const std::vector<int32_t
 
 }  // namespace
 
-TEST_CASE_FIXTURE(VulkanFixture, "a second turn reuses the cache and matches a fresh run over the whole conversation") {
+TEST_CASE_FIXTURE(
+    VulkanFixture,
+    "a second turn reuses the cache and matches a fresh run over the whole conversation") {
     rt::ModelSession session(ctx, tiny_model_file(), {.context = 128});
     rt::Generator chat(session, rt::DepthPolicy::uniform(4));
     std::vector<int32_t> turn1 = {1, 5, 9, 13, 17};
@@ -46,7 +49,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "a second turn reuses the cache and matches a f
     for (int32_t id : {21, 25, 29}) turn2.push_back(id);
     rt::GenerationStats stats;
     std::vector<uint32_t> reply2;
-    stats = chat.generate(turn2, 8, greedy(), [&](const rt::TokenEvent& ev) { reply2.push_back(ev.id); });
+    stats = chat.generate(turn2, 8, greedy(),
+                          [&](const rt::TokenEvent& ev) { reply2.push_back(ev.id); });
     CHECK(stats.reused_tokens >= turn1.size() + reply1.size() - 1);
     CHECK(stats.prompt_tokens <= 4);
 
@@ -54,7 +58,9 @@ TEST_CASE_FIXTURE(VulkanFixture, "a second turn reuses the cache and matches a f
     CHECK(generate_ids(fresh, turn2, 8) == reply2);
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "every token reports its depths, a budget is met on average and changes from the next token") {
+TEST_CASE_FIXTURE(
+    VulkanFixture,
+    "every token reports its depths, a budget is met on average and changes from the next token") {
     rt::ModelSession session(ctx, tiny_model_file(), {.context = 128, .slice_plain_model = true});
     REQUIRE(session.quantized());
     rt::Generator gen(session, rt::DepthPolicy::budget(5.0f));
@@ -73,7 +79,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "every token reports its depths, a budget is me
     for (size_t i = switch_at + 1; i < bits.size(); ++i) CHECK(bits[i] == 2.0f);
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "generation stops when cancelled, and an oversized prompt is refused") {
+TEST_CASE_FIXTURE(VulkanFixture,
+                  "generation stops when cancelled, and an oversized prompt is refused") {
     rt::ModelSession session(ctx, tiny_model_file(), {.context = 64});
     rt::Generator gen(session, rt::DepthPolicy::uniform(4));
     int seen = 0;
@@ -87,7 +94,9 @@ TEST_CASE_FIXTURE(VulkanFixture, "generation stops when cancelled, and an oversi
                          doctest::Contains("context"), mq::Error);
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "perplexity: finite, changed by the depth, and the achieved bits are the ones asked for") {
+TEST_CASE_FIXTURE(
+    VulkanFixture,
+    "perplexity: finite, changed by the depth, and the achieved bits are the ones asked for") {
     rt::ModelSession session(ctx, tiny_model_file(), {.context = 64, .slice_plain_model = true});
     std::string text = "the quick brown fox jumps over the lazy dog. ";
     for (int i = 0; i < 3; ++i) text += text;

@@ -74,7 +74,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "Vulkan logits match the reference for every ar
     }
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "greedy decoding gives the same tokens as the reference for 64 steps") {
+TEST_CASE_FIXTURE(VulkanFixture,
+                  "greedy decoding gives the same tokens as the reference for 64 steps") {
     for (const auto& spec : architectures()) {
         CAPTURE(spec.arch);
         rt::ModelWeights w = tiny_weights(spec);
@@ -93,7 +94,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "greedy decoding gives the same tokens as the r
     }
 }
 
-TEST_CASE_FIXTURE(VulkanFixture, "MoBiSlice depths on the GPU match the reference, mixed per token and linear") {
+TEST_CASE_FIXTURE(VulkanFixture,
+                  "MoBiSlice depths on the GPU match the reference, mixed per token and linear") {
     TinyModelSpec spec;
     spec.dim = 128;  // one full group per row
     rt::ModelWeights w = tiny_weights(spec);

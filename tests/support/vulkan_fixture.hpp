@@ -19,7 +19,8 @@ inline vk::ContextOptions validated_options() {
 struct VulkanFixture {
     vk::Context ctx{validated_options()};
     ~VulkanFixture() {
-        CHECK_MESSAGE(ctx.validation_message_count() == 0, "the validation layer reported problems");
+        CHECK_MESSAGE(ctx.validation_message_count() == 0,
+                      "the validation layer reported problems");
     }
 };
 

@@ -111,7 +111,10 @@ TEST_CASE("the pipeline cache is written on exit and read back on the next start
         CHECK(ctx.validation_message_count() == 0);
     }
     // A corrupt cache file must not stop the program.
-    { std::ofstream(file, std::ios::binary | std::ios::trunc) << "garbage garbage garbage garbage garbage"; }
+    {
+        std::ofstream(file, std::ios::binary | std::ios::trunc)
+            << "garbage garbage garbage garbage garbage";
+    }
     vk::Context ctx(options);
     CHECK(ctx.validation_message_count() == 0);
     fs::remove_all(dir);
@@ -137,6 +140,6 @@ TEST_CASE_FIXTURE(VulkanFixture, "a missing feature or limit is an error that na
     CHECK_THROWS_WITH_AS(seq.dispatch(k, set, push, 8, ctx.info().max_workgroup_count[0] + 1u),
                          doctest::Contains("exceed"), mq::Error);
     seq.end();
-    CHECK_THROWS_WITH_AS(lib.get({"no_such_shader", {}, 0, {}}), doctest::Contains("no_such_shader"),
-                         mq::Error);
+    CHECK_THROWS_WITH_AS(lib.get({"no_such_shader", {}, 0, {}}),
+                         doctest::Contains("no_such_shader"), mq::Error);
 }
