@@ -7,12 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include "core/utf8.hpp"
+
 namespace mq::tok {
 
-// Length (1-4) of the well-formed UTF-8 character starting at text[pos], or 0 when the bytes
-// there are not one (stray continuation byte, overlong form, surrogate, above U+10FFFF or cut
-// short by the end of the text).
-size_t utf8_char_len(std::string_view text, size_t pos);
+using mq::utf8_char_len;  // core/utf8.hpp
 
 // Number of bytes at the end of `text` that form the start of a well-formed character still
 // waiting for its continuation bytes (0 when the text ends on a character boundary).
