@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -101,6 +103,9 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
         }
     }
 
+    if (const char* p = std::getenv("MOBIQUANT_PROFILE"); p && *p && std::string(p) != "0")
+        profile_ = std::make_unique<kernels::DispatchProfile>();
+
     const uint64_t T = max_batch_;
     auto activations = [&](uint32_t width) {
         vk::Buffer b(ctx, T * padded_width(width) * 4);
@@ -123,7 +128,9 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
         vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4, vk::MemoryKind::Host);
 }
 
-VulkanForward::~VulkanForward() = default;
+VulkanForward::~VulkanForward() {
+    if (profile_) std::fputs(profile_->report().c_str(), stderr);
+}
 
 uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
     uint64_t bytes = (output_ ? output_ : embedding_)->bytes_read();
@@ -294,7 +301,10 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
     Step& step = step_for(T);
     step.seq.submit();
     last_gpu_us_ = 0;
-    for (auto& timing : step.seq.timings()) last_gpu_us_ += timing.microseconds;
+    for (auto& timing : step.seq.timings()) {
+        last_gpu_us_ += timing.microseconds;
+        if (profile_) profile_->add(timing.label, T, timing.microseconds);
+    }
     if (all_logits)
         logits_.download(logits_out, uint64_t(T) * d.vocab_size * 4);
     else

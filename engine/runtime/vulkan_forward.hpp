@@ -11,6 +11,7 @@
 
 #include "kernels/gpu_matrix.hpp"
 #include "kernels/matmul_ops.hpp"
+#include "kernels/profile.hpp"
 #include "runtime/model_weights.hpp"
 #include "vulkan/command_sequence.hpp"
 
@@ -63,6 +64,7 @@ class VulkanForward {
     vk::Buffer tokens_, params_, depths_;
     std::map<uint32_t, std::unique_ptr<Step>> steps_;
     double last_gpu_us_ = 0;
+    std::unique_ptr<kernels::DispatchProfile> profile_;  // MOBIQUANT_PROFILE=1: GPU time per kernel
 };
 
 }  // namespace mq::rt
