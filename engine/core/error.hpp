@@ -12,6 +12,13 @@ class Error : public std::runtime_error {
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// Thrown by long jobs (quantize, eval) when their caller cancels them; nothing half-done is left
+// on disk.
+class Cancelled : public Error {
+  public:
+    Cancelled() : Error("cancelled") {}
+};
+
 // fail("tensor {} has {} dims", name, n): throws mq::Error with a formatted message.
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

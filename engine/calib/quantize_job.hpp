@@ -1,0 +1,38 @@
+#pragma once
+// The `quantize` job (DESIGN.md section 2): a plain GGUF model and a calibration text in, one
+// MoBiQuant checkpoint out. Layer by layer on activations captured from the partly quantized
+// model: activation-weighted base scales, the residual slices, one router MLP per routed linear,
+// and the table of per-linear thresholds over target budgets.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/job_progress.hpp"
+
+namespace mq::calib {
+
+struct QuantizeOptions {
+    std::filesystem::path model;   // plain GGUF model (F32/F16/BF16/Q8_0...)
+    std::filesystem::path out;     // the checkpoint, written through a temporary file
+    std::string calibration_text;  // UTF-8 text the activations are captured on
+    std::string calibration_name;  // where it came from, recorded in the checkpoint
+    uint32_t tokens = 2048;        // calibration tokens in all
+    uint32_t window = 256;         // tokens per calibration sequence (BOS first)
+    uint32_t clip_steps = 8;       // clip ratios tried per group (0 = min/max)
+    uint32_t router_hidden = 16;   // hidden units of each router MLP
+    uint32_t router_epochs = 60;   // passes over the calibration tokens per router
+    uint32_t seed = 1;
+};
+
+// Fails fast (mq::Error) on what would only fail later: unreadable or already quantized model,
+// a Hugging Face directory, no routed linears, calibration text too short for the requested
+// tokens, an output path that cannot be written. Cheap: reads metadata and tokenizes the text.
+void check_quantize_inputs(const QuantizeOptions& options);
+
+// Runs the whole job. Calls check_quantize_inputs first. Throws mq::Cancelled as soon as
+// *cancel becomes true (checked between steps); no output file is left behind then, nor on error.
+void quantize(const QuantizeOptions& options, const JobProgressFn& progress = {},
+              const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace mq::calib

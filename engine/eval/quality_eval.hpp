@@ -1,0 +1,37 @@
+#pragma once
+// The `eval` job: the quality table of a MoBiQuant checkpoint on held-out text (DESIGN.md
+// section 5). Every configuration runs the Vulkan forward with the perplexity protocol of
+// assets/README.md over the same tokens.
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/job_progress.hpp"
+#include "eval/quality_table.hpp"
+
+namespace mq::vk {
+class Context;
+}
+
+namespace mq::eval {
+
+struct EvalOptions {
+    std::filesystem::path model;     // the MoBiQuant checkpoint
+    std::filesystem::path fp_model;  // its plain source model (fp and bit-specific rows); empty:
+                                     // the source recorded in the checkpoint, beside it
+    std::string text;                // held-out UTF-8 text
+    std::string text_name;           // recorded in the table
+    std::string calibration_text;    // statistics for the bit-specific baselines' clipping search
+    uint64_t max_tokens = 2048;      // tokens scored per configuration (0 = all)
+    std::vector<double> budgets;     // empty: 2.0, 2.5, ... 8.0
+    uint32_t seed = 1;               // random-depth control
+};
+
+// Fails fast on missing files or a model that is not a checkpoint; throws mq::Cancelled when
+// *cancel becomes true.
+QualityTable run_eval(vk::Context& ctx, const EvalOptions& options,
+                      const JobProgressFn& progress = {},
+                      const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace mq::eval
