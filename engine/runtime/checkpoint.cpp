@@ -43,6 +43,14 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
     writer.set_i32_array("mobiquant.slice_bits", bits);
     writer.set_u32("mobiquant.group_size", quant::kGroupSize);
     writer.set_string("mobiquant.calibration", calibration_note);
+    if (w.routers) {
+        writer.set_u32("mobiquant.router_hidden", w.routers->routers.at(0).hidden);
+        writer.set_f32_array("mobiquant.budget_grid", w.routers->table.budgets);
+        writer.add_tensor(
+            "mobiquant.thresholds", gguf::TensorType::F32,
+            {uint64_t(w.layers.size()) * kLinearsPerLayer, w.routers->table.budgets.size()},
+            as_bytes(w.routers->table.thresholds));
+    }
 
     // Tensors that are not routed linears, as stored in the source.
     std::vector<std::string> linear_names;
@@ -64,8 +72,53 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
                                   {m.words_per_row(), m.rows}, as_bytes(m.planes[e]));
             writer.add_tensor(base + ".scale_zero", gguf::TensorType::F16,
                               {2, m.groups_per_row(), m.rows}, as_bytes(m.scale_zero));
+            if (!w.routers) continue;
+            const Router& r = w.routers->at(l, static_cast<Linear>(j));
+            const auto f32 = gguf::TensorType::F32;
+            writer.add_tensor(base + ".router_w1", f32, {r.in, r.hidden}, as_bytes(r.w1));
+            writer.add_tensor(base + ".router_wa", f32, {r.hidden}, as_bytes(r.wa));
+            writer.add_tensor(base + ".router_b1", f32, {r.hidden}, as_bytes(r.b1));
+            writer.add_tensor(base + ".router_w2", f32, {r.hidden, kRouterOutputs}, as_bytes(r.w2));
+            writer.add_tensor(base + ".router_b2", f32, {kRouterOutputs}, as_bytes(r.b2));
         }
     writer.write(out);
+}
+
+std::optional<RouterSet> load_routers(const LoadedModel& model) {
+    const gguf::File* f = model.gguf();
+    if (!f || f->get_uint_or("mobiquant.version", 0) < 2) return std::nullopt;
+    const ModelDesc& d = model.desc();
+    const uint64_t hidden = f->get_uint("mobiquant.router_hidden");
+    if (hidden == 0 || hidden > 64)
+        fail("{}: mobiquant.router_hidden is {}; 1..64 are supported", model.path().string(),
+             hidden);
+    auto read = [&](const std::string& name, std::vector<uint64_t> dims) {
+        const ModelTensor& t = model.get(name);
+        if (t.dims != dims)
+            fail("tensor {} has shape {}; expected [{}]", name, t.shape_string(),
+                 fmt::join(dims, ", "));
+        return model.to_f32(t);
+    };
+    RouterSet set;
+    set.table.budgets = f->get_float_array("mobiquant.budget_grid");
+    const auto& b = set.table.budgets;
+    if (b.size() < 2 || !std::is_sorted(b.begin(), b.end()) || b.front() > 2.0f || b.back() < 8.0f)
+        fail("{}: mobiquant.budget_grid must rise from 2.0 to 8.0", model.path().string());
+    const uint64_t n_linears = uint64_t(d.n_layers) * kLinearsPerLayer;
+    set.table.thresholds = read("mobiquant.thresholds", {n_linears, b.size()});
+    const uint32_t in_dims[] = {d.dim, d.dim, d.dim, d.q_dim(), d.dim, d.dim, d.ffn_dim};
+    for (uint32_t l = 0; l < d.n_layers; ++l)
+        for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+            std::string base = linear_tensor_base(l, static_cast<Linear>(j));
+            Router r(in_dims[j], static_cast<uint32_t>(hidden));
+            r.w1 = read(base + ".router_w1", {r.in, hidden});
+            r.wa = read(base + ".router_wa", {hidden});
+            r.b1 = read(base + ".router_b1", {hidden});
+            r.w2 = read(base + ".router_w2", {hidden, kRouterOutputs});
+            r.b2 = read(base + ".router_b2", {kRouterOutputs});
+            set.routers.push_back(std::move(r));
+        }
+    return set;
 }
 
 quant::SlicedMatrix load_sliced_linear(const LoadedModel& model, uint32_t layer, Linear l,

@@ -1,37 +1,69 @@
 #pragma once
 // How each token's depths are chosen. A plain (unquantized) model always runs dense.
 //  - Uniform: every routed linear reads the same number of slices (--depth k).
-//  - Budget: a target of average bits (2.0 .. 8.0). Until the per-linear routers of the
-//    calibration job exist in a checkpoint, the budget is met by mixing the two neighbouring
-//    uniform depths token by token (error diffusion keeps the running mean on target).
+//  - Budget: a target of average bits (2.0 .. 8.0). On a checkpoint with routers the routers
+//    choose per token and linear, with thresholds from the checkpoint's budget table; on one
+//    without (format version 1) the budget falls back to Mix.
+//  - Mix: the two neighbouring uniform depths, mixed token by token (error diffusion keeps the
+//    running mean on target). A control in the quality table.
+//  - Random: every token and linear draws its depth from a given distribution per linear. The
+//    other control: same bits as the routers, no knowledge of the token.
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <random>
+#include <span>
+#include <vector>
 
 #include "runtime/model_weights.hpp"
 
 namespace mq::rt {
 
+struct RouterSet;
+class VulkanForward;
+
+// [layer * 7 + linear][depth - 1]: probability of each depth.
+using DepthDistribution = std::vector<std::array<double, 4>>;
+
 struct DepthPolicy {
-    enum class Kind { Uniform, Budget } kind = Kind::Uniform;
+    enum class Kind { Uniform, Budget, Mix, Random } kind = Kind::Uniform;
     uint8_t depth = 4;  // Uniform
-    float bits = 8.0f;  // Budget: target average bits over routed linears
+    float bits = 8.0f;  // Budget, Mix: target average bits over routed linears
+    std::shared_ptr<const DepthDistribution> distribution;  // Random
+    uint32_t seed = 1;                                      // Random
 
     static DepthPolicy uniform(uint8_t depth);
     static DepthPolicy budget(float bits);  // throws mq::Error outside 2..8
+    static DepthPolicy mix(float bits);
+    static DepthPolicy random(std::shared_ptr<const DepthDistribution> distribution, uint32_t seed);
 };
 
 class DepthChooser {
   public:
-    DepthChooser(uint32_t n_layers, DepthPolicy policy) : n_layers_(n_layers), policy_(policy) {}
-    void set_policy(DepthPolicy policy) { policy_ = policy; }
+    DepthChooser(uint32_t n_layers, DepthPolicy policy,
+                 std::shared_ptr<const RouterSet> routers = nullptr);
+    void set_policy(DepthPolicy policy);
     const DepthPolicy& policy() const { return policy_; }
-    TokenDepths next();  // depths for the next token
+    // True when the routers choose on the GPU (thresholds() then gives their thresholds).
+    bool routed() const;
+    const std::vector<float>& thresholds() const { return thresholds_; }
+    TokenDepths next();  // depths for the next token when not routed
     void reset() { carry_ = 0; }
 
   private:
     uint32_t n_layers_;
     DepthPolicy policy_;
+    std::shared_ptr<const RouterSet> routers_;
+    std::vector<float> thresholds_;
     double carry_ = 0;  // accumulated (target - achieved) depth
+    std::mt19937 rng_;
 };
+
+// Runs tokens through the forward with the chooser's depths (routed on the GPU or chosen here)
+// and appends the depths each token used to *used (nothing for an unquantized model).
+std::vector<float> forward_with(VulkanForward& forward, DepthChooser& chooser,
+                                std::span<const uint32_t> tokens, uint32_t start_pos,
+                                bool all_logits, std::vector<TokenDepths>* used);
 
 // Average bits over routed linears (2 bits per slice).
 float average_bits(const TokenDepths& depths);

@@ -13,27 +13,36 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Generator::Generator(ModelSession& session, DepthPolicy policy)
-    : session_(session), chooser_(session.desc().n_layers, policy) {}
+    : session_(session), chooser_(session.desc().n_layers, policy, session.weights().routers) {}
 
 void Generator::set_policy(DepthPolicy policy) {
     std::lock_guard lock(policy_mutex_);
-    chooser_.set_policy(policy);
+    pending_ = std::move(policy);
 }
 
 DepthPolicy Generator::policy() const {
     std::lock_guard lock(policy_mutex_);
-    return chooser_.policy();
+    return pending_ ? *pending_ : chooser_.policy();
 }
 
-TokenDepths Generator::next_depths() {
-    if (!session_.quantized()) return {};
+void Generator::apply_pending_policy() {
     std::lock_guard lock(policy_mutex_);
-    return chooser_.next();
+    if (pending_) chooser_.set_policy(std::move(*pending_));
+    pending_.reset();
+}
+
+std::vector<float> Generator::run(std::span<const uint32_t> tokens, uint32_t pos,
+                                  TokenDepths& last) {
+    apply_pending_policy();
+    std::vector<TokenDepths> used;
+    std::vector<float> logits =
+        forward_with(session_.forward(), chooser_, tokens, pos, false, &used);
+    last = used.empty() ? TokenDepths{} : used.back();
+    return logits;
 }
 
 void Generator::reset() {
     cache_.clear();
-    std::lock_guard lock(policy_mutex_);
     chooser_.reset();
 }
 
@@ -65,10 +74,9 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t ma
     double bits_sum = 0;
     uint32_t bits_count = 0;
 
-    std::vector<TokenDepths> depths;
-    for (size_t i = 0; i < feed.size(); ++i) depths.push_back(next_depths());
+    TokenDepths last_depths;
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<float> logits = fwd.forward(feed, static_cast<uint32_t>(keep), depths);
+    std::vector<float> logits = run(feed, static_cast<uint32_t>(keep), last_depths);
     stats.prefill_seconds = seconds_since(t0);
     cache_.insert(cache_.end(), feed.begin(), feed.end());
 
@@ -77,7 +85,6 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t ma
     dopt.strip_leading_space = false;
     tok::StreamDecoder decoder(tokenizer, dopt);
     std::vector<uint32_t> history(cache_.begin(), cache_.end());
-    TokenDepths last_depths = depths.empty() ? TokenDepths{} : depths.back();
     t0 = std::chrono::steady_clock::now();
     stats.stop_reason = "length";
     for (uint32_t n = 0; n < max_new_tokens; ++n) {
@@ -112,12 +119,9 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t ma
             if (cancelled_) stats.stop_reason = "cancelled";
             break;
         }
-        last_depths = next_depths();
-        std::vector<TokenDepths> d1;
-        if (!last_depths.empty()) d1.push_back(last_depths);
         uint32_t id = r.id;
-        logits = fwd.forward(std::span<const uint32_t>(&id, 1),
-                             static_cast<uint32_t>(cache_.size()), d1);
+        logits = run(std::span<const uint32_t>(&id, 1), static_cast<uint32_t>(cache_.size()),
+                     last_depths);
         cache_.push_back(id);
     }
     stats.decode_seconds = seconds_since(t0);

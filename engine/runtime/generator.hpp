@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -53,10 +54,13 @@ class Generator {
     const std::vector<uint32_t>& cached_tokens() const { return cache_; }
 
   private:
-    TokenDepths next_depths();
+    void apply_pending_policy();
+    // Runs tokens with the chooser's depths and returns the depths of the last one.
+    std::vector<float> run(std::span<const uint32_t> tokens, uint32_t pos, TokenDepths& last);
     ModelSession& session_;
     mutable std::mutex policy_mutex_;
-    DepthChooser chooser_;
+    std::optional<DepthPolicy> pending_;  // set from any thread, applied before the next token
+    DepthChooser chooser_;                // used by the generating thread only
     std::atomic<bool> cancelled_{false};
     std::vector<uint32_t> cache_;  // tokens whose keys and values are in the cache, in order
 };

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/router.hpp"
 
 namespace mq::rt {
 
@@ -29,9 +30,11 @@ ModelWeights ModelWeights::load(const LoadedModel& model) {
     if (d.mobiquant) {
         const gguf::File* f = model.gguf();
         uint64_t version = f ? f->get_uint_or("mobiquant.version", 0) : 0;
-        if (version != kCheckpointVersion)
-            fail("{} is a MoBiQuant checkpoint of format version {}; this build reads version {}",
-                 model.path().string(), version, kCheckpointVersion);
+        if (version < kOldestCheckpointVersion || version > kCheckpointVersion)
+            fail(
+                "{} is a MoBiQuant checkpoint of format version {}; this build reads versions {} "
+                "to {}",
+                model.path().string(), version, kOldestCheckpointVersion, kCheckpointVersion);
         if (f->get_uint_or("mobiquant.group_size", 0) != quant::kGroupSize)
             fail("{}: mobiquant.group_size must be {}", model.path().string(), quant::kGroupSize);
         auto bits = f->get_int_array("mobiquant.slice_bits");
@@ -64,6 +67,9 @@ ModelWeights ModelWeights::load(const LoadedModel& model) {
                 lw.bias = read(model, base + ".bias", lw.rows);
         }
     }
+    if (d.mobiquant)
+        if (auto routers = load_routers(model))
+            w.routers = std::make_shared<const RouterSet>(std::move(*routers));
     return w;
 }
 

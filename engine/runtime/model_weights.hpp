@@ -4,6 +4,7 @@
 // {in, out}); each linear can also hold its MoBiSlice form.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@ class LoadedModel;
 }
 
 namespace mq::rt {
+
+struct RouterSet;
 
 // The routed linears of a block, in the order depths are stored.
 enum class Linear : uint32_t { Q, K, V, O, Gate, Up, Down };
@@ -43,6 +46,9 @@ struct ModelWeights {
     std::vector<float> output_norm;  // [dim]
     std::vector<float> output;       // [vocab][dim]; empty when tied to token_embd
     std::vector<LayerWeights> layers;
+    // The routers and budget table of a MoBiQuant checkpoint (runtime/router.hpp); shared so
+    // copies of the weights (bench, eval) do not duplicate them.
+    std::shared_ptr<const RouterSet> routers;
 
     const std::vector<float>& output_weights() const {
         return output.empty() ? token_embd : output;

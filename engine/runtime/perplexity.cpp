@@ -7,21 +7,25 @@
 namespace mq::rt {
 
 PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
-                            uint32_t window, uint64_t max_tokens,
-                            const std::function<void(uint64_t, uint64_t)>& progress) {
-    VulkanForward& fwd = session.forward();
-    const tok::Tokenizer& tokenizer = session.tokenizer();
-    if (window == 0 || window > fwd.max_context()) window = fwd.max_context();
+                            uint32_t window, uint64_t max_tokens, const ProgressFn& progress) {
     tok::EncodeOptions eo;
     eo.add_special = false;
-    std::vector<int32_t> ids = tokenizer.encode(text, eo);
+    std::vector<int32_t> ids = session.tokenizer().encode(text, eo);
     if (max_tokens && ids.size() > max_tokens) ids.resize(max_tokens);
+    return perplexity_of_ids(session.forward(), ids, session.tokenizer().bos(), std::move(policy),
+                             session.weights().routers, window, progress);
+}
+
+PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> ids, int32_t bos,
+                                   DepthPolicy policy, std::shared_ptr<const RouterSet> routers,
+                                   uint32_t window, const ProgressFn& progress,
+                                   std::vector<TokenDepths>* used_depths) {
+    if (window == 0 || window > fwd.max_context()) window = fwd.max_context();
     if (ids.size() < 2) fail("the text has {} tokens; perplexity needs at least 2", ids.size());
-    int32_t bos = tokenizer.bos();
     if (bos < 0) fail("the model's vocabulary has no BOS token to start each window");
 
-    DepthChooser chooser(session.desc().n_layers, policy);
-    const uint32_t vocab = session.desc().vocab_size;
+    DepthChooser chooser(fwd.desc().n_layers, std::move(policy), std::move(routers));
+    const uint32_t vocab = fwd.desc().vocab_size;
     double nll_sum = 0, nll_sq = 0, bits_sum = 0;
     uint64_t n = 0;
     for (size_t start = 0; start < ids.size(); start += window) {
@@ -29,12 +33,9 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
         std::vector<uint32_t> input{static_cast<uint32_t>(bos)};
         for (size_t j = 0; j + 1 < len; ++j) input.push_back(static_cast<uint32_t>(ids[start + j]));
         std::vector<TokenDepths> depths;
-        if (session.quantized())
-            for (size_t j = 0; j < len; ++j) {
-                depths.push_back(chooser.next());
-                bits_sum += average_bits(depths.back());
-            }
-        std::vector<float> logits = fwd.forward(input, 0, depths, /*all_logits=*/true);
+        std::vector<float> logits = forward_with(fwd, chooser, input, 0, true, &depths);
+        for (const TokenDepths& d : depths) bits_sum += average_bits(d);
+        if (used_depths) used_depths->insert(used_depths->end(), depths.begin(), depths.end());
         for (size_t j = 0; j < len; ++j) {
             const float* row = logits.data() + j * vocab;
             double mx = row[0];
@@ -54,7 +55,7 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
     double var = std::max(0.0, nll_sq / n - mean * mean);
     r.ppl = std::exp(mean);
     r.stderr_ppl = r.ppl * std::sqrt(var / n);
-    r.bits = session.quantized() ? bits_sum / n : 32.0;
+    r.bits = fwd.quantized() ? bits_sum / n : 32.0;
     return r;
 }
 

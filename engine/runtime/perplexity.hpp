@@ -4,7 +4,9 @@
 // [BOS] + w[:-1] from position 0 so every token is scored exactly once.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/depth_policy.hpp"
 #include "runtime/model_session.hpp"
@@ -18,10 +20,20 @@ struct PerplexityResult {
     uint64_t tokens = 0;
 };
 
-PerplexityResult perplexity(
-    ModelSession& session, const std::string& text, DepthPolicy policy,
-    uint32_t window = 0,      // 0 = the session's context
-    uint64_t max_tokens = 0,  // 0 = all
-    const std::function<void(uint64_t done, uint64_t total)>& progress = {});
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
+                            uint32_t window = 0,      // 0 = the session's context
+                            uint64_t max_tokens = 0,  // 0 = all
+                            const ProgressFn& progress = {});
+
+// The same on tokens already encoded (ids without BOS), for a forward built by the caller.
+// routers: the weights' routers (null for none). used_depths, when given, receives the depths
+// of every scored token.
+PerplexityResult perplexity_of_ids(VulkanForward& forward, std::span<const int32_t> ids,
+                                   int32_t bos, DepthPolicy policy,
+                                   std::shared_ptr<const RouterSet> routers, uint32_t window,
+                                   const ProgressFn& progress = {},
+                                   std::vector<TokenDepths>* used_depths = nullptr);
 
 }  // namespace mq::rt

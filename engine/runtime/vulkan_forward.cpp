@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "runtime/router.hpp"
 #include "vulkan/context.hpp"
 
 namespace mq::rt {
@@ -30,6 +31,7 @@ struct VulkanForward::Linear {
     std::unique_ptr<kernels::GpuDenseMatrix> dense;
     vk::Buffer bias;
     bool has_bias = false;
+    vk::Buffer router;  // packed w1, wa, b1, w2, b2 (shaders/router.comp)
 };
 
 struct VulkanForward::Layer {
@@ -80,6 +82,12 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     }
     inv_freq_ = upload(inv_freq);
 
+    routed_ = sliced_ && w.routers != nullptr;
+    if (routed_) {
+        router_hidden_ = w.routers->routers.at(0).hidden;
+        if (router_hidden_ == 0 || router_hidden_ > 64)
+            fail("router hidden size {} is outside 1..64", router_hidden_);
+    }
     layers_.resize(d.n_layers);
     for (uint32_t l = 0; l < d.n_layers; ++l) {
         const LayerWeights& lw = w.layers[l];
@@ -99,6 +107,16 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
             if (!src.bias.empty()) {
                 dst.bias = upload(src.bias);
                 dst.has_bias = true;
+            }
+            if (routed_) {
+                const Router& r = w.routers->at(l, static_cast<rt::Linear>(j));
+                if (r.in != src.cols || r.hidden != router_hidden_)
+                    fail("the router of layer {} linear {} does not match the linear", l,
+                         linear_name(static_cast<rt::Linear>(j)));
+                std::vector<float> packed;
+                for (const auto* part : {&r.w1, &r.wa, &r.b1, &r.w2, &r.b2})
+                    packed.insert(packed.end(), part->begin(), part->end());
+                dst.router = upload(packed);
             }
         }
     }
@@ -126,6 +144,8 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     params_ = vk::Buffer(ctx, 16, vk::MemoryKind::Host);
     depths_ =
         vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4, vk::MemoryKind::Host);
+    thresholds_ =
+        vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * 4, vk::MemoryKind::Host);
 }
 
 VulkanForward::~VulkanForward() {
@@ -141,7 +161,7 @@ uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
     return bytes;
 }
 
-Plan VulkanForward::build_plan(uint32_t T) {
+Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     const ModelDesc& d = desc_;
     const uint32_t dimP = padded_width(d.dim), qP = padded_width(d.q_dim()),
                    kvP = padded_width(d.kv_dim()), ffnP = padded_width(d.ffn_dim);
@@ -167,6 +187,20 @@ Plan VulkanForward::build_plan(uint32_t T) {
         vk::Kernel& k = kernel("add_rows", {width, stride, broadcast ? 1u : 0u}, 2, 4);
         add(k, {vk::whole(x), vk::whole(y)}, {T}, {div_up(width, 64), T, 1},
             broadcast ? "bias" : "residual");
+    };
+    // Routers write the depths of their linears; the linears wait for them behind a barrier.
+    auto route = [&](uint32_t layer, std::initializer_list<rt::Linear> which, const vk::Buffer& in,
+                     uint32_t width) {
+        if (!routed) return;
+        for (rt::Linear j : which) {
+            const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(j)];
+            uint32_t index = layer * kLinearsPerLayer + static_cast<uint32_t>(j);
+            vk::Kernel& k = kernel("router", {width, padded_width(width), router_hidden_}, 4, 8);
+            add(k,
+                {vk::whole(in), vk::whole(lin.router), vk::whole(thresholds_), vk::whole(depths_)},
+                {index, index * max_batch_}, {T, 1, 1}, "router");
+        }
+        plan.barrier();
     };
     auto linear = [&](uint32_t layer, rt::Linear which, const vk::Buffer& in, const vk::Buffer& out,
                       uint32_t out_stride) {
@@ -204,6 +238,7 @@ Plan VulkanForward::build_plan(uint32_t T) {
         Layer& L = layers_[l];
         rmsnorm(x_, L.attn_norm, h_);
         plan.barrier();
+        route(l, {rt::Linear::Q, rt::Linear::K, rt::Linear::V}, h_, d.dim);
         linear(l, rt::Linear::Q, h_, q_, qP);
         linear(l, rt::Linear::K, h_, k_, kvP);
         linear(l, rt::Linear::V, h_, v_, kvP);
@@ -235,12 +270,14 @@ Plan VulkanForward::build_plan(uint32_t T) {
              vk::whole(params_)},
             {}, {d.n_heads, T, 1}, "attention");
         plan.barrier();
+        route(l, {rt::Linear::O}, att_, d.q_dim());
         linear(l, rt::Linear::O, att_, tmp_, dimP);
         plan.barrier();
         add_rows(x_, tmp_, d.dim, dimP, false);
         plan.barrier();
         rmsnorm(x_, L.ffn_norm, h_);
         plan.barrier();
+        route(l, {rt::Linear::Gate, rt::Linear::Up}, h_, d.dim);
         linear(l, rt::Linear::Gate, h_, gate_, ffnP);
         linear(l, rt::Linear::Up, h_, up_, ffnP);
         plan.barrier();
@@ -248,6 +285,7 @@ Plan VulkanForward::build_plan(uint32_t T) {
         add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T}, {div_up(d.ffn_dim, 64), T, 1},
             "swiglu");
         plan.barrier();
+        route(l, {rt::Linear::Down}, gate_, d.ffn_dim);
         linear(l, rt::Linear::Down, gate_, tmp_, dimP);
         plan.barrier();
         add_rows(x_, tmp_, d.dim, dimP, false);
@@ -261,20 +299,20 @@ Plan VulkanForward::build_plan(uint32_t T) {
     return plan;
 }
 
-VulkanForward::Step& VulkanForward::step_for(uint32_t tokens) {
-    auto it = steps_.find(tokens);
+VulkanForward::Step& VulkanForward::step_for(uint32_t tokens, bool routed) {
+    auto it = steps_.find({tokens, routed});
     if (it != steps_.end()) return *it->second;
     auto step = std::make_unique<Step>(ctx_);
-    Plan plan = build_plan(tokens);
+    Plan plan = build_plan(tokens, routed);
     step->seq.begin();
     plan.record(step->seq);
     step->seq.end();
-    return *steps_.emplace(tokens, std::move(step)).first->second;
+    return *steps_.emplace(std::make_pair(tokens, routed), std::move(step)).first->second;
 }
 
 void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
-                              std::span<const TokenDepths> depths, float* logits_out,
-                              bool all_logits) {
+                              std::span<const TokenDepths> depths, bool routed, float* logits_out,
+                              bool all_logits, std::vector<TokenDepths>* used) {
     const ModelDesc& d = desc_;
     const uint32_t T = static_cast<uint32_t>(tokens.size());
     for (uint32_t t : tokens)
@@ -282,7 +320,7 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
     tokens_.upload(tokens.data(), T * 4);
     uint32_t params[2] = {pos, T};
     params_.upload(params, sizeof(params));
-    if (sliced_) {
+    if (sliced_ && !routed) {
         if (depths.size() != T) fail("{} tokens but {} depth sets", T, depths.size());
         auto* dst = static_cast<uint32_t*>(depths_.data());
         for (uint32_t t = 0; t < T; ++t) {
@@ -298,8 +336,19 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
                 }
         }
     }
-    Step& step = step_for(T);
+    Step& step = step_for(T, routed);
     step.seq.submit();
+    if (routed && used) {
+        const auto* src = static_cast<const uint32_t*>(depths_.data());
+        for (uint32_t t = 0; t < T; ++t) {
+            TokenDepths td(d.n_layers);
+            for (uint32_t l = 0; l < d.n_layers; ++l)
+                for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
+                    td[l][j] =
+                        static_cast<uint8_t>(src[(l * kLinearsPerLayer + j) * max_batch_ + t]);
+            used->push_back(std::move(td));
+        }
+    }
     last_gpu_us_ = 0;
     for (auto& timing : step.seq.timings()) {
         last_gpu_us_ += timing.microseconds;
@@ -314,19 +363,40 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
 
 std::vector<float> VulkanForward::forward(std::span<const uint32_t> tokens, uint32_t start_pos,
                                           std::span<const TokenDepths> depths, bool all_logits) {
+    if (sliced_ && depths.size() != tokens.size())
+        fail("{} tokens but {} depth sets", tokens.size(), depths.size());
+    return run(tokens, start_pos, depths, false, all_logits, nullptr);
+}
+
+std::vector<float> VulkanForward::forward_routed(std::span<const uint32_t> tokens,
+                                                 uint32_t start_pos,
+                                                 std::span<const float> thresholds, bool all_logits,
+                                                 std::vector<TokenDepths>* used) {
+    if (!routed_) fail("this model has no routers (not a MoBiQuant checkpoint of version 2)");
+    const uint32_t n_linears = desc_.n_layers * kLinearsPerLayer;
+    if (thresholds.size() != n_linears)
+        fail("{} router thresholds for {} routed linears", thresholds.size(), n_linears);
+    thresholds_.upload(thresholds.data(), n_linears * 4);
+    return run(tokens, start_pos, {}, true, all_logits, used);
+}
+
+std::vector<float> VulkanForward::run(std::span<const uint32_t> tokens, uint32_t start_pos,
+                                      std::span<const TokenDepths> depths, bool routed,
+                                      bool all_logits, std::vector<TokenDepths>* used) {
     const uint32_t n = static_cast<uint32_t>(tokens.size());
     if (n == 0) fail("forward needs at least one token");
     if (uint64_t(start_pos) + n > context_)
         fail("{} tokens at position {} exceed the context of {} tokens", n, start_pos, context_);
-    if (sliced_ && depths.size() != n) fail("{} tokens but {} depth sets", n, depths.size());
     const uint32_t vocab = desc_.vocab_size;
     std::vector<float> logits(uint64_t(all_logits ? n : 1) * vocab);
     for (uint32_t done = 0; done < n;) {
         uint32_t batch = std::min(max_batch_, n - done);
         // Without all_logits every batch writes the same slot; the last one stays.
         float* out = all_logits ? logits.data() + uint64_t(done) * vocab : logits.data();
-        auto dep = sliced_ ? depths.subspan(done, batch) : std::span<const TokenDepths>{};
-        run_batch(tokens.subspan(done, batch), start_pos + done, dep, out, all_logits);
+        auto dep =
+            sliced_ && !routed ? depths.subspan(done, batch) : std::span<const TokenDepths>{};
+        run_batch(tokens.subspan(done, batch), start_pos + done, dep, routed, out, all_logits,
+                  used);
         done += batch;
     }
     return logits;

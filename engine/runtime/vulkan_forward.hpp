@@ -33,6 +33,13 @@ class VulkanForward {
     // else of the last token only.
     std::vector<float> forward(std::span<const uint32_t> tokens, uint32_t start_pos,
                                std::span<const TokenDepths> depths, bool all_logits = false);
+    // The same with depths chosen on the GPU by the checkpoint's routers: thresholds has one
+    // entry per routed linear (layer * 7 + linear, from RouterSet::table). The depths each token
+    // used are appended to *used when given.
+    std::vector<float> forward_routed(std::span<const uint32_t> tokens, uint32_t start_pos,
+                                      std::span<const float> thresholds, bool all_logits = false,
+                                      std::vector<TokenDepths>* used = nullptr);
+    bool routed() const { return routed_; }  // the weights carry routers
 
     uint32_t max_context() const { return context_; }
     bool quantized() const { return sliced_; }
@@ -45,15 +52,21 @@ class VulkanForward {
     struct Linear;
     struct Layer;
     struct Step;
-    Step& step_for(uint32_t tokens);
-    kernels::Plan build_plan(uint32_t tokens);
+    Step& step_for(uint32_t tokens, bool routed);
+    kernels::Plan build_plan(uint32_t tokens, bool routed);
+    // depths (one set per token) or, when routed, the depths the routers chose are written to
+    // *used.
     void run_batch(std::span<const uint32_t> tokens, uint32_t pos,
-                   std::span<const TokenDepths> depths, float* logits_out, bool all_logits);
+                   std::span<const TokenDepths> depths, bool routed, float* logits_out,
+                   bool all_logits, std::vector<TokenDepths>* used);
+    std::vector<float> run(std::span<const uint32_t> tokens, uint32_t start_pos,
+                           std::span<const TokenDepths> depths, bool routed, bool all_logits,
+                           std::vector<TokenDepths>* used);
 
     vk::Context& ctx_;
     ModelDesc desc_;
     uint32_t context_, max_batch_;
-    bool sliced_;
+    bool sliced_, routed_ = false;
     std::unique_ptr<kernels::KernelLibrary> lib_;
     std::unique_ptr<kernels::MatMulOps> ops_;
     std::vector<Layer> layers_;
@@ -61,8 +74,9 @@ class VulkanForward {
     vk::Buffer output_norm_, inv_freq_;
     // Activations for max_batch tokens, rows padded to a multiple of 128 floats.
     vk::Buffer x_, h_, q_, k_, v_, att_, tmp_, gate_, up_, logits_;
-    vk::Buffer tokens_, params_, depths_;
-    std::map<uint32_t, std::unique_ptr<Step>> steps_;
+    vk::Buffer tokens_, params_, depths_, thresholds_;
+    uint32_t router_hidden_ = 0;
+    std::map<std::pair<uint32_t, bool>, std::unique_ptr<Step>> steps_;  // (tokens, routed)
     double last_gpu_us_ = 0;
     std::unique_ptr<kernels::DispatchProfile> profile_;  // MOBIQUANT_PROFILE=1: GPU time per kernel
 };

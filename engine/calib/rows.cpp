@@ -1,0 +1,142 @@
+#include "calib/rows.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/parallel.hpp"
+
+namespace mq::calib {
+
+float dot(const float* a, const float* b, uint32_t n) {
+    float acc[8] = {};
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (uint32_t j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    for (; i < n; ++i) acc[0] += a[i] * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+Rows matmul_rows(const Rows& x, std::span<const float> w, uint32_t rows) {
+    Rows y(x.n, rows);
+    const uint32_t k = x.width;
+    parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
+        // Four tokens at a time share each weight row while it is in cache.
+        uint64_t t = t0;
+        for (; t + 4 <= t1; t += 4)
+            for (uint32_t r = 0; r < rows; ++r) {
+                const float* wr = w.data() + size_t(r) * k;
+                for (uint32_t u = 0; u < 4; ++u) y.row(t + u)[r] = dot(wr, x.row(t + u), k);
+            }
+        for (; t < t1; ++t)
+            for (uint32_t r = 0; r < rows; ++r)
+                y.row(t)[r] = dot(w.data() + size_t(r) * k, x.row(t), k);
+    });
+    return y;
+}
+
+Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps) {
+    Rows y(x.n, x.width);
+    parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
+        for (uint64_t t = t0; t < t1; ++t) {
+            const float* in = x.row(t);
+            float* out = y.row(t);
+            float scale = 1.0f / std::sqrt(dot(in, in, x.width) / x.width + eps);
+            for (uint32_t i = 0; i < x.width; ++i) out[i] = in[i] * scale * weight[i];
+        }
+    });
+    return y;
+}
+
+std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m) {
+    std::vector<std::vector<float>> out;
+    for (uint32_t k = 1; k <= quant::kSlices; ++k) out.push_back(m.dequantize(k));
+    return out;
+}
+
+Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
+                 const Rows& x, std::span<const uint8_t> depths) {
+    Rows y(x.n, lin.rows);
+    parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
+        for (uint64_t t = t0; t < t1; ++t) {
+            const uint8_t k = depths.empty() ? 0 : depths[t];
+            const float* w = k == 0 ? lin.dense.data() : decoded[k - 1].data();
+            for (uint32_t r = 0; r < lin.rows; ++r) {
+                float v = dot(w + size_t(r) * lin.cols, x.row(t), lin.cols);
+                y.row(t)[r] = lin.bias.empty() ? v : v + lin.bias[r];
+            }
+        }
+    });
+    return y;
+}
+
+void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len) {
+    const uint32_t half = d.rope_dim / 2;
+    std::vector<double> freq(half);
+    for (uint32_t i = 0; i < half; ++i) {
+        freq[i] = std::pow(double(d.rope_theta), -2.0 * i / d.rope_dim);
+        if (!d.rope_freq_factors.empty()) freq[i] /= d.rope_freq_factors[i];
+    }
+    const bool neox = d.rope_layout == RopeLayout::Neox;
+    parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
+        for (uint64_t t = t0; t < t1; ++t) {
+            const double pos = double(t % seq_len);
+            for (uint32_t h = 0; h < heads; ++h) {
+                float* v = x.row(t) + size_t(h) * d.head_dim;
+                for (uint32_t i = 0; i < half; ++i) {
+                    double angle = pos * freq[i];
+                    float c = static_cast<float>(std::cos(angle)),
+                          s = static_cast<float>(std::sin(angle));
+                    uint32_t ia = neox ? i : 2 * i, ib = neox ? i + d.head_dim / 2 : 2 * i + 1;
+                    float a = v[ia], b = v[ib];
+                    v[ia] = a * c - b * s;
+                    v[ib] = a * s + b * c;
+                }
+            }
+        }
+    });
+}
+
+Rows attention_rows(const Rows& q, const Rows& k, const Rows& v, const ModelDesc& d,
+                    uint32_t seq_len) {
+    Rows out(q.n, q.width);
+    const uint32_t group = d.n_heads / d.n_kv_heads, hd = d.head_dim;
+    const float inv_sqrt = 1.0f / std::sqrt(float(hd));
+    parallel_for(q.n, [&](uint64_t t0, uint64_t t1) {
+        std::vector<float> p(seq_len);
+        for (uint64_t t = t0; t < t1; ++t) {
+            const uint64_t first = t - t % seq_len;  // this sequence's first row
+            for (uint32_t h = 0; h < d.n_heads; ++h) {
+                const float* qh = q.row(t) + size_t(h) * hd;
+                const size_t kv_off = size_t(h / group) * hd;
+                float mx = -INFINITY;
+                for (uint64_t s = first; s <= t; ++s) {
+                    p[s - first] = dot(qh, k.row(s) + kv_off, hd) * inv_sqrt;
+                    mx = std::max(mx, p[s - first]);
+                }
+                float sum = 0;
+                for (uint64_t s = first; s <= t; ++s)
+                    sum += p[s - first] = std::exp(p[s - first] - mx);
+                float* o = out.row(t) + size_t(h) * hd;
+                for (uint64_t s = first; s <= t; ++s) {
+                    const float w = p[s - first] / sum;
+                    const float* vs = v.row(s) + kv_off;
+                    for (uint32_t i = 0; i < hd; ++i) o[i] += w * vs[i];
+                }
+            }
+        }
+    });
+    return out;
+}
+
+void swiglu_rows(Rows& gate, const Rows& up) {
+    for (size_t i = 0; i < gate.v.size(); ++i) {
+        float a = gate.v[i];
+        gate.v[i] = a / (1.0f + std::exp(-a)) * up.v[i];
+    }
+}
+
+void add_rows(Rows& x, const Rows& y) {
+    for (size_t i = 0; i < x.v.size(); ++i) x.v[i] += y.v[i];
+}
+
+}  // namespace mq::calib

@@ -1,0 +1,43 @@
+#pragma once
+// The calibration job's CPU forward: activations of many tokens at once as row-major matrices,
+// and the transformer ops on them (fp32, threads over rows). Batched for speed, so the quantizer
+// can run every calibration token through a layer, quantize it and move on (layer by layer);
+// the per-token ReferenceForward stays the slow double-precision oracle.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "runtime/model_weights.hpp"
+
+namespace mq::calib {
+
+struct Rows {
+    uint32_t n = 0, width = 0;  // tokens, values per token
+    std::vector<float> v;       // [n][width]
+
+    Rows() = default;
+    Rows(uint32_t n_, uint32_t width_) : n(n_), width(width_), v(size_t(n_) * width_) {}
+    float* row(uint32_t t) { return v.data() + size_t(t) * width; }
+    const float* row(uint32_t t) const { return v.data() + size_t(t) * width; }
+};
+
+// sum_i a[i] b[i], eight partial sums so the compiler vectorizes it.
+float dot(const float* a, const float* b, uint32_t n);
+
+// Y = X W^T, W row-major [rows][cols = X.width].
+Rows matmul_rows(const Rows& x, std::span<const float> w, uint32_t rows);
+Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps);
+// A linear with a depth per token (0 = dense weights); decoded holds W(1)..W(4) of a sliced
+// linear ([depth-1] = [rows][cols]), made once by decode_all_depths.
+std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m);
+Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
+                 const Rows& x, std::span<const uint8_t> depths);
+// RoPE on q or k rows ([n][heads * head_dim]); token t sits at position t % seq_len.
+void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len);
+// Causal grouped-query attention within each sequence of seq_len consecutive rows.
+Rows attention_rows(const Rows& q, const Rows& k, const Rows& v, const ModelDesc& d,
+                    uint32_t seq_len);
+void swiglu_rows(Rows& gate, const Rows& up);  // gate = silu(gate) * up
+void add_rows(Rows& x, const Rows& y);         // x += y
+
+}  // namespace mq::calib
