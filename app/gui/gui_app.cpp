@@ -11,6 +11,7 @@
 #include "cli/model_options.hpp"
 #include "core/error.hpp"
 #include "gui/engine_worker.hpp"
+#include "gui/model_jobs.hpp"
 #include "gui/script.hpp"
 #include "gui/ui_state.hpp"
 #include "gui/vulkan_window.hpp"
@@ -25,7 +26,8 @@ std::vector<std::string> g_dropped;  // paths dropped on the window (GLFW callba
 // The app as the script sees it: input goes in through ImGui's IO like real mouse and keys.
 class App : public ScriptTarget {
   public:
-    App(EngineWorker& worker, UiState& ui) : worker_(worker), ui_(ui) {}
+    App(EngineWorker& worker, ModelJobs& jobs, UiState& ui)
+        : worker_(worker), jobs_(jobs), ui_(ui) {}
 
     // After the GLFW backend's NewFrame (which reads the real mouse), before ImGui::NewFrame.
     void inject_input() {
@@ -68,6 +70,14 @@ class App : public ScriptTarget {
         worker_.set_budget(ui_.budget);
     }
     void set_option(const std::string& key, const std::string& value) override {
+        auto text = [&](std::array<char, 1024>& field) {
+            std::snprintf(field.data(), field.size(), "%s", value.c_str());
+        };
+        if (key == "quantize_out") return text(ui_.quantize_out);
+        if (key == "quantize_calib") return text(ui_.quantize_calib);
+        if (key == "quantize_tokens") return void(ui_.quantize_tokens = std::stoi(value));
+        if (key == "eval_text") return text(ui_.eval_text);
+        if (key == "eval_tokens") return void(ui_.eval_tokens = std::stoi(value));
         if (key == "temperature")
             ui_.sampling.temperature = std::stof(value);
         else if (key == "top_k")
@@ -79,7 +89,10 @@ class App : public ScriptTarget {
         else if (key == "max_tokens")
             ui_.max_tokens = std::stoi(value);
         else
-            fail("unknown setting \"{}\" (temperature, top_k, top_p, seed, max_tokens)", key);
+            fail(
+                "unknown setting \"{}\" (temperature, top_k, top_p, seed, max_tokens, "
+                "quantize_out, quantize_calib, quantize_tokens, eval_text, eval_tokens)",
+                key);
         worker_.set_sampling(ui_.sampling, uint32_t(ui_.max_tokens));
     }
     bool hover_token(int index) override {
@@ -107,11 +120,31 @@ class App : public ScriptTarget {
         auto lk = worker_.lock();
         return worker_.phase() == Phase::Generating;
     }
+    bool job_is(const std::string& job, const std::string& state) override {
+        if (job != "quantize" && job != "eval") fail("unknown job \"{}\" (quantize, eval)", job);
+        if (click_phase_ > 0) return false;  // a click that may start it is still under way
+        JobStatus s = (job == "quantize" ? jobs_.quantize : jobs_.eval).status();
+        const std::string now = job_state_name(s.state);
+        const bool ended = s.state != JobState::Idle && s.state != JobState::Running;
+        if (state == "ended") return ended;
+        if (state == "progress") {
+            if (ended) fail("the {} job {} before reporting progress: {}", job, now, s.error);
+            return s.state == JobState::Running && s.fraction > 0;
+        }
+        if (state != "running" && state != "done" && state != "failed" && state != "cancelled")
+            fail("unknown job state \"{}\" (running, progress, done, failed, cancelled, ended)",
+                 state);
+        if (ended && now != state)
+            fail("the {} job ended {} instead of {}{}{}", job, now, state,
+                 s.error.empty() ? "" : ": ", s.error);
+        return now == state;
+    }
     void screenshot(const std::string& name) override { screenshot_ = name; }
     void quit() override { quit_ = true; }
 
   private:
     EngineWorker& worker_;
+    ModelJobs& jobs_;
     UiState& ui_;
     std::string typed_;
     int type_delay_ = 0;
@@ -178,6 +211,7 @@ int run_gui(const GuiOptions& o) {
         });
         UiState ui;
         EngineWorker worker(*ctx);
+        ModelJobs jobs(*ctx);  // after the worker: its jobs are cancelled and joined first
         if (!o.log.empty()) worker.set_log(o.log);
         worker.set_sampling(ui.sampling, uint32_t(ui.max_tokens));
         worker.set_budget(ui.budget);
@@ -185,7 +219,7 @@ int run_gui(const GuiOptions& o) {
         std::snprintf(ui.model_path.data(), ui.model_path.size(), "%s", model.c_str());
         remember_recent(ui, model);
         worker.open(model);
-        App app(worker, ui);
+        App app(worker, jobs, ui);
 
         // A steady rate, not one frame per token; on a CPU device (lavapipe) every frame costs
         // the engine CPU time, so --fps trades smoothness for tokens/s there.
@@ -211,7 +245,7 @@ int run_gui(const GuiOptions& o) {
             window.new_frame();
             app.inject_input();
             ImGui::NewFrame();
-            draw_app(worker, ui);
+            draw_app(worker, jobs, ui);
             ImGui::Render();
             build_ms.push_back(std::chrono::duration<float, std::milli>(Clock::now() - t0).count());
             window.render(ImGui::GetDrawData());
@@ -248,7 +282,8 @@ int run_gui(const GuiOptions& o) {
             // Idle (no input, nothing loading or generating, no script) for a second: redraw at
             // 4 Hz until input arrives, so an idle window costs (almost) no CPU. Input is polled:
             // the X server also wakes us for presents, which are not activity.
-            bool busy = script || app.generating() || worker.phase_is_loading() || input_seen();
+            bool busy = script || app.generating() || worker.phase_is_loading() ||
+                        jobs.quantize.running() || jobs.eval.running() || input_seen();
             if (busy) last_activity = Clock::now();
             bool idle = Clock::now() - last_activity > std::chrono::seconds(1);
             auto next = t0 + (idle ? std::chrono::microseconds(250000) : frame_period);

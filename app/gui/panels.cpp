@@ -165,7 +165,7 @@ void draw_sampling(EngineWorker& worker, UiState& ui) {
     ImGui::TextDisabled("Applies to the next reply.");
 }
 
-void draw_models(EngineWorker& worker, UiState& ui) {
+void draw_models(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     ImGui::TextUnformatted("GGUF file or Hugging Face folder:");
     ImGui::SetNextItemWidth(-70);
     bool enter = ImGui::InputText("##path", ui.model_path.data(), ui.model_path.size(),
@@ -182,6 +182,7 @@ void draw_models(EngineWorker& worker, UiState& ui) {
                 ui.open_request = r;
             }
     }
+    draw_quantize_offer(worker, jobs, ui);
     ImGui::Separator();
     auto lk = worker.lock();
     const ModelInfo& m = worker.info();
@@ -215,10 +216,6 @@ void draw_models(EngineWorker& worker, UiState& ui) {
     } else {
         ImGui::TextDisabled("%s", worker.status().c_str());
     }
-    ImGui::Separator();
-    ImGui::TextDisabled(
-        "Quantize (calibrated routers) and the quality view (perplexity versus bits)");
-    ImGui::TextDisabled("come with the calibration job; this build has no data for them yet.");
 }
 
 void draw_status_bar(EngineWorker& worker, UiState& ui) {
@@ -252,7 +249,7 @@ void draw_status_bar(EngineWorker& worker, UiState& ui) {
         m.name.empty() ? "no model" : m.name.c_str(), human_count(m.parameters).c_str(), frame_ms);
 }
 
-void draw_app(EngineWorker& worker, UiState& ui) {
+void draw_app(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     const ImGuiViewport* vp = ImGui::GetMainViewport();
     ImGui::SetNextWindowPos(vp->WorkPos);
     ImGui::SetNextWindowSize(vp->WorkSize);
@@ -269,18 +266,19 @@ void draw_app(EngineWorker& worker, UiState& ui) {
     draw_budget(worker, ui);
     ImGui::Separator();
     if (ImGui::BeginTabBar("tabs")) {
-        if (ImGui::BeginTabItem("Routing")) {
-            draw_routing(worker, ui);
-            ImGui::EndTabItem();
-        }
-        if (ImGui::BeginTabItem("Sampling")) {
-            draw_sampling(worker, ui);
-            ImGui::EndTabItem();
-        }
-        if (ImGui::BeginTabItem("Models")) {
-            draw_models(worker, ui);
-            ImGui::EndTabItem();
-        }
+        // Each tab is remembered under "tab_<name>" so the script mode can click it.
+        auto tab = [&](const char* label, const char* name, auto draw) {
+            bool open = ImGui::BeginTabItem(label);
+            remember_widget(ui, name);
+            if (open) {
+                draw();
+                ImGui::EndTabItem();
+            }
+        };
+        tab("Routing", "tab_routing", [&] { draw_routing(worker, ui); });
+        tab("Quality", "tab_quality", [&] { draw_quality(worker, jobs, ui); });
+        tab("Sampling", "tab_sampling", [&] { draw_sampling(worker, ui); });
+        tab("Models", "tab_models", [&] { draw_models(worker, jobs, ui); });
         ImGui::EndTabBar();
     }
     ImGui::EndChild();

@@ -8,9 +8,9 @@
 namespace mq::gui {
 
 namespace {
-const std::set<std::string> kVerbs = {"wait",        "wait_model", "type",        "click",
-                                      "slider",      "set",        "wait_tokens", "wait_idle",
-                                      "hover_token", "screenshot", "quit",        "timeout"};
+const std::set<std::string> kVerbs = {
+    "wait",      "wait_model",  "type",       "click", "slider",  "set",     "wait_tokens",
+    "wait_idle", "hover_token", "screenshot", "quit",  "timeout", "wait_job"};
 }
 
 Script::Script(const std::filesystem::path& file) : file_(file) {
@@ -72,7 +72,12 @@ void Script::tick(ScriptTarget& t) {
                 done = !waiting(t.tokens_generated() >= std::stoull(l.arg));
             else if (l.verb == "wait_idle")
                 done = !waiting(!t.generating());
-            else if (l.verb == "hover_token")
+            else if (l.verb == "wait_job") {
+                size_t sp = l.arg.find(' ');
+                if (sp == std::string::npos)
+                    fail("{}:{}: wait_job JOB STATE", file_.string(), l.number);
+                done = !waiting(t.job_is(l.arg.substr(0, sp), l.arg.substr(sp + 1)));
+            } else if (l.verb == "hover_token")
                 done = !waiting(t.hover_token(std::stoi(l.arg)));
             else if (l.verb == "screenshot")
                 t.screenshot(l.arg);

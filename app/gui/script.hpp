@@ -4,12 +4,17 @@
 //   wait SECONDS          sleep (the UI keeps drawing)
 //   wait_model            until the model has loaded (fails if loading failed)
 //   type TEXT             focus the message box and type TEXT through ImGui's keyboard input
-//   click NAME            press a button with the mouse: send, stop, regenerate, new_chat, open
+//   click NAME            press a button with the mouse: send, stop, regenerate, new_chat, open,
+//                         tab_routing, tab_quality, tab_sampling, tab_models, quantize,
+//                         cancel_quantize, open_quantized, run_eval, cancel_eval
 //   slider BITS           set the budget slider (as dragging it would) to BITS
-//   set KEY VALUE         temperature, top_k, top_p, seed, max_tokens
+//   set KEY VALUE         temperature, top_k, top_p, seed, max_tokens, quantize_out,
+//                         quantize_calib, quantize_tokens, eval_text, eval_tokens
 //   wait_tokens N         until N tokens have been generated in total
 //   wait_idle             until no reply is being generated
 //   hover_token K         put the mouse on generated token K (negative: from the end)
+//   wait_job JOB STATE    JOB quantize|eval; STATE running, progress (a fraction > 0 reported),
+//                         done, failed, cancelled or ended (any of the last three)
 //   screenshot NAME       write NAME.png into the screenshot folder
 //   quit                  close the window
 // Each wait gives up after `timeout SECONDS` (default 60), which fails the run.
@@ -33,6 +38,9 @@ class ScriptTarget {
     virtual bool model_ready() = 0;  // loaded and idle
     virtual bool model_failed() = 0;
     virtual bool generating() = 0;
+    // Whether the background job is in that state (see wait_job); throws mq::Error when it ended
+    // otherwise than asked (a failed job's message).
+    virtual bool job_is(const std::string& job, const std::string& state) = 0;
     virtual void screenshot(const std::string& name) = 0;  // after this frame is drawn
     virtual void quit() = 0;
 };

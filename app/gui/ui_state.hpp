@@ -6,14 +6,17 @@
 #include <array>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "eval/quality_table.hpp"
 #include "runtime/sampler.hpp"
 
 namespace mq::gui {
 
 class EngineWorker;
+class ModelJobs;
 
 struct WidgetRect {
     ImVec2 min, max;
@@ -35,10 +38,24 @@ struct UiState {
     std::deque<float> frame_ms;           // CPU time per frame (UI work, recording, submit)
     int frame = 0;
     std::string open_request;  // a path the UI asked to open this frame
+
+    // Models panel: the quantize offer's form, filled with defaults for `quantize_for`.
+    std::string quantize_for;
+    std::array<char, 1024> quantize_out{}, quantize_calib{};
+    int quantize_tokens = 2048;
+
+    // Quality view: the table of `quality_for` (read when the model or the eval job changes).
+    std::string quality_for;
+    std::optional<eval::QualityTable> quality;
+    std::string quality_error;       // the table file exists but could not be read
+    uint64_t quality_eval_seen = 0;  // BackgroundJob::finished() when it was last read
+    bool quality_log_y = true;
+    std::array<char, 1024> eval_text{};
+    int eval_tokens = 2048;
 };
 
 // Draws the whole window for one frame. Requests (send, stop, open...) go to the worker.
-void draw_app(EngineWorker& worker, UiState& ui);
+void draw_app(EngineWorker& worker, ModelJobs& jobs, UiState& ui);
 
 // Red (2 bits) through yellow to green (8 bits); white for unquantized weights.
 ImVec4 bits_color(float bits);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The desktop app under Xvfb on lavapipe, driven by a --script of UI actions.
-# usage: run_gui_test.sh MOBIQUANT WRITE_MODEL chat|missing|nodisplay WORKDIR
+# usage: run_gui_test.sh MOBIQUANT WRITE_MODEL chat|missing|nodisplay|quality|quantize WORKDIR
 set -uo pipefail
 mq=$1 writer=$2 mode=$3 work=$4
 rm -rf "$work" && mkdir -p "$work/shots"
@@ -16,6 +16,14 @@ run_app() {  # run_app ARGS...: the app in a fresh 1280x800 X server; stderr to 
 
 # Distinct colours in a PNG (a blank window has 1 or 2; the idle UI about 35).
 colours() { identify -format '%k' "$1"; }
+# Pixels of one exact colour (a plot series: the UI theme uses none of these).
+pixels_of() { convert "$1" -fill black +opaque "$2" -fill white -opaque "$2" -format '%[fx:round(mean*w*h)]' info:; }
+shot_ok() {  # shot_ok NAME: the screenshot exists and is not blank
+    local n
+    n=$(colours "$work/shots/$1.png") || die "no screenshot $1"
+    echo "screenshot $1: $n colours"
+    [ "$n" -gt 12 ] || die "screenshot $1 looks blank ($n colours)"
+}
 
 case "$mode" in
 nodisplay)
@@ -78,6 +86,114 @@ SCRIPT
         echo "screenshot $s: $n colours"
         [ "$n" -gt 12 ] || die "screenshot $s looks blank ($n colours)"
     done
+    ;;
+quality)
+    # A quality table written by hand beside the test model (what `mobiquant eval --save` writes):
+    # the view must draw the routed curve, the uniform-depth and bit-specific points and the
+    # numbers.
+    model=$("$writer" "$work") || die "could not write the test model"
+    cat > "${model%.gguf}.quality.json" <<'JSON'
+{"model": "tiny-test-mobiquant.gguf", "text": "heldout.txt", "tokens": 2048, "fp_ppl": 48.1,
+ "uniform": [{"bits": 2, "ppl": 612}, {"bits": 4, "ppl": 66.0}, {"bits": 6, "ppl": 49.4},
+             {"bits": 8, "ppl": 48.3}],
+ "bit_specific": [{"bits": 2, "ppl": 590}, {"bits": 4, "ppl": 65.1}, {"bits": 6, "ppl": 49.3},
+                  {"bits": 8, "ppl": 48.3}],
+ "routed": [{"budget": 2.0, "bits": 2.00, "ppl": 612}, {"budget": 2.5, "bits": 2.52, "ppl": 262},
+            {"budget": 3.0, "bits": 3.01, "ppl": 141}, {"budget": 3.5, "bits": 3.49, "ppl": 93.5},
+            {"budget": 4.0, "bits": 4.02, "ppl": 64.1}, {"budget": 4.5, "bits": 4.51, "ppl": 57.3},
+            {"budget": 5.0, "bits": 4.98, "ppl": 53.4}, {"budget": 5.5, "bits": 5.52, "ppl": 51.0},
+            {"budget": 6.0, "bits": 6.01, "ppl": 49.2}, {"budget": 6.5, "bits": 6.49, "ppl": 48.8},
+            {"budget": 7.0, "bits": 7.03, "ppl": 48.5}, {"budget": 7.5, "bits": 7.51, "ppl": 48.36},
+            {"budget": 8.0, "bits": 8.00, "ppl": 48.3}],
+ "random": [{"bits": 2.00, "ppl": 612}, {"bits": 2.52, "ppl": 395}, {"bits": 3.01, "ppl": 236},
+            {"bits": 3.49, "ppl": 150}, {"bits": 4.02, "ppl": 66.3}, {"bits": 4.51, "ppl": 61.9},
+            {"bits": 4.98, "ppl": 58.2}, {"bits": 5.52, "ppl": 54.4}, {"bits": 6.01, "ppl": 49.5},
+            {"bits": 6.49, "ppl": 49.2}, {"bits": 7.03, "ppl": 48.9}, {"bits": 7.51, "ppl": 48.6},
+            {"bits": 8.00, "ppl": 48.3}],
+ "mix": [{"bits": 2.00, "ppl": 612}, {"bits": 2.52, "ppl": 330}, {"bits": 3.01, "ppl": 190},
+         {"bits": 3.49, "ppl": 118}, {"bits": 4.02, "ppl": 66.1}, {"bits": 4.51, "ppl": 60.1},
+         {"bits": 4.98, "ppl": 56.4}, {"bits": 5.52, "ppl": 52.6}, {"bits": 6.01, "ppl": 49.4},
+         {"bits": 6.49, "ppl": 49.0}, {"bits": 7.03, "ppl": 48.7}, {"bits": 7.51, "ppl": 48.45},
+         {"bits": 8.00, "ppl": 48.3}]}
+JSON
+    cat > "$work/script.txt" <<'SCRIPT'
+timeout 30
+wait_model
+click tab_quality
+wait 0.5
+screenshot quality
+quit
+SCRIPT
+    run_app --model "$model" --script "$work/script.txt"
+    rc=$?
+    [ $rc -eq 0 ] || die "exit code $rc (2 = script failed, 3 = validation messages)"
+    grep -q "could not be read" "$work/stderr.txt" && die "the table was not read"
+    shot_ok quality
+    # The plot's series colours (quality_view.cpp): routed blue, uniform orange, bit-specific pink.
+    for c in 'rgb(80,170,255)' 'rgb(255,150,60)' 'rgb(230,90,200)'; do
+        n=$(pixels_of "$work/shots/quality.png" "$c")
+        echo "pixels of $c: $n"
+        [ "$n" -ge 40 ] || die "the plot lacks the series drawn in $c ($n pixels)"
+    done
+    ;;
+quantize)
+    # The Models panel's quantize offer on a plain model: start, see progress, cancel (nothing is
+    # written); start again with fewer tokens and let it finish; open the checkpoint; then ask the
+    # Quality tab (no table yet) to run the eval job.
+    model=$("$writer" "$work") || die "could not write the test model"
+    ckpt="$work/quantized.gguf" cancelled="$work/cancelled.gguf"
+    cat > "$work/script.txt" <<SCRIPT
+timeout 40
+wait_model
+click tab_models
+wait 0.3
+screenshot models
+set quantize_out $cancelled
+set quantize_tokens 1024
+click quantize
+wait_job quantize progress
+screenshot quantize_running
+click cancel_quantize
+wait_job quantize cancelled
+set quantize_out $ckpt
+set quantize_tokens 256
+click quantize
+wait_job quantize done
+screenshot quantize_done
+click open_quantized
+wait 0.5
+wait_model
+click tab_quality
+wait 0.3
+set eval_tokens 32
+click run_eval
+wait_job eval ended
+wait 0.3
+screenshot eval
+quit
+SCRIPT
+    SECONDS=0
+    run_app --model "$model" --script "$work/script.txt"
+    rc=$?
+    echo "app ran ${SECONDS} s"
+    [ $rc -eq 0 ] || die "exit code $rc (2 = script failed, 3 = validation messages)"
+    grep -q "gui: quantize cancelled" "$work/stderr.txt" || die "the first quantize was not cancelled"
+    [ -e "$cancelled" ] && die "the cancelled job left $cancelled"
+    ls "$work" | grep -q '\.tmp-' && die "a temporary file was left: $(ls "$work")"
+    [ -s "$ckpt" ] || die "the second quantize wrote no checkpoint"
+    grep -q "model ready: .*MoBiQuant checkpoint" "$work/stderr.txt" ||
+        die "the new checkpoint did not open as a MoBiQuant checkpoint"
+    # The eval job either made the table (then the view reads it) or failed with its message
+    # shown (the job is still being built in the engine).
+    table="${ckpt%.gguf}.quality.json"
+    if grep -q "gui: eval done" "$work/stderr.txt"; then
+        [ -s "$table" ] || die "eval reported done but wrote no $table"
+        n=$(pixels_of "$work/shots/eval.png" 'rgb(80,170,255)')
+        [ "$n" -ge 40 ] || die "the quality view did not draw the new table's routed curve ($n pixels)"
+    else
+        grep -q "gui: eval failed after .*: ." "$work/stderr.txt" || die "eval neither finished nor failed with a message"
+    fi
+    for s in models quantize_running quantize_done eval; do shot_ok $s; done
     ;;
 *) die "unknown mode $mode" ;;
 esac

@@ -1,0 +1,51 @@
+#pragma once
+// The long jobs the Models and Quality panels start: quantize a plain model into a MoBiQuant
+// checkpoint, and run the eval job that makes a checkpoint's quality table. Each runs on its own
+// thread (BackgroundJob) through the engine's job API; the UI only reads their status.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "gui/background_job.hpp"
+
+namespace mq::vk {
+class Context;
+}
+
+namespace mq::gui {
+
+// A bundled file in assets/ (beside the build tree, the installed share folder or the source tree
+// this was built from); the source tree's path when none exists, so messages name a real place.
+std::filesystem::path asset_path(const std::string& name);
+
+// "dir/name.gguf" -> "dir/name-mobiquant.gguf"
+std::filesystem::path default_checkpoint_path(const std::filesystem::path& model);
+
+struct QuantizeRequest {
+    std::filesystem::path model, out, calibration;
+    uint32_t tokens = 2048;
+};
+
+struct EvalRequest {
+    std::filesystem::path model, text, calibration;
+    uint64_t tokens = 2048;  // scored per configuration
+};
+
+class ModelJobs {
+  public:
+    explicit ModelJobs(vk::Context& ctx) : ctx_(ctx) {}
+
+    // Reads the calibration text, checks the inputs (fails in milliseconds on bad ones), then
+    // quantizes. The result text is the checkpoint's path.
+    bool start_quantize(const QuantizeRequest& request);
+    // Runs the eval job and saves its table beside the model (eval::quality_table_path).
+    bool start_eval(const EvalRequest& request);
+
+    BackgroundJob quantize{"quantize"};
+    BackgroundJob eval{"eval"};
+
+  private:
+    vk::Context& ctx_;
+};
+
+}  // namespace mq::gui
