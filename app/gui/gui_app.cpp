@@ -78,6 +78,7 @@ class App : public ScriptTarget {
         if (key == "quantize_tokens") return void(ui_.quantize_tokens = std::stoi(value));
         if (key == "eval_text") return text(ui_.eval_text);
         if (key == "eval_tokens") return void(ui_.eval_tokens = std::stoi(value));
+        if (key == "quality_log_scale") return void(ui_.quality_log_y = std::stoi(value) != 0);
         if (key == "temperature")
             ui_.sampling.temperature = std::stof(value);
         else if (key == "top_k")
@@ -91,7 +92,8 @@ class App : public ScriptTarget {
         else
             fail(
                 "unknown setting \"{}\" (temperature, top_k, top_p, seed, max_tokens, "
-                "quantize_out, quantize_calib, quantize_tokens, eval_text, eval_tokens)",
+                "quantize_out, quantize_calib, quantize_tokens, eval_text, eval_tokens, "
+                "quality_log_scale)",
                 key);
         worker_.set_sampling(ui_.sampling, uint32_t(ui_.max_tokens));
     }

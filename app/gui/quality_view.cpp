@@ -62,7 +62,7 @@ void draw_numbers(const eval::QualityTable& t) {
     // that width alone, and the routed checkpoint asked for that budget.
     if (ImGui::BeginTable("widths", 4, flags)) {
         ImGui::TableSetupColumn("bits");
-        ImGui::TableSetupColumn("uniform depth");
+        ImGui::TableSetupColumn("uniform");
         ImGui::TableSetupColumn("bit-specific");
         ImGui::TableSetupColumn("routed");
         ImGui::TableHeadersRow();
@@ -232,11 +232,13 @@ void draw_quality(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
         return;
     }
     const eval::QualityTable& t = *ui.quality;
-    ImGui::TextDisabled(
+    ImGui::Checkbox("log scale", &ui.quality_log_y);
+    ImGui::SameLine();
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped(
         "%s on %s, %llu tokens per row", t.model.empty() ? name.c_str() : t.model.c_str(),
         t.text.empty() ? "held-out text" : t.text.c_str(), (unsigned long long)t.tokens);
-    ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - 100));
-    ImGui::Checkbox("log scale", &ui.quality_log_y);
+    ImGui::PopStyleColor();
     draw_plot_of(t, ui);
     ImGui::BeginChild("quality_numbers", ImVec2(0, 0), false);
     draw_numbers(t);

@@ -9,7 +9,8 @@
 //                         cancel_quantize, open_quantized, run_eval, cancel_eval
 //   slider BITS           set the budget slider (as dragging it would) to BITS
 //   set KEY VALUE         temperature, top_k, top_p, seed, max_tokens, quantize_out,
-//                         quantize_calib, quantize_tokens, eval_text, eval_tokens
+//                         quantize_calib, quantize_tokens, eval_text, eval_tokens,
+//                         quality_log_scale (0/1)
 //   wait_tokens N         until N tokens have been generated in total
 //   wait_idle             until no reply is being generated
 //   hover_token K         put the mouse on generated token K (negative: from the end)
