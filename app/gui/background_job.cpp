@@ -24,6 +24,8 @@ const char* job_state_name(JobState s) {
 
 BackgroundJob::~BackgroundJob() {
     cancel();
+    // The engine notices the flag between steps, which can take seconds in a long step.
+    if (running()) std::fprintf(stderr, "gui: waiting for the %s job to stop\n", name_.c_str());
     if (thread_.joinable()) thread_.join();
 }
 

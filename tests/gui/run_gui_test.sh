@@ -137,7 +137,8 @@ SCRIPT
     done
     ;;
 quantize)
-    # The Models panel's quantize offer on a plain model: start, see progress, cancel (nothing is
+    # The Models panel's quantize offer on a plain model: bad input (more calibration tokens than
+    # the text has) fails at once with a message; start, see progress, cancel (nothing is
     # written); start again with fewer tokens and let it finish; open the checkpoint; then ask the
     # Quality tab (no table yet) to run the eval job.
     model=$("$writer" "$work") || die "could not write the test model"
@@ -149,6 +150,10 @@ click tab_models
 wait 0.3
 screenshot models
 set quantize_out $cancelled
+set quantize_tokens 9000000
+click quantize
+wait_job quantize failed
+screenshot quantize_error
 set quantize_tokens 1024
 click quantize
 wait_job quantize progress
@@ -177,7 +182,9 @@ SCRIPT
     rc=$?
     echo "app ran ${SECONDS} s"
     [ $rc -eq 0 ] || die "exit code $rc (2 = script failed, 3 = validation messages)"
-    grep -q "gui: quantize cancelled" "$work/stderr.txt" || die "the first quantize was not cancelled"
+    grep -q "gui: quantize failed after .*: .*calibration text" "$work/stderr.txt" ||
+        die "asking for more calibration tokens than the text has gave no readable error"
+    grep -q "gui: quantize cancelled" "$work/stderr.txt" || die "the quantize job was not cancelled"
     [ -e "$cancelled" ] && die "the cancelled job left $cancelled"
     ls "$work" | grep -q '\.tmp-' && die "a temporary file was left: $(ls "$work")"
     [ -s "$ckpt" ] || die "the second quantize wrote no checkpoint"
@@ -193,7 +200,7 @@ SCRIPT
     else
         grep -q "gui: eval failed after .*: ." "$work/stderr.txt" || die "eval neither finished nor failed with a message"
     fi
-    for s in models quantize_running quantize_done eval; do shot_ok $s; done
+    for s in models quantize_error quantize_running quantize_done eval; do shot_ok $s; done
     ;;
 *) die "unknown mode $mode" ;;
 esac
