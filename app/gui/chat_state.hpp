@@ -31,6 +31,7 @@ struct ModelInfo {
     uint32_t context = 0;
     uint64_t parameters = 0;
     bool quantized = false, mobiquant_checkpoint = false;
+    bool routed = false;  // the checkpoint has trained routers (the budget picks depths per token)
     std::array<uint64_t, 5>
         weight_bytes{};  // per decode step at uniform depth 1..4 (index 0 unused)
 };

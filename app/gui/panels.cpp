@@ -65,9 +65,14 @@ void draw_budget(EngineWorker& worker, UiState& ui) {
         ImGui::TextDisabled("achieved bits appear while the model generates");
     }
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped(
-        "(no trained routers: the budget is met by mixing neighbouring uniform "
-        "depths token by token)");
+    if (worker.info().routed)
+        ImGui::TextWrapped(
+            "(the checkpoint's routers choose each token's depth per linear; the budget sets "
+            "their thresholds)");
+    else
+        ImGui::TextWrapped(
+            "(no trained routers: the budget is met by mixing neighbouring uniform "
+            "depths token by token)");
     ImGui::PopStyleColor();
     size_t n = std::min<size_t>(hist.size(), 240);
     std::vector<float> tail(hist.end() - n, hist.end());
@@ -204,7 +209,8 @@ void draw_models(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
             row("vocabulary", fmt::format("{}", m.vocab));
             row("context", fmt::format("{} tokens", m.context));
             row("chat template", m.template_family);
-            row("weights", m.mobiquant_checkpoint ? "MoBiQuant checkpoint"
+            row("weights", m.mobiquant_checkpoint ? (m.routed ? "MoBiQuant checkpoint with routers"
+                                                              : "MoBiQuant checkpoint (no routers)")
                            : m.quantized          ? "plain model, sliced to MoBiSlice at load"
                                                   : "unquantized");
             row("bytes / token", fmt::format("{:.1f} MB at 2 bits .. {:.1f} MB at 8 bits",
