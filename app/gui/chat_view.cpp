@@ -119,7 +119,7 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
     }
 
     ImGui::Separator();
-    bool ready = phase == Phase::Ready;
+    bool ready = phase == Phase::Ready && !ui.device_busy;
     if (ui.focus_input) {
         ImGui::SetKeyboardFocusHere();
         ui.focus_input = false;
@@ -153,6 +153,10 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
     ImGui::EndDisabled();
     ImGui::SameLine();
     ImGui::Checkbox("Follow", &ui.follow_chat);
+    if (ui.device_busy) {
+        ImGui::SameLine();
+        ImGui::TextDisabled("(the eval job is using the device)");
+    }
 }
 
 }  // namespace mq::gui

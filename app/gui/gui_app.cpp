@@ -274,7 +274,7 @@ int run_gui(const GuiOptions& o) {
             if (o.frames > 0 && frames >= o.frames) break;
             for (auto& p : g_dropped) ui.open_request = p;
             g_dropped.clear();
-            if (!ui.open_request.empty()) {
+            if (!ui.open_request.empty() && !jobs.eval.running()) {
                 std::snprintf(ui.model_path.data(), ui.model_path.size(), "%s",
                               ui.open_request.c_str());
                 remember_recent(ui, ui.open_request);

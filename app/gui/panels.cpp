@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gui/engine_worker.hpp"
+#include "gui/model_jobs.hpp"
 #include "gui/ui_widgets.hpp"
 
 namespace mq::gui {
@@ -187,6 +188,8 @@ void draw_models(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
                 ui.open_request = r;
             }
     }
+    if (!ui.open_request.empty() && ui.device_busy)
+        ImGui::TextDisabled("Opens %s when the eval job ends.", ui.open_request.c_str());
     draw_quantize_offer(worker, jobs, ui);
     ImGui::Separator();
     auto lk = worker.lock();
@@ -256,6 +259,7 @@ void draw_status_bar(EngineWorker& worker, UiState& ui) {
 }
 
 void draw_app(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
+    ui.device_busy = jobs.eval.running();
     const ImGuiViewport* vp = ImGui::GetMainViewport();
     ImGui::SetNextWindowPos(vp->WorkPos);
     ImGui::SetNextWindowSize(vp->WorkSize);

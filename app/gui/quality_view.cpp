@@ -159,8 +159,8 @@ void refresh_table(const std::string& model, const JobStatus& eval_status, UiSta
                       asset_path("heldout.txt").c_str());
 }
 
-void draw_eval_offer(const std::string& model, bool checkpoint, ModelJobs& jobs, const JobStatus& s,
-                     UiState& ui, bool have_table) {
+void draw_eval_offer(const std::string& model, bool checkpoint, bool generating, ModelJobs& jobs,
+                     const JobStatus& s, UiState& ui, bool have_table) {
     const bool running = s.state == JobState::Running;
     if (!have_table) {
         ImGui::TextWrapped(
@@ -184,7 +184,8 @@ void draw_eval_offer(const std::string& model, bool checkpoint, ModelJobs& jobs,
             "first (Models tab), then open the checkpoint.");
         ImGui::PopStyleColor();
     }
-    ImGui::BeginDisabled(running || !checkpoint);
+    if (generating) ImGui::TextDisabled("(waits for the reply being generated)");
+    ImGui::BeginDisabled(running || !checkpoint || generating);
     ImGui::PushItemWidth(-150);
     ImGui::InputText("held-out text", ui.eval_text.data(), ui.eval_text.size());
     ImGui::InputInt("tokens per row", &ui.eval_tokens, 256, 1024);
@@ -198,7 +199,7 @@ void draw_eval_offer(const std::string& model, bool checkpoint, ModelJobs& jobs,
         r.tokens = uint64_t(ui.eval_tokens);
         jobs.start_eval(r);
     }
-    if (!running && checkpoint) remember_widget(ui, "run_eval");
+    if (!running && checkpoint && !generating) remember_widget(ui, "run_eval");
     ImGui::EndDisabled();
     draw_job_status(jobs.eval, s, ui, "cancel_eval");
 }
@@ -207,9 +208,10 @@ void draw_eval_offer(const std::string& model, bool checkpoint, ModelJobs& jobs,
 
 void draw_quality(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     std::string model, name;
-    bool checkpoint = false;
+    bool checkpoint = false, generating = false;
     {
         auto lk = worker.lock();
+        generating = worker.phase() == Phase::Generating;
         if (worker.phase() == Phase::Ready || worker.phase() == Phase::Generating) {
             model = worker.info().path;
             name = worker.info().name;
@@ -228,7 +230,7 @@ void draw_quality(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
         ImGui::PopStyleColor();
     }
     if (!ui.quality) {
-        draw_eval_offer(model, checkpoint, jobs, s, ui, false);
+        draw_eval_offer(model, checkpoint, generating, jobs, s, ui, false);
         return;
     }
     const eval::QualityTable& t = *ui.quality;
@@ -244,7 +246,7 @@ void draw_quality(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     draw_numbers(t);
     ImGui::Spacing();
     if (ImGui::CollapsingHeader("Run the eval job again"))
-        draw_eval_offer(model, checkpoint, jobs, s, ui, true);
+        draw_eval_offer(model, checkpoint, generating, jobs, s, ui, true);
     else if (s.state != JobState::Idle)
         draw_job_status(jobs.eval, s, ui, "cancel_eval");
     ImGui::EndChild();

@@ -37,7 +37,10 @@ struct UiState {
     std::vector<WidgetRect> token_rects;  // generated tokens of the whole conversation, in order
     std::deque<float> frame_ms;           // CPU time per frame (UI work, recording, submit)
     int frame = 0;
-    std::string open_request;  // a path the UI asked to open this frame
+    std::string open_request;  // a path the UI asked to open (waits while the eval job runs)
+    // The eval job runs the model on the shared Vulkan device: chat and model loading wait for it
+    // (the engine's command pool is not shared across threads at once).
+    bool device_busy = false;
 
     // Models panel: the quantize offer's form, filled with defaults for `quantize_for`.
     std::string quantize_for;
