@@ -1,5 +1,5 @@
-// mobiquant bench-kernels: mat-vec speed at every depth against the dense fp32 kernel and the
-// device's streaming-read bandwidth.
+// mobiquant bench-kernels: mat-vec (decode) and mat-mat (prefill) speed at every depth against
+// the dense fp32 kernels and the device's streaming-read bandwidth.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -18,6 +18,8 @@ namespace {
 struct Options {
     mq::cli::DeviceOptions device;
     std::vector<std::string> shapes{"4096x4096", "11008x4096"};
+    std::vector<std::string> matmat_shapes{"512x192", "4096x192"};
+    uint32_t tokens = 32;
     uint32_t repetitions = 10;
     bool json = false;
 };
@@ -36,6 +38,9 @@ int run(const Options& o) {
     mq::kernels::KernelBenchOptions bo;
     bo.shapes.clear();
     for (auto& s : o.shapes) bo.shapes.push_back(parse_shape(s));
+    bo.matmat_shapes.clear();
+    for (auto& s : o.matmat_shapes) bo.matmat_shapes.push_back(parse_shape(s));
+    bo.matmat_tokens = o.tokens;
     bo.repetitions = o.repetitions;
     bo.progress = [](const std::string& what) { std::fprintf(stderr, "  %s...\n", what.c_str()); };
 
@@ -53,6 +58,7 @@ int run(const Options& o) {
             nlohmann::json row{{"n", r.n},   {"k", r.k},     {"kind", r.kind},
                                {"us", r.us}, {"gbs", r.gbs}, {"gweights_per_s", r.gweights}};
             if (r.kind == "mobislice") row["depth"] = r.depth;
+            if (r.tokens > 1) row["tokens"] = r.tokens;
             rows.push_back(row);
         }
         out["results"] = rows;
@@ -61,26 +67,30 @@ int run(const Options& o) {
     }
     fmt::print("Device: {}\nStreaming read: {:.1f} GB/s ({:.0f} MiB buffer)\n\n", ctx.info().name,
                bw.gbs, bw.bytes / 1048576.0);
-    fmt::print("{:>12}  {:<16} {:>10} {:>9} {:>8} {:>12}\n", "shape NxK", "kernel", "us/call",
-               "GB/s", "% read", "Gweights/s");
+    fmt::print("{:>12} {:>6}  {:<16} {:>10} {:>9} {:>8} {:>12}\n", "shape NxK", "tokens", "kernel",
+               "us/call", "GB/s", "% read", "Gweights/s");
     for (auto& r : results) {
         std::string kernel = r.kind == "mobislice"
                                  ? fmt::format("depth {} ({} bit)", r.depth, 2 * r.depth)
                                  : "dense fp32";
-        fmt::print("{:>12}  {:<16} {:>10.0f} {:>9.2f} {:>7.0f}% {:>12.2f}\n",
-                   fmt::format("{}x{}", r.n, r.k), kernel, r.us, r.gbs, 100 * r.gbs / bw.gbs,
-                   r.gweights);
+        fmt::print("{:>12} {:>6}  {:<16} {:>10.0f} {:>9.2f} {:>7.0f}% {:>12.2f}\n",
+                   fmt::format("{}x{}", r.n, r.k), r.tokens, kernel, r.us, r.gbs,
+                   100 * r.gbs / bw.gbs, r.gweights);
     }
-    // The targets the kernels are held to (see README).
-    for (size_t i = 0; i + 4 < results.size() + 1; i += 5) {
+    fmt::print(
+        "(mat-mat rows: Gweights/s counts weight x token products; GB/s counts each weight "
+        "once)\n");
+    // The targets the kernels are held to (see README): rows come in fives, depth 1-4 then dense.
+    for (size_t i = 0; i + 5 <= results.size(); i += 5) {
         const auto& d1 = results[i];
         const auto& d2 = results[i + 1];
         const auto& d4 = results[i + 3];
         const auto& dense = results[i + 4];
         fmt::print(
-            "\n{}x{}: depth 1 is {:.2f}x faster than depth 4; depth 2 is {:.2f}x faster "
+            "\n{}x{}{}: depth 1 is {:.2f}x faster than depth 4; depth 2 is {:.2f}x faster "
             "than dense fp32",
-            d1.n, d1.k, d4.us / d1.us, dense.us / d2.us);
+            d1.n, d1.k, d1.tokens > 1 ? fmt::format(" x {} tokens", d1.tokens) : "", d4.us / d1.us,
+            dense.us / d2.us);
     }
     fmt::print("\n");
     return 0;
@@ -88,12 +98,18 @@ int run(const Options& o) {
 
 mq::cli::Registration reg{
     "bench-kernels",
-    "Benchmark the MoBiSlice mat-vec at depths 1-4 against dense fp32 and the device's read "
-    "bandwidth",
+    "Benchmark the MoBiSlice mat-vec and mat-mat at depths 1-4 against dense fp32 and the "
+    "device's read bandwidth",
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
         o->device.add_to(cmd);
         cmd.add_option("--shapes", o->shapes, "Matrix shapes NxK (outputs x inputs)")
+            ->capture_default_str();
+        cmd.add_option("--matmat-shapes", o->matmat_shapes,
+                       "Mat-mat (prefill) shapes NxK, timed over --tokens tokens")
+            ->capture_default_str();
+        cmd.add_option("--tokens", o->tokens, "Tokens per mat-mat call (0 or 1: no mat-mat)")
+            ->check(CLI::Range(0, 4096))
             ->capture_default_str();
         cmd.add_option("--reps", o->repetitions, "Calls timed per kernel (median reported)")
             ->check(CLI::Range(1, 10000))

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "core/half.hpp"
 
 namespace mq::kernels {
 
@@ -40,29 +41,44 @@ GpuSlicedMatrix::GpuSlicedMatrix(vk::Context& ctx, const quant::SlicedMatrix& m)
     const uint64_t align = std::max<uint64_t>(256, ctx.info().min_storage_buffer_offset_alignment);
     plane_row_bytes = uint64_t(m.words_per_row()) * 4;
     scale_row_bytes = uint64_t(groups) * 4;
+    // Chunk offsets are aligned explicitly below, so any row count per chunk will do.
+    uint64_t widths[] = {quant::kSlices * plane_row_bytes, scale_row_bytes};
     uint64_t offset = 0;
-    for (uint32_t e = 0; e < quant::kSlices; ++e) {
-        plane_offset[e] = offset;
-        offset = align_up(offset + m.plane_bytes(), align);
+    for (const RowChunk& rc : split_rows(rows, widths, ctx.max_storage_range(), 1)) {
+        SlicedChunk c;
+        static_cast<RowChunk&>(c) = rc;
+        c.planes_offset = offset;
+        c.plane_stride = uint64_t(c.rows) * plane_row_bytes;
+        c.scales_offset = align_up(offset + quant::kSlices * c.plane_stride, align);
+        offset = align_up(c.scales_offset + uint64_t(c.rows) * scale_row_bytes, align);
+        chunks.push_back(c);
     }
-    scale_offset = offset;
-    buffer = vk::Buffer(ctx, offset + m.scale_bytes());
-    for (uint32_t e = 0; e < quant::kSlices; ++e)
-        buffer.upload(m.planes[e].data(), m.plane_bytes(), plane_offset[e]);
-    buffer.upload(m.scale_zero.data(), m.scale_bytes(), scale_offset);
-    uint64_t widths[] = {plane_row_bytes, scale_row_bytes};
-    chunks = split_rows(rows, widths, ctx.max_storage_range(),
-                        ctx.info().min_storage_buffer_offset_alignment);
+    buffer = vk::Buffer(ctx, offset);
+    const uint64_t words = m.words_per_row();
+    for (const SlicedChunk& c : chunks) {
+        for (uint32_t e = 0; e < quant::kSlices; ++e)
+            buffer.upload(m.planes[e].data() + c.row0 * words, c.plane_stride,
+                          c.planes_offset + e * c.plane_stride);
+        buffer.upload(m.scale_zero.data() + uint64_t(c.row0) * groups,
+                      uint64_t(c.rows) * scale_row_bytes, c.scales_offset);
+    }
 }
 
 GpuDenseMatrix::GpuDenseMatrix(vk::Context& ctx, std::span<const float> weights, uint32_t rows_,
-                               uint32_t cols_)
-    : rows(rows_), cols(cols_), padded_cols(padded_width(cols_)) {
+                               uint32_t cols_, WeightFormat format_)
+    : rows(rows_), cols(cols_), padded_cols(padded_width(cols_)), format(format_) {
     if (weights.size() != uint64_t(rows) * cols)
         fail("dense matrix: {} values for {}x{}", weights.size(), rows, cols);
-    row_bytes = uint64_t(padded_cols) * 4;
+    row_bytes = uint64_t(padded_cols) * bytes_per_weight();
     buffer = vk::Buffer(ctx, row_bytes * rows);
-    if (padded_cols == cols) {
+    if (format == WeightFormat::F16) {
+        std::vector<uint16_t> halves(uint64_t(rows) * padded_cols, 0);
+        for (uint32_t r = 0; r < rows; ++r)
+            for (uint32_t c = 0; c < cols; ++c)
+                halves[uint64_t(r) * padded_cols + c] =
+                    float_to_half(weights[uint64_t(r) * cols + c]);
+        buffer.upload(halves.data(), halves.size() * sizeof(uint16_t));
+    } else if (padded_cols == cols) {
         buffer.upload(weights.data(), weights.size_bytes());
     } else {
         std::vector<float> padded(uint64_t(rows) * padded_cols, 0.0f);

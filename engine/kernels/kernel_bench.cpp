@@ -54,7 +54,7 @@ std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
         if (options.progress) options.progress(s);
     };
 
-    for (auto [n, k] : options.shapes) {
+    auto run_shape = [&](uint32_t n, uint32_t k, uint32_t tokens) {
         say(fmt::format("preparing {}x{} weights", n, k));
         std::vector<float> w(uint64_t(n) * k);
         for (auto& v : w) v = dist(rng);
@@ -66,24 +66,35 @@ std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
         GpuDenseMatrix gd(ctx, w, n, k);
         w = {};
 
-        std::vector<float> x(padded_width(k), 0.0f);
-        for (uint32_t i = 0; i < k; ++i) x[i] = dist(rng);
-        vk::Buffer xb(ctx, x.size() * 4), yb(ctx, uint64_t(n) * 4), depth(ctx, 4);
+        std::vector<float> x(uint64_t(tokens) * padded_width(k), 0.0f);
+        for (uint32_t t = 0; t < tokens; ++t)
+            for (uint32_t i = 0; i < k; ++i) x[uint64_t(t) * padded_width(k) + i] = dist(rng);
+        vk::Buffer xb(ctx, x.size() * 4), yb(ctx, uint64_t(tokens) * n * 4),
+            depth(ctx, uint64_t(tokens) * 4);
         xb.upload(x.data(), x.size() * 4);
-        MatVecIo io{vk::whole(xb), vk::whole(yb)};
-        Plan plan = ops.mobislice_matvec(gs, io, {vk::whole(depth), 0});
+        const std::string what = tokens > 1 ? fmt::format(" x {} tokens", tokens) : "";
+        Plan plan = tokens > 1 ? ops.mobislice_matmat(gs, {vk::whole(xb), tokens, vk::whole(yb)},
+                                                      {vk::whole(depth), 0})
+                               : ops.mobislice_matvec(gs, {vk::whole(xb), vk::whole(yb)},
+                                                      {vk::whole(depth), 0});
         for (uint32_t d = 1; d <= quant::kSlices; ++d) {
-            say(fmt::format("{}x{} MoBiSlice depth {} ({} bits)", n, k, d, 2 * d));
-            depth.upload(&d, 4);
+            say(fmt::format("{}x{}{} MoBiSlice depth {} ({} bits)", n, k, what, d, 2 * d));
+            std::vector<uint32_t> depths(tokens, d);
+            depth.upload(depths.data(), depths.size() * 4);
             double us = median_call_us(ctx, plan, options.repetitions);
-            results.push_back(
-                {n, k, "mobislice", d, us, gs.bytes_read(d) / us / 1e3, double(n) * k / us / 1e3});
+            results.push_back({n, k, "mobislice", d, tokens, us, gs.bytes_read(d) / us / 1e3,
+                               double(n) * k * tokens / us / 1e3});
         }
-        say(fmt::format("{}x{} dense fp32", n, k));
-        double us = median_call_us(ctx, ops.dense_matvec(gd, io), options.repetitions);
-        results.push_back(
-            {n, k, "dense_f32", 0, us, gd.bytes_read() / us / 1e3, double(n) * k / us / 1e3});
-    }
+        say(fmt::format("{}x{}{} dense fp32", n, k, what));
+        Plan dense = tokens > 1 ? ops.dense_matmat(gd, {vk::whole(xb), tokens, vk::whole(yb)})
+                                : ops.dense_matvec(gd, {vk::whole(xb), vk::whole(yb)});
+        double us = median_call_us(ctx, dense, options.repetitions);
+        results.push_back({n, k, "dense_f32", 0, tokens, us, gd.bytes_read() / us / 1e3,
+                           double(n) * k * tokens / us / 1e3});
+    };
+    for (auto [n, k] : options.shapes) run_shape(n, k, 1);
+    if (options.matmat_tokens > 1)
+        for (auto [n, k] : options.matmat_shapes) run_shape(n, k, options.matmat_tokens);
     return results;
 }
 

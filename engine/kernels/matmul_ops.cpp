@@ -1,5 +1,7 @@
 #include "kernels/matmul_ops.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace mq::kernels {
@@ -27,19 +29,29 @@ uint32_t div_up(uint32_t a, uint32_t b) {
     return (a + b - 1) / b;
 }
 
-// The bindings both MoBiSlice kernels take for one row chunk: planes 1-4 and the scales of those
-// rows, then activations, outputs and depths.
-std::vector<vk::BufferRange> sliced_bindings(const GpuSlicedMatrix& w, const RowChunk& c,
+// The bindings both MoBiSlice kernels take for one row chunk: its four planes (one range) and
+// its scales, then activations, outputs and depths.
+std::vector<vk::BufferRange> sliced_bindings(const GpuSlicedMatrix& w, const SlicedChunk& c,
                                              vk::BufferRange x, vk::BufferRange y,
                                              vk::BufferRange depths) {
-    std::vector<vk::BufferRange> ranges;
-    for (uint32_t e = 0; e < quant::kSlices; ++e)
-        ranges.push_back({&w.buffer, w.plane_offset[e] + c.row0 * w.plane_row_bytes,
-                          c.rows * w.plane_row_bytes});
-    ranges.push_back(
-        {&w.buffer, w.scale_offset + c.row0 * w.scale_row_bytes, c.rows * w.scale_row_bytes});
-    ranges.insert(ranges.end(), {x, y, depths});
-    return ranges;
+    return {{&w.buffer, c.planes_offset, quant::kSlices * c.plane_stride},
+            {&w.buffer, c.scales_offset, c.rows * w.scale_row_bytes},
+            x,
+            y,
+            depths};
+}
+
+// A dispatch of one of the matrix kernels: push constants `params`, a 1-D grid.
+Dispatch matrix_dispatch(const vk::Kernel& k, VkDescriptorSet set,
+                         std::initializer_list<uint32_t> params, uint32_t groups,
+                         const char* label) {
+    Dispatch d{&k, set, {}, static_cast<uint32_t>(params.size()), {groups, 1, 1}, label};
+    std::copy(params.begin(), params.end(), d.push.begin());
+    return d;
+}
+
+uint32_t plane_stride_vec4(const SlicedChunk& c) {
+    return static_cast<uint32_t>(c.plane_stride / 16);
 }
 
 }  // namespace
@@ -50,6 +62,15 @@ bool MatMulOps::x_fits_uniform(uint32_t cols) const {
     return uint64_t(padded_width(cols)) * 4 <= ctx_.info().max_uniform_buffer_range;
 }
 
+MatMulOps::TokenTiles MatMulOps::token_tiles(uint32_t tokens, uint32_t cols,
+                                             uint32_t max_tile) const {
+    uint64_t fit = ctx_.info().max_uniform_buffer_range / (uint64_t(padded_width(cols)) * 4);
+    uint32_t cap = static_cast<uint32_t>(std::min<uint64_t>(max_tile, fit));
+    if (cap == 0) return {};
+    uint32_t count = div_up(tokens, cap);
+    return {div_up(tokens, count), count};  // equal tiles: no mostly-empty last tile
+}
+
 Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
                                  const DepthSource& depth) {
     bool ubo = x_fits_uniform(w.cols);
@@ -58,20 +79,15 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
     require_size(io.y, (uint64_t(io.y_offset) + w.rows) * 4, "output");
     require_size(depth.buffer, (uint64_t(depth.index) + 1) * 4, "depth");
     vk::Kernel& k = lib_.get({ubo ? "mobislice_matvec" : "mobislice_matvec_xssbo",
-                              {kStorage, kStorage, kStorage, kStorage, kStorage,
-                               ubo ? kUniform : kStorage, kStorage, kStorage},
-                              3 * 4,
+                              {kStorage, kStorage, ubo ? kUniform : kStorage, kStorage, kStorage},
+                              4 * 4,
                               {kRowsPerGroup, w.cols}});
     Plan plan;
-    for (const RowChunk& c : w.chunks) {
+    for (const SlicedChunk& c : w.chunks) {
         auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer);
-        Dispatch d{&k,
-                   k.bind(ranges),
-                   {c.rows, io.y_offset + c.row0, depth.index},
-                   3,
-                   {div_up(c.rows, kRowsPerGroup), 1, 1},
-                   "mobislice_matvec"};
-        plan.dispatches.push_back(d);
+        plan.dispatches.push_back(matrix_dispatch(
+            k, k.bind(ranges), {c.rows, io.y_offset + c.row0, depth.index, plane_stride_vec4(c)},
+            div_up(c.rows, kRowsPerGroup), "mobislice_matvec"));
     }
     return plan;
 }
@@ -79,26 +95,34 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
 Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
                                  const DepthSource& depths) {
     if (io.tokens == 0) return {};
-    uint32_t stride = io.y_stride ? io.y_stride : w.rows;
-    uint64_t x_bytes = uint64_t(io.tokens) * padded_width(w.cols) * 4;
-    require_size(io.x, x_bytes, "activation");
+    const uint32_t stride = io.y_stride ? io.y_stride : w.rows;
+    const uint64_t x_row = uint64_t(padded_width(w.cols)) * 4;
+    require_size(io.x, io.tokens * x_row, "activation");
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
     require_size(depths.buffer, (uint64_t(depths.index) + io.tokens) * 4, "depth");
-    vk::Kernel& k =
-        lib_.get({"mobislice_matmat",
-                  {kStorage, kStorage, kStorage, kStorage, kStorage, kStorage, kStorage, kStorage},
-                  5 * 4,
-                  {kRowsPerGroup, w.cols, kTokenTile}});
+    const TokenTiles tiles = token_tiles(io.tokens, w.cols, kSlicedTokenTile);
     Plan plan;
-    for (const RowChunk& c : w.chunks) {
-        auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depths.buffer);
-        Dispatch d{&k,
-                   k.bind(ranges),
-                   {c.rows, io.tokens, io.y_offset + c.row0, stride, depths.index},
-                   5,
-                   {div_up(c.rows, kRowsPerGroup), div_up(io.tokens, kTokenTile), 1},
-                   "mobislice_matmat"};
-        plan.dispatches.push_back(d);
+    if (tiles.size == 0) {  // a token row is wider than a uniform buffer: one mat-vec per token
+        for (uint32_t t = 0; t < io.tokens; ++t)
+            plan.append(
+                mobislice_matvec(w, {sub(io.x, t * x_row, x_row), io.y, io.y_offset + t * stride},
+                                 {depths.buffer, depths.index + t}));
+        return plan;
+    }
+    vk::Kernel& k = lib_.get({"mobislice_matmat",
+                              {kStorage, kStorage, kUniform, kStorage, kStorage},
+                              7 * 4,
+                              {kRowsPerGroup, w.cols, tiles.size}});
+    for (uint32_t j = 0; j < tiles.count; ++j) {
+        // The last tile may start earlier and overlap its neighbour; it writes only new tokens.
+        const uint32_t start = j * tiles.size, t0 = std::min(start, io.tokens - tiles.size);
+        const vk::BufferRange xt = sub(io.x, t0 * x_row, tiles.size * x_row);
+        for (const SlicedChunk& c : w.chunks)
+            plan.dispatches.push_back(
+                matrix_dispatch(k, k.bind(sliced_bindings(w, c, xt, io.y, depths.buffer)),
+                                {c.rows, io.y_offset + c.row0, stride, t0, start - t0,
+                                 depths.index + t0, plane_stride_vec4(c)},
+                                div_up(c.rows, kRowsPerGroup), "mobislice_matmat"));
     }
     return plan;
 }
@@ -108,45 +132,50 @@ Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     uint64_t x_bytes = uint64_t(w.padded_cols) * 4;
     require_size(io.x, x_bytes, "activation");
     require_size(io.y, (uint64_t(io.y_offset) + w.rows) * 4, "output");
-    vk::Kernel& k = lib_.get({ubo ? "dense_matvec" : "dense_matvec_xssbo",
+    std::string name = w.format == WeightFormat::F16 ? "dense_matvec_f16" : "dense_matvec";
+    vk::Kernel& k = lib_.get({ubo ? name : name + "_xssbo",
                               {kStorage, ubo ? kUniform : kStorage, kStorage},
-                              2 * 4,
+                              3 * 4,
                               {kRowsPerGroup, w.cols}});
     Plan plan;
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
-        plan.dispatches.push_back({&k,
-                                   k.bind(ranges),
-                                   {c.rows, io.y_offset + c.row0},
-                                   2,
-                                   {div_up(c.rows, kRowsPerGroup), 1, 1},
-                                   "dense_matvec"});
+        plan.dispatches.push_back(matrix_dispatch(k, k.bind(ranges),
+                                                  {c.rows, io.y_offset + c.row0, 1},
+                                                  div_up(c.rows, kRowsPerGroup), "dense_matvec"));
     }
     return plan;
 }
 
 Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
     if (io.tokens == 0) return {};
-    uint32_t stride = io.y_stride ? io.y_stride : w.rows;
-    uint64_t x_bytes = uint64_t(io.tokens) * w.padded_cols * 4;
-    require_size(io.x, x_bytes, "activation");
+    const uint32_t stride = io.y_stride ? io.y_stride : w.rows;
+    const uint64_t x_row = uint64_t(w.padded_cols) * 4;
+    require_size(io.x, io.tokens * x_row, "activation");
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
-    vk::Kernel& k = lib_.get({"dense_matmat",
-                              {kStorage, kStorage, kStorage},
-                              4 * 4,
-                              {kRowsPerGroup, w.cols, kTokenTile}});
+    const TokenTiles tiles = token_tiles(io.tokens, w.cols, kDenseTokenTile);
     Plan plan;
-    for (const RowChunk& c : w.chunks) {
-        std::vector<vk::BufferRange> ranges{
-            {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
-        plan.dispatches.push_back(
-            {&k,
-             k.bind(ranges),
-             {c.rows, io.tokens, io.y_offset + c.row0, stride},
-             4,
-             {div_up(c.rows, kRowsPerGroup), div_up(io.tokens, kTokenTile), 1},
-             "dense_matmat"});
+    if (tiles.size == 0) {  // a token row is wider than a uniform buffer: one mat-vec per token
+        for (uint32_t t = 0; t < io.tokens; ++t)
+            plan.append(
+                dense_matvec(w, {sub(io.x, t * x_row, x_row), io.y, io.y_offset + t * stride}));
+        return plan;
+    }
+    vk::Kernel& k = lib_.get({w.format == WeightFormat::F16 ? "dense_matmat_f16" : "dense_matmat",
+                              {kStorage, kUniform, kStorage},
+                              6 * 4,
+                              {kRowsPerGroup, w.cols, tiles.size}});
+    for (uint32_t j = 0; j < tiles.count; ++j) {
+        const uint32_t start = j * tiles.size, t0 = std::min(start, io.tokens - tiles.size);
+        const vk::BufferRange xt = sub(io.x, t0 * x_row, tiles.size * x_row);
+        for (const RowChunk& c : w.chunks) {
+            std::vector<vk::BufferRange> ranges{
+                {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, xt, io.y};
+            plan.dispatches.push_back(matrix_dispatch(
+                k, k.bind(ranges), {c.rows, io.y_offset + c.row0, stride, t0, start - t0, 1},
+                div_up(c.rows, kRowsPerGroup), "dense_matmat"));
+        }
     }
     return plan;
 }

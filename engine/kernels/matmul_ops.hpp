@@ -2,9 +2,12 @@
 // Plans for the matrix products of a linear layer:
 //   mobislice_matvec  one token, depth from a GPU buffer            (decode)
 //   mobislice_matmat  T tokens, each with its own depth            (prefill)
-//   dense_matvec / dense_matmat  unquantized fp32 weights
+//   dense_matvec / dense_matmat  unquantized weights (fp32 or fp16, see WeightFormat)
 // Activations (x) hold padded_width(K) floats per token with a zero tail; outputs (y) are
 // written at y[t * y_stride + y_offset + row].
+// Activations are read through uniform buffers where they fit the device's uniform range (a
+// mat-mat takes its batch in tiles of tokens that fit, one dispatch per tile), so their range
+// offsets must meet minUniformBufferOffsetAlignment; wider rows fall back to storage reads.
 #include "kernels/gpu_matrix.hpp"
 #include "kernels/kernel_library.hpp"
 #include "kernels/plan.hpp"
@@ -40,10 +43,17 @@ class MatMulOps {
     Plan dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io);
 
     static constexpr uint32_t kRowsPerGroup = 64;
-    static constexpr uint32_t kTokenTile = 8;
+    // Most tokens one mat-mat dispatch takes (fewer when a tile of X would not fit the device's
+    // uniform-buffer range). Each weight is loaded once per tile.
+    static constexpr uint32_t kSlicedTokenTile = 16;
+    static constexpr uint32_t kDenseTokenTile = 32;
 
   private:
+    struct TokenTiles {
+        uint32_t size = 0, count = 0;  // size 0: one token row does not fit a uniform buffer
+    };
     bool x_fits_uniform(uint32_t cols) const;
+    TokenTiles token_tiles(uint32_t tokens, uint32_t cols, uint32_t max_tile) const;
     KernelLibrary& lib_;
     vk::Context& ctx_;
 };

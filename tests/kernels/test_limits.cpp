@@ -49,7 +49,16 @@ TEST_CASE_FIXTURE(SmallLimitFixture, "a matrix over the binding limit is split i
     kernels::GpuDenseMatrix dw(ctx, w, n, k);  // 1536 bytes per padded row
     CHECK(dw.chunks.size() > 1);
     run_plan(ctx, ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb)}));
-    CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) < 2e-5);
+    auto dense_ref = quant::dense_matmat_reference(w, n, k, x, 1);
+    CHECK(relative_error(yb.read<float>(n), dense_ref) < 2e-5);
+    run_plan(ctx, ops.dense_matmat(dw, {vk::whole(xtb), tokens, vk::whole(ytb)}));
+    CHECK(relative_error(ytb.read<float>(uint64_t(tokens) * n),
+                         quant::dense_matmat_reference(w, n, k, xt, tokens)) < 2e-5);
+
+    kernels::GpuDenseMatrix hw(ctx, w, n, k, kernels::WeightFormat::F16);  // 768 bytes per row
+    CHECK(hw.chunks.size() > 1);
+    run_plan(ctx, ops.dense_matvec(hw, {vk::whole(xb), vk::whole(yb)}));
+    CHECK(relative_error(yb.read<float>(n), dense_ref) < 2e-3);  // fp16 rounding of weights
 }
 
 TEST_CASE_FIXTURE(SmallLimitFixture, "a row that cannot fit the binding limit is a clear error") {

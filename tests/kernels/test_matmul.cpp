@@ -3,6 +3,7 @@
 // a different order, against double).
 #include <doctest/doctest.h>
 
+#include "core/half.hpp"
 #include "kernel_harness.hpp"
 #include "quant/reference_ops.hpp"
 
@@ -53,7 +54,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "mixed-depth mat-vec matches the reference at e
 }
 
 TEST_CASE_FIXTURE(VulkanFixture,
-                  "mat-vec with K too large for a uniform buffer uses the storage variant") {
+                  "mat-vec and mat-mat with K too large for a uniform buffer use storage reads") {
     kernels::KernelLibrary lib(ctx);
     kernels::MatMulOps ops(lib);
     const uint32_t n = 9;
@@ -75,12 +76,28 @@ TEST_CASE_FIXTURE(VulkanFixture,
     run_plan(ctx, dplan);
     CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) <
           kTolerance);
+
+    // A batch whose token rows do not fit a uniform buffer: one storage-read mat-vec per token,
+    // each with its own depth.
+    const uint32_t tokens = 3;
+    auto xt = random_vector(uint64_t(tokens) * k, 3);
+    vk::Buffer xtb = upload_activations(ctx, xt, tokens, k), ytb(ctx, uint64_t(tokens) * n * 4);
+    vk::Buffer depths = upload_u32(ctx, {4, 1, 3});
+    run_plan(ctx, ops.mobislice_matmat(gw, {vk::whole(xtb), tokens, vk::whole(ytb)},
+                                       {vk::whole(depths), 0}));
+    CHECK(relative_error(ytb.read<float>(uint64_t(tokens) * n),
+                         quant::mobislice_matmat_reference(m, xt, std::vector<uint32_t>{4, 1, 3})) <
+          kTolerance);
+    run_plan(ctx, ops.dense_matmat(dw, {vk::whole(xtb), tokens, vk::whole(ytb)}));
+    CHECK(relative_error(ytb.read<float>(uint64_t(tokens) * n),
+                         quant::dense_matmat_reference(w, n, k, xt, tokens)) < kTolerance);
 }
 
 TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1..64") {
     kernels::KernelLibrary lib(ctx);
     kernels::MatMulOps ops(lib);
-    for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}}) {
+    // K = 4100: only 3 token rows fit a uniform buffer, so the batch is cut into many tiles.
+    for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}, Shape{33, 4100}}) {
         auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
         quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
         kernels::GpuSlicedMatrix gw(ctx, m);
@@ -118,7 +135,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "dense fp32 mat-vec and mat-mat match the refer
     for (auto [n, k] : kShapes) {
         auto w = random_vector(uint64_t(n) * k, n * 7 + k, 0.05f);
         kernels::GpuDenseMatrix dw(ctx, w, n, k);
-        for (uint32_t tokens : {1u, 5u, 17u}) {
+        for (uint32_t tokens : {1u, 5u, 17u, 33u, 64u}) {
             auto x = random_vector(uint64_t(tokens) * k, tokens + k);
             vk::Buffer xb = upload_activations(ctx, x, tokens, k);
             vk::Buffer yb(ctx, uint64_t(tokens) * n * 4);
@@ -131,6 +148,34 @@ TEST_CASE_FIXTURE(VulkanFixture, "dense fp32 mat-vec and mat-mat match the refer
             CAPTURE(n);
             CAPTURE(k);
             CAPTURE(tokens);
+            CHECK(relative_error(yb.read<float>(uint64_t(tokens) * n), ref) < kTolerance);
+        }
+    }
+}
+
+TEST_CASE_FIXTURE(VulkanFixture, "fp16 weights: mat-vec and mat-mat match the reference") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib);
+    for (auto [n, k] : kShapes) {
+        auto w = random_vector(uint64_t(n) * k, n * 5 + k, 0.05f);
+        kernels::GpuDenseMatrix hw(ctx, w, n, k, kernels::WeightFormat::F16);
+        CHECK(hw.bytes_read() == uint64_t(n) * k * 2);
+        // The kernels must reproduce the product with the fp16-rounded weights exactly (up to
+        // fp32 accumulation order).
+        for (auto& v : w) v = half_to_float(float_to_half(v));
+        for (uint32_t tokens : {1u, 6u, 33u}) {
+            auto x = random_vector(uint64_t(tokens) * k, tokens + 2 * k);
+            vk::Buffer xb = upload_activations(ctx, x, tokens, k);
+            vk::Buffer yb(ctx, uint64_t(tokens) * n * 4);
+            auto ref = quant::dense_matmat_reference(w, n, k, x, tokens);
+            CAPTURE(n);
+            CAPTURE(k);
+            CAPTURE(tokens);
+            if (tokens == 1) {
+                run_plan(ctx, ops.dense_matvec(hw, {vk::whole(xb), vk::whole(yb)}));
+                CHECK(relative_error(yb.read<float>(n), ref) < kTolerance);
+            }
+            run_plan(ctx, ops.dense_matmat(hw, {vk::whole(xb), tokens, vk::whole(yb)}));
             CHECK(relative_error(yb.read<float>(uint64_t(tokens) * n), ref) < kTolerance);
         }
     }
