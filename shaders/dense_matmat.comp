@@ -2,10 +2,9 @@
 // Y[t] = W X[t] for unquantized weights and a tile of TT tokens (prefill). One output row per
 // invocation, one dispatch per token tile. The X tile sits in a uniform buffer (on CPU drivers
 // such as lavapipe a UBO read is plain vector loads, where a storage read is a per-lane loop
-// with a bounds check per component) and each weight is loaded once per tile. Rows of W and X are padded with
-// zeros to a multiple of 128 columns.
-// Variants: W_F16 reads weights stored as packed half pairs (unpackHalf2x16, no 16-bit storage
-// feature needed).
+// with a bounds check per component) and each weight is loaded once per tile. Rows of W and X are
+// padded with zeros to a multiple of 128 columns. Variants: W_F16 reads weights stored as packed
+// half pairs (unpackHalf2x16, no 16-bit storage feature needed).
 #extension GL_EXT_control_flow_attributes : enable
 
 layout(local_size_x_id = 0) in;
@@ -40,27 +39,27 @@ void main() {
     // spends minutes on the one huge basic block.
 #ifdef W_F16
     uint base = row * (KV / 2u);
-    [[unroll]] for (uint b = 0u; b < KV / 4u; ++b) {
-        uint xb = b * 4u;
-        for (uint one = 0u; one < pc.one; ++one) {
-        uvec4 q0 = w[base + b * 2u], q1 = w[base + b * 2u + 1u];
-        vec4 w0 = vec4(unpackHalf2x16(q0.x), unpackHalf2x16(q0.y));
-        vec4 w1 = vec4(unpackHalf2x16(q0.z), unpackHalf2x16(q0.w));
-        vec4 w2 = vec4(unpackHalf2x16(q1.x), unpackHalf2x16(q1.y));
-        vec4 w3 = vec4(unpackHalf2x16(q1.z), unpackHalf2x16(q1.w));
 #else
     uint base = row * KV;
-    [[unroll]] for (uint b = 0u; b < KV / 4u; ++b) {
-        uint xb = b * 4u;
-        for (uint one = 0u; one < pc.one; ++one) {
-        vec4 w0 = w[base + b * 4u], w1 = w[base + b * 4u + 1u];
-        vec4 w2 = w[base + b * 4u + 2u], w3 = w[base + b * 4u + 3u];
 #endif
-        [[unroll]] for (uint t = 0u; t < TT; ++t) {
-            uint xi = t * KV + xb;
-            acc[t] += dot(w0, x[xi]) + dot(w1, x[xi + 1u]) + dot(w2, x[xi + 2u]) +
-                      dot(w3, x[xi + 3u]);
-        }
+    [[unroll]] for (uint b = 0u; b < KV / 8u; ++b) {  // blocks of 32 columns
+        for (uint one = 0u; one < pc.one; ++one) {
+            vec4 wv[8];
+#ifdef W_F16
+            [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+                uvec4 q = w[base + b * 4u + j];
+                wv[2u * j] = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+                wv[2u * j + 1u] = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+            }
+#else
+            [[unroll]] for (uint j = 0u; j < 8u; ++j) wv[j] = w[base + b * 8u + j];
+#endif
+            [[unroll]] for (uint t = 0u; t < TT; ++t) {
+                uint xi = t * KV + b * 8u;
+                acc[t] += dot(wv[0], x[xi]) + dot(wv[1], x[xi + 1u]) + dot(wv[2], x[xi + 2u]) +
+                          dot(wv[3], x[xi + 3u]) + dot(wv[4], x[xi + 4u]) + dot(wv[5], x[xi + 5u]) +
+                          dot(wv[6], x[xi + 6u]) + dot(wv[7], x[xi + 7u]);
+            }
         }
     }
     [[unroll]] for (uint t = 0u; t < TT; ++t)
