@@ -133,6 +133,14 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
         say("f32: running");
         rows.push_back(run(fwd, "f32", 0));
     }
+    if (o.include_f16 && !weights.sliced()) {
+        say("f16: uploading");
+        ForwardOptions f16 = fo;
+        f16.dense_format = kernels::WeightFormat::F16;
+        VulkanForward fwd(ctx, weights, f16);
+        say("f16: running");
+        rows.push_back(run(fwd, "f16", 0));
+    }
     if (!weights.sliced()) {
         say("slicing the weights (MoBiSlice)");
         weights.slice_all({.clip_steps = 0});

@@ -13,7 +13,7 @@
 namespace mq::rt {
 
 struct ModelBenchRow {
-    std::string config;  // "f32", "depth1" .. "depth4"
+    std::string config;  // "f32", "f16", "depth1" .. "depth4"
     double prefill_tps = 0, decode_tps = 0, weight_gbs = 0;
     uint64_t weight_bytes_per_token = 0;
 };
@@ -22,6 +22,7 @@ struct ModelBenchOptions {
     uint32_t prefill_tokens = 64;
     uint32_t decode_tokens = 16;
     bool include_f32 = true;
+    bool include_f16 = true;  // unquantized weights stored as fp16
     std::function<void(const std::string&)> progress;
 };
 

@@ -68,9 +68,14 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
         b.upload(v.data(), v.size() * 4);
         return b;
     };
+    const kernels::WeightFormat dense_format = options.dense_format;
     embedding_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size, d.dim);
     if (!w.output.empty())
-        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.output, d.vocab_size, d.dim);
+        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.output, d.vocab_size, d.dim,
+                                                            dense_format);
+    else if (dense_format != kernels::WeightFormat::F32)  // tied head: its own copy in that format
+        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size,
+                                                            d.dim, dense_format);
     output_norm_ = upload(w.output_norm);
 
     // Rotary frequencies, computed once in double as the reference does.
@@ -102,8 +107,8 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
             if (sliced_)
                 dst.sliced = std::make_unique<kernels::GpuSlicedMatrix>(ctx, *src.sliced);
             else
-                dst.dense =
-                    std::make_unique<kernels::GpuDenseMatrix>(ctx, src.dense, src.rows, src.cols);
+                dst.dense = std::make_unique<kernels::GpuDenseMatrix>(ctx, src.dense, src.rows,
+                                                                      src.cols, dense_format);
             if (!src.bias.empty()) {
                 dst.bias = upload(src.bias);
                 dst.has_bias = true;

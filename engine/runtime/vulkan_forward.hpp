@@ -20,6 +20,9 @@ namespace mq::rt {
 struct ForwardOptions {
     uint32_t max_context = 0;  // 0: the model's context length, capped at 2048
     uint32_t max_batch = 32;   // tokens per prefill submission
+    // Storage of the unquantized linears and the output head (fp16: packed halves, read with
+    // unpackHalf2x16; the embedding lookup stays fp32).
+    kernels::WeightFormat dense_format = kernels::WeightFormat::F32;
 };
 
 class VulkanForward {
