@@ -34,7 +34,9 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
     cmd.add_option("--context", context,
                    "Context length in tokens (default: the model's, at most 2048)");
     if (with_depth) {
-        auto* b = cmd.add_option("--budget", budget, "Target average bits per weight, 2.0 to 8.0")
+        auto* b = cmd.add_option("--budget", budget,
+                                 "Target average bits over routed linears, 2.0 to 8.0 (the "
+                                 "checkpoint's routers choose per token)")
                       ->check(CLI::Range(2.0, 8.0));
         cmd.add_option("--depth", depth, "Uniform depth: 1..4 slices (2/4/6/8 bits)")
             ->check(CLI::Range(1, 4))

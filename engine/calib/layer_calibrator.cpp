@@ -11,26 +11,18 @@ LayerCalibrator::LayerCalibrator(rt::ModelWeights& w, std::span<const uint32_t> 
     : w_(w),
       seq_len_(seq_len),
       options_(options),
-      x_(static_cast<uint32_t>(tokens.size()), w.desc.dim),
+      x_(embed_rows(w, tokens)),
       rng_(options.router.seed),
       scores_(w.layers.size() * rt::kLinearsPerLayer),
       routers_(w.layers.size() * rt::kLinearsPerLayer) {
     if (seq_len == 0 || tokens.size() % seq_len)
         fail("calibration tokens must fill whole sequences of {}", seq_len);
-    const uint32_t dim = w.desc.dim;
-    for (uint32_t t = 0; t < x_.n; ++t) {
-        if (tokens[t] >= w.desc.vocab_size) fail("token {} is outside the vocabulary", tokens[t]);
-        std::copy_n(w.token_embd.data() + size_t(tokens[t]) * dim, dim, x_.row(t));
-    }
 }
 
 Rows LayerCalibrator::calibrate_linear(uint32_t l, Linear j, const Rows& x) {
     rt::LinearWeights& lin = w_.layers[l][j];
     // Base scale: clipping search weighted by E[x^2] of this linear's actual inputs.
-    std::vector<float> importance(x.width, 0.0f);
-    for (uint32_t t = 0; t < x.n; ++t)
-        for (uint32_t i = 0; i < x.width; ++i) importance[i] += x.row(t)[i] * x.row(t)[i];
-    for (float& v : importance) v /= float(x.n);
+    std::vector<float> importance = mean_squares(x);
     quant::SliceOptions so;
     so.clip_steps = options_.clip_steps;
     so.channel_importance = importance;
@@ -65,27 +57,12 @@ Rows LayerCalibrator::calibrate_linear(uint32_t l, Linear j, const Rows& x) {
 
 void LayerCalibrator::calibrate_layer(uint32_t l,
                                       const std::function<void(const std::string&)>& step) {
-    const ModelDesc& d = w_.desc;
-    rt::LayerWeights& L = w_.layers[l];
-    auto run = [&](Linear j, const Rows& x) {
+    layer_pass(w_, l, x_, seq_len_, [&](uint32_t layer, Linear j, const Rows& x) {
         if (step) step(rt::linear_name(j));
-        return calibrate_linear(l, j, x);
-    };
-    Rows h = rmsnorm_rows(x_, L.attn_norm, d.rms_eps);
-    Rows q = run(Linear::Q, h);
-    Rows k = run(Linear::K, h);
-    Rows v = run(Linear::V, h);
-    rope_rows(q, d, d.n_heads, seq_len_);
-    rope_rows(k, d, d.n_kv_heads, seq_len_);
-    Rows att = attention_rows(q, k, v, d, seq_len_);
-    add_rows(x_, run(Linear::O, att));
-    h = rmsnorm_rows(x_, L.ffn_norm, d.rms_eps);
-    Rows gate = run(Linear::Gate, h);
-    Rows up = run(Linear::Up, h);
-    swiglu_rows(gate, up);
-    add_rows(x_, run(Linear::Down, gate));
+        return calibrate_linear(layer, j, x);
+    });
     // The float matrices are no longer needed: the checkpoint stores the slices.
-    for (auto& lin : L.linear) lin.dense = {};
+    for (auto& lin : w_.layers[l].linear) lin.dense = {};
 }
 
 }  // namespace mq::calib

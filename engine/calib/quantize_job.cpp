@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "calib/budget_table_builder.hpp"
+#include "calib/calibration_tokens.hpp"
 #include "calib/layer_calibrator.hpp"
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
@@ -30,17 +31,9 @@ void check_quantize_inputs(const QuantizeOptions& o) {
             "quantizing a Hugging Face directory is not supported yet: convert it to GGUF first "
             "(llama.cpp's convert_hf_to_gguf.py)");
     if (model.desc().n_layers == 0) fail("{} has no layers with routed linears", o.model.string());
-    if (o.tokens == 0) fail("calibration needs at least one token");
-    if (o.window < 2) fail("calibration sequences need at least 2 tokens");
     tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
-    tok::EncodeOptions eo;
-    eo.add_special = false;
-    size_t n = tokenizer.encode(o.calibration_text, eo).size();
-    if (n < o.tokens)
-        fail(
-            "the calibration text has {} tokens; {} were requested (use a longer text or fewer "
-            "calibration tokens)",
-            n, o.tokens);
+    calibration_tokens(tokenizer, o.calibration_text, o.tokens, o.window,
+                       model.desc().context_length);
 }
 
 void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
@@ -52,28 +45,16 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
     rt::ModelWeights w = rt::ModelWeights::load(model);
 
-    // Sequences of [BOS] + (seq_len - 1) consecutive text tokens, as perplexity windows are.
-    tok::EncodeOptions eo;
-    eo.add_special = false;
-    std::vector<int32_t> ids = tokenizer.encode(o.calibration_text, eo);
-    const int32_t bos = tokenizer.bos();
-    if (bos < 0) fail("the model's vocabulary has no BOS token to start calibration sequences");
-    uint32_t seq_len = std::min(o.window, w.desc.context_length ? w.desc.context_length : o.window);
-    seq_len = std::min(seq_len, o.tokens + 1);
-    const uint32_t sequences = std::max(1u, o.tokens / (seq_len - 1));
-    std::vector<uint32_t> tokens;
-    for (uint32_t s = 0; s < sequences; ++s) {
-        tokens.push_back(static_cast<uint32_t>(bos));
-        for (uint32_t i = 0; i + 1 < seq_len; ++i)
-            tokens.push_back(static_cast<uint32_t>(ids[size_t(s) * (seq_len - 1) + i]));
-    }
+    CalibrationTokens calib = calibration_tokens(tokenizer, o.calibration_text, o.tokens, o.window,
+                                                 w.desc.context_length);
+    const uint32_t sequences = calib.sequences, seq_len = calib.seq_len;
 
     LayerCalibration lc;
     lc.clip_steps = o.clip_steps;
     lc.router.hidden = o.router_hidden;
     lc.router.epochs = o.router_epochs;
     lc.router.seed = o.seed;
-    LayerCalibrator calibrator(w, tokens, seq_len, lc);
+    LayerCalibrator calibrator(w, calib.ids, seq_len, lc);
     const uint32_t n_layers = w.desc.n_layers, total = n_layers * rt::kLinearsPerLayer;
     uint32_t done = 0;
     for (uint32_t l = 0; l < n_layers; ++l)
@@ -98,7 +79,7 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         "bits in steps of 0.05, each linear meeting the target on its own",
         sequences, seq_len, o.calibration_name, o.clip_steps, o.router_hidden, o.router_epochs, r2);
     clock.report("writing the checkpoint", 0.98);
-    rt::save_checkpoint(w, model, o.out, note);
+    rt::save_checkpoint(w, model, o.out, note, o.model.filename().string());
     clock.report("done", 1.0);
 }
 

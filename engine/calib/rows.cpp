@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 
 namespace mq::calib {
@@ -137,6 +138,63 @@ void swiglu_rows(Rows& gate, const Rows& up) {
 
 void add_rows(Rows& x, const Rows& y) {
     for (size_t i = 0; i < x.v.size(); ++i) x.v[i] += y.v[i];
+}
+
+}  // namespace mq::calib
+
+namespace mq::calib {
+
+void layer_pass(const rt::ModelWeights& w, uint32_t l, Rows& x, uint32_t seq_len,
+                const LinearFn& linear) {
+    using rt::Linear;
+    const ModelDesc& d = w.desc;
+    const rt::LayerWeights& L = w.layers[l];
+    Rows h = rmsnorm_rows(x, L.attn_norm, d.rms_eps);
+    Rows q = linear(l, Linear::Q, h);
+    Rows k = linear(l, Linear::K, h);
+    Rows v = linear(l, Linear::V, h);
+    rope_rows(q, d, d.n_heads, seq_len);
+    rope_rows(k, d, d.n_kv_heads, seq_len);
+    Rows att = attention_rows(q, k, v, d, seq_len);
+    add_rows(x, linear(l, Linear::O, att));
+    h = rmsnorm_rows(x, L.ffn_norm, d.rms_eps);
+    Rows gate = linear(l, Linear::Gate, h);
+    Rows up = linear(l, Linear::Up, h);
+    swiglu_rows(gate, up);
+    add_rows(x, linear(l, Linear::Down, gate));
+}
+
+Rows embed_rows(const rt::ModelWeights& w, std::span<const uint32_t> tokens) {
+    const uint32_t dim = w.desc.dim;
+    Rows x(static_cast<uint32_t>(tokens.size()), dim);
+    for (uint32_t t = 0; t < x.n; ++t) {
+        if (tokens[t] >= w.desc.vocab_size) fail("token {} is outside the vocabulary", tokens[t]);
+        std::copy_n(w.token_embd.data() + size_t(tokens[t]) * dim, dim, x.row(t));
+    }
+    return x;
+}
+
+std::vector<float> mean_squares(const Rows& x) {
+    std::vector<double> acc(x.width, 0.0);
+    for (uint32_t t = 0; t < x.n; ++t)
+        for (uint32_t i = 0; i < x.width; ++i) acc[i] += double(x.row(t)[i]) * x.row(t)[i];
+    std::vector<float> out(x.width);
+    for (uint32_t i = 0; i < x.width; ++i) out[i] = static_cast<float>(acc[i] / std::max(1u, x.n));
+    return out;
+}
+
+std::vector<std::vector<float>> channel_mean_squares(const rt::ModelWeights& w,
+                                                     std::span<const uint32_t> tokens,
+                                                     uint32_t seq_len) {
+    std::vector<std::vector<float>> stats(w.layers.size() * rt::kLinearsPerLayer);
+    Rows x = embed_rows(w, tokens);
+    const std::vector<std::vector<float>> none;
+    for (uint32_t l = 0; l < w.layers.size(); ++l)
+        layer_pass(w, l, x, seq_len, [&](uint32_t layer, rt::Linear j, const Rows& in) {
+            stats[layer * rt::kLinearsPerLayer + static_cast<uint32_t>(j)] = mean_squares(in);
+            return linear_rows(w.layers[layer][j], none, in, {});
+        });
+    return stats;
 }
 
 }  // namespace mq::calib

@@ -4,6 +4,7 @@
 // can run every calibration token through a layer, quantize it and move on (layer by layer);
 // the per-token ReferenceForward stays the slow double-precision oracle.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -39,5 +40,23 @@ Rows attention_rows(const Rows& q, const Rows& k, const Rows& v, const ModelDesc
                     uint32_t seq_len);
 void swiglu_rows(Rows& gate, const Rows& up);  // gate = silu(gate) * up
 void add_rows(Rows& x, const Rows& y);         // x += y
+
+// What one linear does in a layer pass: given (layer, linear, its input rows), return its output
+// rows. Lets the same pass capture statistics, quantize as it goes, or just run.
+using LinearFn = std::function<Rows(uint32_t layer, rt::Linear linear, const Rows& x)>;
+
+// Runs layer l of the model on the residual stream x (sequences of seq_len rows) in place.
+void layer_pass(const rt::ModelWeights& w, uint32_t l, Rows& x, uint32_t seq_len,
+                const LinearFn& linear);
+
+// The embeddings of tokens as a residual stream.
+Rows embed_rows(const rt::ModelWeights& w, std::span<const uint32_t> tokens);
+
+// E[x^2] per input channel of every linear of the unquantized model over the given tokens
+// ([layer * 7 + linear][cols]).
+std::vector<std::vector<float>> channel_mean_squares(const rt::ModelWeights& w,
+                                                     std::span<const uint32_t> tokens,
+                                                     uint32_t seq_len);
+std::vector<float> mean_squares(const Rows& x);  // per column
 
 }  // namespace mq::calib

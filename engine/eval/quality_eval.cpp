@@ -1,12 +1,142 @@
 #include "eval/quality_eval.hpp"
 
+#include <cmath>
+#include <memory>
+
+#include "calib/calibration_tokens.hpp"
+#include "calib/rows.hpp"
 #include "core/error.hpp"
+#include "formats/model_loader.hpp"
+#include "quant/rtn.hpp"
+#include "runtime/model_session.hpp"
+#include "runtime/perplexity.hpp"
+#include "runtime/router.hpp"
+#include "runtime/vulkan_forward.hpp"
 
 namespace mq::eval {
 
-QualityTable run_eval(vk::Context&, const EvalOptions&, const JobProgressFn&,
-                      const std::atomic<bool>*) {
-    fail("eval is being built (issue 6); not available in this build yet");
+namespace fs = std::filesystem;
+using rt::DepthPolicy;
+
+namespace {
+
+fs::path source_model_of(const LoadedModel& ckpt, const fs::path& given) {
+    if (!given.empty()) return given;
+    std::string name = ckpt.gguf()->get_string_or("mobiquant.source", "");
+    if (name.empty())
+        fail("{} does not record its source model: pass the plain model it was made from",
+             ckpt.path().string());
+    fs::path p = ckpt.path().parent_path() / name;
+    if (!fs::exists(p))
+        fail("the source model {} of {} is not beside it: pass its path", name,
+             ckpt.path().filename().string());
+    return p;
+}
+
+}  // namespace
+
+QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressFn& progress,
+                      const std::atomic<bool>* cancel) {
+    JobClock clock(progress, cancel);
+    auto ckpt = LoadedModel::open(o.model);
+    if (!ckpt.desc().mobiquant || !ckpt.gguf())
+        fail("{} is not a MoBiQuant checkpoint (make one with `mobiquant quantize`)",
+             o.model.string());
+    auto fp = LoadedModel::open(source_model_of(ckpt, o.fp_model));
+    const ModelDesc& d = ckpt.desc();
+    if (fp.desc().mobiquant)
+        fail("{} is itself a checkpoint, not a plain model", fp.path().string());
+    if (fp.desc().dim != d.dim || fp.desc().n_layers != d.n_layers ||
+        fp.desc().vocab_size != d.vocab_size || fp.desc().ffn_dim != d.ffn_dim)
+        fail("{} does not have the shape of {}: not its source model", fp.path().string(),
+             o.model.filename().string());
+
+    tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(ckpt));
+    tok::EncodeOptions eo;
+    eo.add_special = false;
+    std::vector<int32_t> ids = tokenizer.encode(o.text, eo);
+    if (o.max_tokens && ids.size() > o.max_tokens) ids.resize(o.max_tokens);
+    if (ids.size() < 2) fail("the held-out text has {} tokens; eval needs at least 2", ids.size());
+    const int32_t bos = tokenizer.bos();
+    calib::CalibrationTokens calib = calib::calibration_tokens(
+        tokenizer, o.calibration_text, o.calibration_tokens, 256, d.context_length);
+
+    std::vector<double> budgets = o.budgets;
+    if (budgets.empty())
+        for (int i = 0; i <= 12; ++i) budgets.push_back(2.0 + 0.5 * i);
+    for (double b : budgets)
+        if (!(b >= 2.0 && b <= 8.0)) fail("budget {} is outside 2.0..8.0", b);
+
+    rt::ModelWeights cw = rt::ModelWeights::load(ckpt);
+    if (!cw.routers)
+        fail("{} has no routers (checkpoint format 1): quantize the model again",
+             o.model.filename().string());
+
+    QualityTable table;
+    table.model = o.model.filename().string();
+    table.text = o.text_name;
+    const double total_runs = 1 + 4 + 4 + 3.0 * budgets.size();
+    double runs_done = 0;
+    auto measure = [&](rt::VulkanForward& fwd, const std::string& stage, DepthPolicy policy,
+                       std::vector<rt::TokenDepths>* used = nullptr) {
+        clock.report(stage, runs_done / total_runs);
+        rt::PerplexityResult r = rt::perplexity_of_ids(
+            fwd, ids, bos, std::move(policy), fwd.routed() ? cw.routers : nullptr, 0,
+            [&](uint64_t done, uint64_t total) {
+                clock.report(stage, (runs_done + double(done) / total) / total_runs);
+            },
+            used);
+        runs_done += 1;
+        table.tokens = r.tokens;
+        return r;
+    };
+
+    // Full precision and the bit-specific baselines, from the source model.
+    {
+        rt::ModelWeights fw = rt::ModelWeights::load(fp);
+        {
+            rt::VulkanForward fwd(ctx, fw);
+            table.fp_ppl = measure(fwd, "full precision", DepthPolicy::uniform(4)).ppl;
+        }
+        clock.report("activation statistics for the baselines", runs_done / total_runs);
+        auto stats = calib::channel_mean_squares(fw, calib.ids, calib.seq_len);
+        for (uint32_t bits : {2u, 4u, 6u, 8u}) {
+            rt::ModelWeights q = fw;
+            for (uint32_t l = 0; l < d.n_layers; ++l)
+                for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) {
+                    rt::LinearWeights& lin = q.layers[l].linear[j];
+                    lin.dense = quant::rtn_quantize(lin.dense, lin.rows, lin.cols, bits,
+                                                    stats[l * rt::kLinearsPerLayer + j]);
+                }
+            rt::VulkanForward fwd(ctx, q);
+            double ppl =
+                measure(fwd, fmt::format("bit-specific {} bits", bits), DepthPolicy::uniform(4))
+                    .ppl;
+            table.bit_specific.push_back({0, double(bits), ppl});
+        }
+    }
+
+    // The checkpoint: uniform depths, routed budgets and the two controls at the routed bits.
+    rt::VulkanForward fwd(ctx, cw);
+    for (uint8_t k = 1; k <= 4; ++k) {
+        auto r = measure(fwd, fmt::format("uniform depth {}", k), DepthPolicy::uniform(k));
+        table.uniform.push_back({0, r.bits, r.ppl});
+    }
+    for (double b : budgets) {
+        std::vector<rt::TokenDepths> used;
+        auto r = measure(fwd, fmt::format("routed {:.1f} bits", b),
+                         DepthPolicy::budget(static_cast<float>(b)), &used);
+        table.routed.push_back({b, r.bits, r.ppl});
+        auto dist = rt::depth_distribution(used, d.n_layers);
+        auto rr = measure(fwd, fmt::format("random depths at {:.2f} bits", r.bits),
+                          DepthPolicy::random(dist, o.seed));
+        table.random.push_back({0, rr.bits, rr.ppl});
+        auto mr = measure(fwd, fmt::format("mixed depths at {:.2f} bits", r.bits),
+                          DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))));
+        table.mix.push_back({0, mr.bits, mr.ppl});
+    }
+    clock.report("done", 1.0);
+    return table;
 }
 
 }  // namespace mq::eval

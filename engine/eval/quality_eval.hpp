@@ -23,9 +23,10 @@ struct EvalOptions {
     std::string text;                // held-out UTF-8 text
     std::string text_name;           // recorded in the table
     std::string calibration_text;    // statistics for the bit-specific baselines' clipping search
-    uint64_t max_tokens = 2048;      // tokens scored per configuration (0 = all)
-    std::vector<double> budgets;     // empty: 2.0, 2.5, ... 8.0
-    uint32_t seed = 1;               // random-depth control
+    uint32_t calibration_tokens = 2048;  // of it (as `quantize` uses by default)
+    uint64_t max_tokens = 2048;          // tokens scored per configuration (0 = all)
+    std::vector<double> budgets;         // empty: 2.0, 2.5, ... 8.0
+    uint32_t seed = 1;                   // random-depth control
 };
 
 // Fails fast on missing files or a model that is not a checkpoint; throws mq::Cancelled when

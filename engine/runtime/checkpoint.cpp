@@ -28,7 +28,8 @@ std::string linear_tensor_base(uint32_t layer, Linear l) {
 }
 
 void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
-                     const std::filesystem::path& out, const std::string& calibration_note) {
+                     const std::filesystem::path& out, const std::string& calibration_note,
+                     const std::string& source_name) {
     if (!w.sliced()) fail("save_checkpoint: the weights are not sliced");
     const gguf::File* src = source.gguf();
     if (!src)
@@ -43,6 +44,7 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
     writer.set_i32_array("mobiquant.slice_bits", bits);
     writer.set_u32("mobiquant.group_size", quant::kGroupSize);
     writer.set_string("mobiquant.calibration", calibration_note);
+    if (!source_name.empty()) writer.set_string("mobiquant.source", source_name);
     if (w.routers) {
         writer.set_u32("mobiquant.router_hidden", w.routers->routers.at(0).hidden);
         writer.set_f32_array("mobiquant.budget_grid", w.routers->table.budgets);
@@ -86,7 +88,9 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
 
 std::optional<RouterSet> load_routers(const LoadedModel& model) {
     const gguf::File* f = model.gguf();
-    if (!f || f->get_uint_or("mobiquant.version", 0) < 2) return std::nullopt;
+    // Version 1 has no routers; a version-2 file may lack them too (slices only).
+    if (!f || f->get_uint_or("mobiquant.version", 0) < 2 || !f->find("mobiquant.router_hidden"))
+        return std::nullopt;
     const ModelDesc& d = model.desc();
     const uint64_t hidden = f->get_uint("mobiquant.router_hidden");
     if (hidden == 0 || hidden > 64)

@@ -5,6 +5,7 @@
 //
 //   metadata  mobiquant.version = 2 (1: no routers), mobiquant.slice_bits = [2,2,2,2],
 //             mobiquant.group_size = 128, mobiquant.calibration (free text: how it was made),
+//             mobiquant.source (file name of the plain model it was made from),
 //             mobiquant.router_hidden = H, mobiquant.budget_grid = [2.0, 2.05, ... 8.0] (f32)
 //   tensors   blk.N.<linear>.slice1 .. slice4   I32 {words_per_row, rows}: 16 two-bit codes a word
 //             blk.N.<linear>.scale_zero         F16 {2, groups, rows}: s1, z1 per row and group
@@ -29,8 +30,10 @@ constexpr uint32_t kOldestCheckpointVersion = 1;  // still read: budgets mix uni
 // `w` must be sliced; `source` is the model it was made from (its metadata and non-linear
 // tensors are copied). Written through a temporary file and a rename.
 // Routers, when the weights carry them, are written too.
+// source_name (mobiquant.source) names the plain model it was made from, for `eval`.
 void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
-                     const std::filesystem::path& out, const std::string& calibration_note);
+                     const std::filesystem::path& out, const std::string& calibration_note,
+                     const std::string& source_name = {});
 
 // The tensor name prefix of a linear: "blk.3.ffn_down".
 std::string linear_tensor_base(uint32_t layer, Linear l);

@@ -120,6 +120,17 @@ std::vector<float> forward_with(VulkanForward& forward, DepthChooser& chooser,
     return logits;
 }
 
+std::shared_ptr<DepthDistribution> depth_distribution(const std::vector<TokenDepths>& used,
+                                                      uint32_t n_layers) {
+    if (used.empty()) fail("no depths to count");
+    auto dist = std::make_shared<DepthDistribution>(n_layers * kLinearsPerLayer);
+    for (const auto& td : used)
+        for (uint32_t l = 0; l < n_layers; ++l)
+            for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
+                (*dist)[l * kLinearsPerLayer + j][td[l][j] - 1] += 1.0 / used.size();
+    return dist;
+}
+
 float average_bits(const TokenDepths& depths) {
     if (depths.empty()) return 32.0f;
     double sum = 0;

@@ -65,6 +65,10 @@ std::vector<float> forward_with(VulkanForward& forward, DepthChooser& chooser,
                                 std::span<const uint32_t> tokens, uint32_t start_pos,
                                 bool all_logits, std::vector<TokenDepths>* used);
 
+// Share of each depth per routed linear in the depths tokens used (the random control's input).
+std::shared_ptr<DepthDistribution> depth_distribution(const std::vector<TokenDepths>& used,
+                                                      uint32_t n_layers);
+
 // Average bits over routed linears (2 bits per slice).
 float average_bits(const TokenDepths& depths);
 

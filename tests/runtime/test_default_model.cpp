@@ -53,3 +53,26 @@ TEST_CASE_FIXTURE(
     CHECK(r8.ppl == doctest::Approx(kTrainingToolPpl2048).epsilon(0.02));
     CHECK(r4.ppl > r8.ppl);
 }
+
+TEST_CASE_FIXTURE(VulkanFixture,
+                  "the shipped checkpoint's routers meet the budget and beat random depths") {
+    rt::ModelSession session(ctx, kAssets / "default-mobiquant.gguf", {.context = 256});
+    REQUIRE(session.weights().routers);
+    std::string text = read_text_file(kAssets / "heldout.txt");
+    tok::EncodeOptions eo;
+    eo.add_special = false;
+    std::vector<int32_t> ids = session.tokenizer().encode(text, eo);
+    ids.resize(512);
+    const int32_t bos = session.tokenizer().bos();
+    std::vector<rt::TokenDepths> used;
+    auto routed = rt::perplexity_of_ids(session.forward(), ids, bos, rt::DepthPolicy::budget(3.0f),
+                                        session.weights().routers, 256, {}, &used);
+    auto dist = rt::depth_distribution(used, session.desc().n_layers);
+    auto random = rt::perplexity_of_ids(session.forward(), ids, bos,
+                                        rt::DepthPolicy::random(dist, 1), nullptr, 256);
+    MESSAGE("budget 3.0: routed " << routed.ppl << " at " << routed.bits << " bits, random depths "
+                                  << random.ppl << " at " << random.bits << " bits");
+    CHECK(routed.bits == doctest::Approx(3.0).epsilon(0.1 / 3.0));
+    CHECK(random.bits == doctest::Approx(routed.bits).epsilon(0.02));
+    CHECK(routed.ppl < random.ppl);
+}

@@ -1,0 +1,116 @@
+// mobiquant eval: the quality table of a MoBiQuant checkpoint on held-out text (DESIGN.md
+// section 5): full precision, uniform depths, bit-specific baselines, routed budgets and the
+// random / mixed-depth controls at the routed bits.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "cli/device_options.hpp"
+#include "cli/job_printer.hpp"
+#include "cli/model_options.hpp"
+#include "core/atomic_file.hpp"
+#include "eval/quality_eval.hpp"
+#include "vulkan/context.hpp"
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+struct Options {
+    std::string model, fp_model, text, calib, out;
+    mq::cli::DeviceOptions device;
+    uint64_t max_tokens = 2048;
+    std::vector<double> budgets;
+    uint32_t seed = 1;
+    bool json = false, save = false;
+};
+
+std::filesystem::path asset(const char* name) {
+    return std::filesystem::path(MQ_SOURCE_DIR) / "assets" / name;
+}
+
+void print_table(const mq::eval::QualityTable& t) {
+    std::printf("Quality of %s on %s, %llu tokens (perplexity, lower is better)\n", t.model.c_str(),
+                t.text.c_str(), static_cast<unsigned long long>(t.tokens));
+    std::printf("full precision        %8.3f\n\n", t.fp_ppl);
+    std::printf("bits   uniform depth   bit-specific RTN\n");
+    for (size_t i = 0; i < t.uniform.size(); ++i)
+        std::printf("%4.0f   %13.3f   %16.3f\n", t.uniform[i].bits, t.uniform[i].ppl,
+                    i < t.bit_specific.size() ? t.bit_specific[i].ppl : 0.0);
+    std::printf("\nbudget  achieved   routed   random      mix   routed best?\n");
+    for (size_t i = 0; i < t.routed.size(); ++i) {
+        const auto &r = t.routed[i], &x = t.random[i], &m = t.mix[i];
+        bool best = r.ppl <= x.ppl && r.ppl <= m.ppl;
+        std::printf("%6.1f  %8.2f %8.3f %8.3f %8.3f   %s\n", r.budget, r.bits, r.ppl, x.ppl, m.ppl,
+                    best ? "yes" : "no");
+    }
+}
+
+int run(Options o) {
+    namespace fs = std::filesystem;
+    mq::eval::EvalOptions eo;
+    eo.model = o.model.empty() ? mq::cli::default_model_path() : fs::path(o.model);
+    eo.fp_model = o.fp_model;
+    fs::path text = o.text.empty() ? asset("heldout.txt") : fs::path(o.text);
+    fs::path calib = o.calib.empty() ? asset("calibration.txt") : fs::path(o.calib);
+    eo.text = mq::read_text_file(text);
+    eo.text_name = text.filename().string();
+    eo.calibration_text = mq::read_text_file(calib);
+    eo.max_tokens = o.max_tokens;
+    eo.budgets = o.budgets;
+    eo.seed = o.seed;
+    mq::vk::Context ctx(o.device.context_options());
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    mq::cli::JobPrinter printer("eval");
+    mq::eval::QualityTable table;
+    try {
+        table = mq::eval::run_eval(ctx, eo, std::ref(printer), &g_interrupted);
+    } catch (const mq::Cancelled&) {
+        printer.finish();
+        std::fprintf(stderr, "interrupted\n");
+        return 130;
+    }
+    printer.finish();
+    if (o.json)
+        std::puts(table.to_json().dump().c_str());
+    else
+        print_table(table);
+    if (o.save || !o.out.empty()) {
+        fs::path path = o.out.empty() ? mq::eval::quality_table_path(eo.model) : fs::path(o.out);
+        mq::eval::save_quality_table(table, path);
+        std::fprintf(stderr, "saved %s\n", path.c_str());
+    }
+    return 0;
+}
+
+mq::cli::Registration reg{
+    "eval", "Quality table of a MoBiQuant checkpoint: routed budgets against baselines",
+    [](CLI::App& cmd) {
+        auto o = std::make_shared<Options>();
+        cmd.add_option("-m,--model", o->model,
+                       "MoBiQuant checkpoint (default: the bundled default checkpoint)");
+        cmd.add_option("--fp-model", o->fp_model,
+                       "The plain model it was made from (default: mobiquant.source beside it)");
+        cmd.add_option("-t,--text", o->text, "Held-out text (default: assets/heldout.txt)")
+            ->check(CLI::ExistingFile);
+        cmd.add_option("--calib", o->calib,
+                       "Calibration text for the bit-specific baselines (default: "
+                       "assets/calibration.txt)")
+            ->check(CLI::ExistingFile);
+        cmd.add_option("--max-tokens", o->max_tokens, "Tokens scored per configuration (0 = all)")
+            ->capture_default_str();
+        cmd.add_option("--budgets", o->budgets, "Routed budgets (default: 2.0 2.5 ... 8.0)")
+            ->check(CLI::Range(2.0, 8.0));
+        cmd.add_option("--seed", o->seed, "Seed of the random-depth control")
+            ->capture_default_str();
+        cmd.add_flag("--json", o->json, "Print the table as one JSON object");
+        cmd.add_flag("--save", o->save, "Save the table beside the model (<model>.quality.json)");
+        cmd.add_option("--out", o->out, "Save the table to this JSON file");
+        o->device.add_to(cmd);
+        return [o] { return run(*o); };
+    }};
+
+}  // namespace
