@@ -135,14 +135,13 @@ Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     std::string name = w.format == WeightFormat::F16 ? "dense_matvec_f16" : "dense_matvec";
     vk::Kernel& k = lib_.get({ubo ? name : name + "_xssbo",
                               {kStorage, ubo ? kUniform : kStorage, kStorage},
-                              3 * 4,
+                              2 * 4,
                               {kRowsPerGroup, w.cols}});
     Plan plan;
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
-        plan.dispatches.push_back(matrix_dispatch(k, k.bind(ranges),
-                                                  {c.rows, io.y_offset + c.row0, 1},
+        plan.dispatches.push_back(matrix_dispatch(k, k.bind(ranges), {c.rows, io.y_offset + c.row0},
                                                   div_up(c.rows, kRowsPerGroup), "dense_matvec"));
     }
     return plan;
