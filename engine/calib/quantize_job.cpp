@@ -80,7 +80,7 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         sequences, seq_len, o.calibration_name, o.clip_steps, o.router_hidden, o.router_epochs, r2);
     clock.report("writing the checkpoint", 0.98);
     rt::save_checkpoint(w, model, o.out, note, o.model.filename().string());
-    clock.report("done", 1.0);
+    clock.finish();
 }
 
 }  // namespace mq::calib

@@ -33,6 +33,10 @@ class JobClock {
         double left = fraction > 0.02 && elapsed > 1.0 ? elapsed * (1.0 - fraction) / fraction : -1;
         fn_({stage, fraction, left});
     }
+    // The last report: the work is done (a cancel arriving now no longer matters).
+    void finish(const std::string& stage = "done") {
+        if (fn_) fn_({stage, 1.0, 0.0});
+    }
     void check_cancel() const {
         if (cancel_ && cancel_->load()) throw Cancelled();
     }

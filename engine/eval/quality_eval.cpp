@@ -135,7 +135,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
                           DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))));
         table.mix.push_back({0, mr.bits, mr.ppl});
     }
-    clock.report("done", 1.0);
+    clock.finish();
     return table;
 }
 
