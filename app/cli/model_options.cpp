@@ -33,6 +33,11 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
     device.add_to(cmd);
     cmd.add_option("--context", context,
                    "Context length in tokens (default: the model's, at most 2048)");
+    cmd.add_option("--weights", weights,
+                   "GPU storage of unquantized linears and the output head: f32, or f16 (half "
+                   "the bytes)")
+        ->check(CLI::IsMember({"f32", "f16"}))
+        ->capture_default_str();
     if (with_depth) {
         auto* b = cmd.add_option("--budget", budget,
                                  "Target average bits over routed linears, 2.0 to 8.0 (the "
@@ -57,6 +62,7 @@ std::unique_ptr<rt::ModelSession> ModelOptions::open(vk::Context& ctx) const {
     rt::SessionOptions so;
     so.context = context;
     so.slice_plain_model = budget.has_value() || depth.has_value();
+    so.dense_format = weights == "f16" ? kernels::WeightFormat::F16 : kernels::WeightFormat::F32;
     bool tty = isatty(STDERR_FILENO);
     so.progress = [tty](const std::string& s) {
         if (tty) std::fprintf(stderr, "\r\033[K%s...", s.c_str());

@@ -23,6 +23,7 @@ struct ModelOptions {
     uint32_t context = 0;
     std::optional<float> budget;
     std::optional<int> depth;
+    std::string weights = "f32";  // unquantized weights on the GPU: f32 or f16
 
     void add_to(CLI::App& cmd, bool with_depth = true);
     std::filesystem::path model_path() const;
