@@ -72,11 +72,7 @@ Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<flo
 
 void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len) {
     const uint32_t half = d.rope_dim / 2;
-    std::vector<double> freq(half);
-    for (uint32_t i = 0; i < half; ++i) {
-        freq[i] = std::pow(double(d.rope_theta), -2.0 * i / d.rope_dim);
-        if (!d.rope_freq_factors.empty()) freq[i] /= d.rope_freq_factors[i];
-    }
+    const std::vector<double> freq = d.rope_frequencies(d.rope_dim);
     const bool neox = d.rope_layout == RopeLayout::Neox;
     parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
         for (uint64_t t = t0; t < t1; ++t) {

@@ -427,4 +427,13 @@ std::vector<float> rope_rows_neox_to_normal(std::span<const float> w, uint64_t r
     return out;
 }
 
+std::vector<double> ModelDesc::rope_frequencies(uint32_t dims) const {
+    std::vector<double> freq(dims / 2);
+    for (uint32_t i = 0; i < freq.size(); ++i) {
+        freq[i] = std::pow(double(rope_theta), -2.0 * i / double(dims));
+        if (!rope_freq_factors.empty()) freq[i] /= double(rope_freq_factors[i]);
+    }
+    return freq;
+}
+
 }  // namespace mq

@@ -68,6 +68,10 @@ struct ModelDesc {
     int64_t bos_id = -1, eos_id = -1;  // -1: not given
     bool mobiquant = false;            // a GGUF with mobiquant.* metadata
 
+    // Frequency of each rotary pair i < rope_dim / 2, in double: theta^(-2i/rope_dim), divided by
+    // rope_freq_factors[i] when present. One definition for every forward pass.
+    std::vector<double> rope_frequencies(uint32_t rope_dim) const;
+
     uint32_t q_dim() const { return n_heads * head_dim; }
     uint32_t kv_dim() const { return n_kv_heads * head_dim; }
 };

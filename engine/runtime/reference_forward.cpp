@@ -183,11 +183,7 @@ ReferenceForward::ReferenceForward(const ModelWeights& w, uint32_t max_context)
     if (!d.rope_freq_factors.empty() && d.rope_freq_factors.size() != rope_dim / 2)
         fail("reference forward: {} rope frequency factors for rope dimension {}",
              d.rope_freq_factors.size(), rope_dim);
-    for (uint32_t i = 0; i < rope_dim / 2; ++i) {
-        double f = std::pow(double(d.rope_theta), -2.0 * i / double(rope_dim));
-        if (!d.rope_freq_factors.empty()) f /= double(d.rope_freq_factors[i]);
-        rope_freq_.push_back(f);
-    }
+    rope_freq_ = d.rope_frequencies(rope_dim);
     attn_in_.assign(d.n_layers, {});
     o_in_.assign(d.n_layers, {});
     ffn_in_.assign(d.n_layers, {});

@@ -74,17 +74,13 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
         output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.output, d.vocab_size, d.dim,
                                                             dense_format);
     else if (dense_format != kernels::WeightFormat::F32)  // tied head: its own copy in that format
-        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size,
-                                                            d.dim, dense_format);
+        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size, d.dim,
+                                                            dense_format);
     output_norm_ = upload(w.output_norm);
 
     // Rotary frequencies, computed once in double as the reference does.
-    std::vector<float> inv_freq(d.rope_dim / 2);
-    for (uint32_t i = 0; i < inv_freq.size(); ++i) {
-        double f = std::pow(double(d.rope_theta), -2.0 * i / d.rope_dim);
-        if (!d.rope_freq_factors.empty()) f /= d.rope_freq_factors[i];
-        inv_freq[i] = static_cast<float>(f);
-    }
+    std::vector<double> freq = d.rope_frequencies(d.rope_dim);
+    std::vector<float> inv_freq(freq.begin(), freq.end());
     inv_freq_ = upload(inv_freq);
 
     routed_ = sliced_ && w.routers != nullptr;
