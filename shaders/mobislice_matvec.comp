@@ -1,12 +1,13 @@
 #version 450
 // y = W(k) x for one token, k read from a GPU buffer (the router's choice; no CPU round trip).
-// One output row per invocation, activations in a uniform buffer: on CPU drivers (lavapipe) a
-// UBO load is plain vector loads, where an SSBO load is a per-lane loop. Work per weight is
-// proportional to the depth: planes 2..k are visited by a loop whose trip count is the depth (a
-// branch would still execute its body, masked, on lavapipe), combining planes by Horner's rule,
-// dq = 4 dq + dot(x, Q_e). No shared memory and no barrier: a barrier makes lavapipe compile
-// the shader as a coroutine, which takes minutes for the unrolled group loop; each lane sums the
-// group's activations itself.
+// ROWS output rows per invocation, activations in a uniform buffer: on CPU drivers (lavapipe) a
+// UBO load is a scalar load plus a broadcast, where an SSBO load is a per-lane loop; each
+// activation load feeds ROWS rows (at depth 1 the loads cost about as much as the arithmetic).
+// Work per weight is proportional to the depth: planes 2..k are visited by a loop whose trip
+// count is the depth (a branch would still execute its body, masked, on lavapipe), combining
+// planes by Horner's rule, dq = 4 dq + dot(x, Q_e). No shared memory and no barrier: a barrier
+// makes lavapipe compile the shader as a coroutine, which takes minutes for the unrolled group
+// loop; each lane sums the group's activations itself.
 // Variants: X_IN_SSBO when K*4 exceeds the device's uniform-buffer range.
 #extension GL_GOOGLE_include_directive : require
 #include "mobislice_common.glsl"
@@ -40,38 +41,63 @@ layout(push_constant) uniform Push {
     uint plane_stride;  // uvec4s between planes
 } pc;
 
-float word_dot(uint w, uint xb) {
-    return dot(codes4(w, 0u), x[xb]) + dot(codes4(w, 8u), x[xb + 1u]) +
-           dot(codes4(w, 16u), x[xb + 2u]) + dot(codes4(w, 24u), x[xb + 3u]);
-}
+#ifndef ROWS
+#define ROWS 4  // output rows per invocation (MatMulOps::kMatVecRowsPerLane)
+#endif
 
-// dot(x[group], Q) for the 128 codes held in two uvec4 (8 words).
-float group_dot(uvec4 a, uvec4 b, uint xb) {
-    return word_dot(a.x, xb) + word_dot(a.y, xb + 4u) + word_dot(a.z, xb + 8u) +
-           word_dot(a.w, xb + 12u) + word_dot(b.x, xb + 16u) + word_dot(b.y, xb + 20u) +
-           word_dot(b.z, xb + 24u) + word_dot(b.w, xb + 28u);
+// dq[r] = mul * dq[r] + dot(x[group], Q) for each row's 128 codes of one plane (two uvec4 at
+// idx[r]); the activations of each word are loaded once for all rows.
+void plane_dots(inout float dq[ROWS], uint idx[ROWS], uint xb, float mul) {
+    uvec4 a[ROWS], b[ROWS];
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+        a[r] = planes[idx[r]];
+        b[r] = planes[idx[r] + 1u];
+        dq[r] *= mul;
+    }
+    [[unroll]] for (uint w = 0u; w < 8u; ++w) {
+        uint xw = xb + 4u * w;
+        vec4 x0 = x[xw], x1 = x[xw + 1u], x2 = x[xw + 2u], x3 = x[xw + 3u];
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+            uint word = w < 4u ? a[r][w] : b[r][w - 4u];
+            dq[r] += dot(codes4(word, 0u), x0) + dot(codes4(word, 8u), x1) +
+                     dot(codes4(word, 16u), x2) + dot(codes4(word, 24u), x3);
+        }
+    }
 }
 
 void main() {
-    uint row = gl_GlobalInvocationID.x;
-    if (row >= pc.rows) return;
+    uint row0 = gl_GlobalInvocationID.x * ROWS;
+    if (row0 >= pc.rows) return;
     uint depth = clamp(depths[pc.depth_index], 1u, 4u);
     float grid = float(1u << (2u * (depth - 1u)));  // s1 / s_k
-    float acc = 0.0;
-    uint base = row * G * 2u;
+    uint row[ROWS];
+    float acc[ROWS];
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+        row[r] = min(row0 + r, pc.rows - 1u);  // a last partial set recomputes the last row
+        acc[r] = 0.0;
+    }
     // Unrolled over the groups so x offsets are constants (the plane loop inside each group keeps
     // the basic blocks small enough for lavapipe's LLVM to compile quickly).
     UNROLL_X for (uint g = 0u; g < G; ++g) {
-        uint i = base + 2u * g, xb = 32u * g;
-        float dq = group_dot(planes[i], planes[i + 1u], xb);
-        for (uint e = 1u; e < depth; ++e) {
-            i += pc.plane_stride;
-            dq = 4.0 * dq + group_dot(planes[i], planes[i + 1u], xb);
+        uint xb = 32u * g, idx[ROWS];
+        float dq[ROWS];
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+            idx[r] = (row[r] * G + g) * 2u;
+            dq[r] = 0.0;
         }
-        vec4 s4 = vec4(0.0);  // sum of the group's activations (the loads are shared with above)
+        plane_dots(dq, idx, xb, 0.0);
+        for (uint e = 1u; e < depth; ++e) {
+            [[unroll]] for (uint r = 0u; r < ROWS; ++r) idx[r] += pc.plane_stride;
+            plane_dots(dq, idx, xb, 4.0);
+        }
+        vec4 s4 = vec4(0.0);  // sum of the group's activations
         [[unroll]] for (uint j = 0u; j < 32u; ++j) s4 += x[xb + j];
-        vec2 sz = unpackHalf2x16(scale_zero[row * G + g]);
-        acc += sz.x * (dq - (sz.y * grid - 0.5) * (s4.x + s4.y + s4.z + s4.w));
+        float xsum = s4.x + s4.y + s4.z + s4.w;
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+            vec2 sz = unpackHalf2x16(scale_zero[row[r] * G + g]);
+            acc[r] += sz.x * (dq[r] - (sz.y * grid - 0.5) * xsum);
+        }
     }
-    y[pc.y_offset + row] = acc / grid;
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r)
+        if (row0 + r < pc.rows) y[pc.y_offset + row0 + r] = acc[r] / grid;
 }

@@ -87,7 +87,7 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
         auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer);
         plan.dispatches.push_back(matrix_dispatch(
             k, k.bind(ranges), {c.rows, io.y_offset + c.row0, depth.index, plane_stride_vec4(c)},
-            div_up(c.rows, kRowsPerGroup), "mobislice_matvec"));
+            div_up(c.rows, kRowsPerGroup * kMatVecRowsPerLane), "mobislice_matvec"));
     }
     return plan;
 }

@@ -43,6 +43,8 @@ class MatMulOps {
     Plan dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io);
 
     static constexpr uint32_t kRowsPerGroup = 64;
+    // Output rows each MoBiSlice mat-vec invocation computes (ROWS in mobislice_matvec.comp).
+    static constexpr uint32_t kMatVecRowsPerLane = 4;
     // Most tokens one mat-mat dispatch takes (fewer when a tile of X would not fit the device's
     // uniform-buffer range). Each weight is loaded once per tile.
     static constexpr uint32_t kSlicedTokenTile = 16;
