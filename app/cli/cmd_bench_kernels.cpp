@@ -21,6 +21,7 @@ struct Options {
     std::vector<std::string> matmat_shapes{"512x192", "4096x192"};
     uint32_t tokens = 32;
     uint32_t repetitions = 10;
+    std::string layout = "auto";
     bool json = false;
 };
 
@@ -42,17 +43,25 @@ int run(const Options& o) {
     for (auto& s : o.matmat_shapes) bo.matmat_shapes.push_back(parse_shape(s));
     bo.matmat_tokens = o.tokens;
     bo.repetitions = o.repetitions;
+    bo.layout = o.layout == "lanes"       ? mq::kernels::MatVecLayout::RowPerLane
+                : o.layout == "subgroups" ? mq::kernels::MatVecLayout::RowPerSubgroup
+                                          : mq::kernels::MatVecLayout::Auto;
     bo.progress = [](const std::string& what) { std::fprintf(stderr, "  %s...\n", what.c_str()); };
 
     mq::vk::Context ctx(o.device.context_options());
     mq::kernels::KernelLibrary lib(ctx);
     std::fprintf(stderr, "device: %s\n  measuring streaming read bandwidth...\n",
                  ctx.info().name.c_str());
+    const std::string layout = mq::kernels::MatMulOps(lib, bo.layout).matvec_layout() ==
+                                       mq::kernels::MatVecLayout::RowPerSubgroup
+                                   ? "row per subgroup"
+                                   : "row per lane";
     auto bw = mq::kernels::measure_stream_read(lib);
     auto results = mq::kernels::bench_matvec_kernels(lib, bo);
 
     if (o.json) {
-        nlohmann::json out{{"device", ctx.info().name}, {"stream_read_gbs", bw.gbs}};
+        nlohmann::json out{
+            {"device", ctx.info().name}, {"stream_read_gbs", bw.gbs}, {"matvec_layout", layout}};
         nlohmann::json rows = nlohmann::json::array();
         for (auto& r : results) {
             nlohmann::json row{{"n", r.n},   {"k", r.k},     {"kind", r.kind},
@@ -65,8 +74,9 @@ int run(const Options& o) {
         std::puts(out.dump(2).c_str());
         return 0;
     }
-    fmt::print("Device: {}\nStreaming read: {:.1f} GB/s ({:.0f} MiB buffer)\n\n", ctx.info().name,
-               bw.gbs, bw.bytes / 1048576.0);
+    fmt::print(
+        "Device: {}\nStreaming read: {:.1f} GB/s ({:.0f} MiB buffer)\nMat-vec layout: {}\n\n",
+        ctx.info().name, bw.gbs, bw.bytes / 1048576.0, layout);
     fmt::print("{:>12} {:>6}  {:<16} {:>10} {:>9} {:>8} {:>12}\n", "shape NxK", "tokens", "kernel",
                "us/call", "GB/s", "% read", "Gweights/s");
     for (auto& r : results) {
@@ -113,6 +123,11 @@ mq::cli::Registration reg{
             ->capture_default_str();
         cmd.add_option("--reps", o->repetitions, "Calls timed per kernel (median reported)")
             ->check(CLI::Range(1, 10000))
+            ->capture_default_str();
+        cmd.add_option("--layout", o->layout,
+                       "Mat-vec layout: auto (a row per subgroup on a GPU, a row per lane on a CPU "
+                       "device), lanes or subgroups")
+            ->check(CLI::IsMember({"auto", "lanes", "subgroups"}))
             ->capture_default_str();
         cmd.add_flag("--json", o->json, "Print one JSON object");
         return [o] { return run(*o); };

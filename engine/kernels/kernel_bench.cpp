@@ -46,7 +46,7 @@ double median_call_us(vk::Context& ctx, const Plan& plan, uint32_t reps) {
 std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
                                                const KernelBenchOptions& options) {
     vk::Context& ctx = library.context();
-    MatMulOps ops(library);
+    MatMulOps ops(library, options.layout);
     std::vector<KernelTiming> results;
     std::mt19937 rng(1234);
     std::normal_distribution<float> dist(0.0f, 0.02f);

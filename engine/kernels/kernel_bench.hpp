@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/kernel_library.hpp"
+#include "kernels/matmul_ops.hpp"
 
 namespace mq::kernels {
 
@@ -26,6 +27,7 @@ struct KernelBenchOptions {
     std::vector<std::pair<uint32_t, uint32_t>> matmat_shapes = {{512, 192}, {4096, 192}};
     uint32_t matmat_tokens = 32;  // 0: no mat-mat rows
     uint32_t repetitions = 10;
+    MatVecLayout layout = MatVecLayout::Auto;          // of the mat-vec kernels
     std::function<void(const std::string&)> progress;  // called before each measurement
 };
 

@@ -1,6 +1,8 @@
 #include "kernels/matmul_ops.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include "core/error.hpp"
 
@@ -54,9 +56,43 @@ uint32_t plane_stride_vec4(const SlicedChunk& c) {
     return static_cast<uint32_t>(c.plane_stride / 16);
 }
 
+MatVecLayout resolve_layout(MatVecLayout asked, const vk::DeviceInfo& info) {
+    if (asked == MatVecLayout::Auto) {
+        const char* env = std::getenv("MOBIQUANT_MATVEC_LAYOUT");
+        std::string_view e = env ? env : "";
+        if (e == "lanes")
+            asked = MatVecLayout::RowPerLane;
+        else if (e == "subgroups")
+            asked = MatVecLayout::RowPerSubgroup;
+        else if (!e.empty())
+            fail("MOBIQUANT_MATVEC_LAYOUT is \"{}\": expected \"lanes\" or \"subgroups\"", e);
+        else
+            asked = info.type != VK_PHYSICAL_DEVICE_TYPE_CPU && info.subgroup_arithmetic
+                        ? MatVecLayout::RowPerSubgroup
+                        : MatVecLayout::RowPerLane;
+    }
+    if (asked == MatVecLayout::RowPerSubgroup && !info.subgroup_arithmetic)
+        fail(
+            "{} lacks subgroup arithmetic in compute shaders, which the row-per-subgroup mat-vec "
+            "needs",
+            info.name);
+    return asked;
+}
+
 }  // namespace
 
-MatMulOps::MatMulOps(KernelLibrary& library) : lib_(library), ctx_(library.context()) {}
+MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout)
+    : lib_(library),
+      ctx_(library.context()),
+      layout_(resolve_layout(layout, library.context().info())) {}
+
+uint32_t MatMulOps::subgroup_layout_groups(uint32_t rows) const {
+    // The kernels loop over rows by subgroup, so a driver that picks another subgroup size than
+    // the one reported still covers every row.
+    const uint32_t per_group =
+        std::max(1u, kSubgroupLayoutGroupSize / std::max(1u, ctx_.info().subgroup_size));
+    return std::min(div_up(rows, per_group), ctx_.info().max_workgroup_count[0]);
+}
 
 bool MatMulOps::x_fits_uniform(uint32_t cols) const {
     return uint64_t(padded_width(cols)) * 4 <= ctx_.info().max_uniform_buffer_range;
@@ -73,16 +109,28 @@ MatMulOps::TokenTiles MatMulOps::token_tiles(uint32_t tokens, uint32_t cols,
 
 Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
                                  const DepthSource& depth) {
-    bool ubo = x_fits_uniform(w.cols);
     uint64_t x_bytes = uint64_t(padded_width(w.cols)) * 4;
     require_size(io.x, x_bytes, "activation");
     require_size(io.y, (uint64_t(io.y_offset) + w.rows) * 4, "output");
     require_size(depth.buffer, (uint64_t(depth.index) + 1) * 4, "depth");
+    Plan plan;
+    if (layout_ == MatVecLayout::RowPerSubgroup) {
+        vk::Kernel& k = lib_.get({"mobislice_matvec_subgroup",
+                                  {kStorage, kStorage, kStorage, kStorage, kStorage},
+                                  4 * 4,
+                                  {kSubgroupLayoutGroupSize, w.cols}});
+        for (const SlicedChunk& c : w.chunks)
+            plan.dispatches.push_back(matrix_dispatch(
+                k, k.bind(sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer)),
+                {c.rows, io.y_offset + c.row0, depth.index, plane_stride_vec4(c)},
+                subgroup_layout_groups(c.rows), "mobislice_matvec"));
+        return plan;
+    }
+    bool ubo = x_fits_uniform(w.cols);
     vk::Kernel& k = lib_.get({ubo ? "mobislice_matvec" : "mobislice_matvec_xssbo",
                               {kStorage, kStorage, ubo ? kUniform : kStorage, kStorage, kStorage},
                               4 * 4,
                               {kRowsPerGroup, w.cols}});
-    Plan plan;
     for (const SlicedChunk& c : w.chunks) {
         auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer);
         plan.dispatches.push_back(matrix_dispatch(
@@ -129,20 +177,27 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
 
 Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     bool ubo = x_fits_uniform(w.cols);
+    const bool subgroups = layout_ == MatVecLayout::RowPerSubgroup;
     uint64_t x_bytes = uint64_t(w.padded_cols) * 4;
     require_size(io.x, x_bytes, "activation");
     require_size(io.y, (uint64_t(io.y_offset) + w.rows) * 4, "output");
     std::string name = w.format == WeightFormat::F16 ? "dense_matvec_f16" : "dense_matvec";
-    vk::Kernel& k = lib_.get({ubo ? name : name + "_xssbo",
-                              {kStorage, ubo ? kUniform : kStorage, kStorage},
+    if (subgroups)
+        name += "_subgroup";
+    else if (!ubo)
+        name += "_xssbo";
+    vk::Kernel& k = lib_.get({name,
+                              {kStorage, ubo && !subgroups ? kUniform : kStorage, kStorage},
                               2 * 4,
-                              {kRowsPerGroup, w.cols}});
+                              {subgroups ? kSubgroupLayoutGroupSize : kRowsPerGroup, w.cols}});
     Plan plan;
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
+        uint32_t groups =
+            subgroups ? subgroup_layout_groups(c.rows) : div_up(c.rows, kRowsPerGroup);
         plan.dispatches.push_back(matrix_dispatch(k, k.bind(ranges), {c.rows, io.y_offset + c.row0},
-                                                  div_up(c.rows, kRowsPerGroup), "dense_matvec"));
+                                                  groups, "dense_matvec"));
     }
     return plan;
 }

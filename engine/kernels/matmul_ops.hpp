@@ -33,9 +33,17 @@ struct DepthSource {
     uint32_t index = 0;      // mat-vec: the entry to use; mat-mat: entry of token 0
 };
 
+// How a one-token product spreads over the device. RowPerLane: each invocation computes whole
+// rows (CPU drivers such as lavapipe, where a lane is a SIMD slot and storage loads are per-lane
+// loops). RowPerSubgroup: a subgroup shares a row, reading it coalesced (GPUs). Auto picks
+// RowPerSubgroup on a GPU with subgroup arithmetic, unless $MOBIQUANT_MATVEC_LAYOUT says
+// "lanes" or "subgroups".
+enum class MatVecLayout { Auto, RowPerLane, RowPerSubgroup };
+
 class MatMulOps {
   public:
-    explicit MatMulOps(KernelLibrary& library);
+    explicit MatMulOps(KernelLibrary& library, MatVecLayout layout = MatVecLayout::Auto);
+    MatVecLayout matvec_layout() const { return layout_; }
 
     Plan mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io, const DepthSource& depth);
     Plan mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io, const DepthSource& depths);
@@ -43,6 +51,7 @@ class MatMulOps {
     Plan dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io);
 
     static constexpr uint32_t kRowsPerGroup = 64;
+    static constexpr uint32_t kSubgroupLayoutGroupSize = 128;  // invocations per workgroup
     // Output rows each MoBiSlice mat-vec invocation computes (ROWS in mobislice_matvec.comp).
     static constexpr uint32_t kMatVecRowsPerLane = 4;
     // Most tokens one mat-mat dispatch takes (fewer when a tile of X would not fit the device's
@@ -56,8 +65,10 @@ class MatMulOps {
     };
     bool x_fits_uniform(uint32_t cols) const;
     TokenTiles token_tiles(uint32_t tokens, uint32_t cols, uint32_t max_tile) const;
+    uint32_t subgroup_layout_groups(uint32_t rows) const;
     KernelLibrary& lib_;
     vk::Context& ctx_;
+    MatVecLayout layout_;
 };
 
 }  // namespace mq::kernels

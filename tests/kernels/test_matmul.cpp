@@ -3,6 +3,8 @@
 // a different order, against double).
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include "core/half.hpp"
 #include "kernel_harness.hpp"
 #include "quant/reference_ops.hpp"
@@ -178,6 +180,49 @@ TEST_CASE_FIXTURE(VulkanFixture, "fp16 weights: mat-vec and mat-mat match the re
             run_plan(ctx, ops.dense_matmat(hw, {vk::whole(xb), tokens, vk::whole(yb)}));
             CHECK(relative_error(yb.read<float>(uint64_t(tokens) * n), ref) < kTolerance);
         }
+    }
+}
+
+TEST_CASE_FIXTURE(VulkanFixture,
+                  "the GPU mat-vec layout (a row per subgroup) matches the reference: MoBiSlice "
+                  "at every depth, dense fp32 and fp16") {
+    kernels::KernelLibrary lib(ctx);
+    // A CPU device such as lavapipe gets the row-per-lane layout unless asked otherwise.
+    if (ctx.info().type == VK_PHYSICAL_DEVICE_TYPE_CPU && !std::getenv("MOBIQUANT_MATVEC_LAYOUT"))
+        CHECK(kernels::MatMulOps(lib).matvec_layout() == kernels::MatVecLayout::RowPerLane);
+    kernels::MatMulOps ops(lib, kernels::MatVecLayout::RowPerSubgroup);
+    for (auto [n, k] : kShapes) {
+        CAPTURE(n);
+        CAPTURE(k);
+        auto w = random_vector(uint64_t(n) * k, n * 11 + k, 0.05f);
+        auto x = random_vector(k, k + 1);
+        vk::Buffer xb = upload_activations(ctx, x, 1, k);
+        const uint32_t offset = 3;  // written after other outputs, as a fused q/k/v would be
+        vk::Buffer yb(ctx, (n + offset) * 4), depth(ctx, 4);
+        auto read = [&] {
+            auto all = yb.read<float>(n + offset);
+            return std::vector<float>(all.begin() + offset, all.end());
+        };
+
+        quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+        kernels::GpuSlicedMatrix gw(ctx, m);
+        auto plan =
+            ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb), offset}, {vk::whole(depth), 0});
+        CHECK(plan.dispatches[0].kernel->spec().shader == "mobislice_matvec_subgroup");
+        for (uint32_t d = 1; d <= 4; ++d) {
+            CAPTURE(d);
+            depth.upload(&d, 4);
+            run_plan(ctx, plan);
+            CHECK(relative_error(read(), quant::mobislice_matvec_reference(m, x, d)) < kTolerance);
+        }
+
+        kernels::GpuDenseMatrix dw(ctx, w, n, k);
+        run_plan(ctx, ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb), offset}));
+        CHECK(relative_error(read(), quant::dense_matmat_reference(w, n, k, x, 1)) < kTolerance);
+        kernels::GpuDenseMatrix hw(ctx, w, n, k, kernels::WeightFormat::F16);
+        for (auto& v : w) v = half_to_float(float_to_half(v));
+        run_plan(ctx, ops.dense_matvec(hw, {vk::whole(xb), vk::whole(yb), offset}));
+        CHECK(relative_error(read(), quant::dense_matmat_reference(w, n, k, x, 1)) < kTolerance);
     }
 }
 
