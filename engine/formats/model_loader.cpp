@@ -174,6 +174,16 @@ std::vector<float> LoadedModel::to_f32(const ModelTensor& t) const {
 
 uint64_t LoadedModel::parameter_count() const {
     uint64_t n = 0;
+    if (desc_.mobiquant) {
+        // A checkpoint stores each linear as 2-bit planes packed in I32 words, plus scales and
+        // routers: count the weights of the model it was made from, as its description implies.
+        for (const TensorSpec& spec : expected_tensors(desc_)) {
+            uint64_t elements = 1;
+            for (uint64_t d : spec.dims) elements *= d;
+            n += elements;
+        }
+        return n;
+    }
     for (const ModelTensor& t : tensors_)  // a tied model's leftover lm_head is not a parameter
         if (t.canonical || t.source_name != "lm_head.weight") n += t.n_elements();
     return n;

@@ -36,6 +36,8 @@ TEST_CASE("slice a tiny model, write the checkpoint, and read back the same weig
     LoadedModel reread = LoadedModel::open(out);
     CHECK(reread.desc().mobiquant);
     CHECK(reread.find("blk.0.attn_q.weight") == nullptr);
+    // `info` reports the model's weights, not the count of packed code words.
+    CHECK(reread.parameter_count() == model.parameter_count());
     rt::ModelWeights back = rt::ModelWeights::load(reread);
     REQUIRE(back.sliced());
     for (uint32_t l = 0; l < w.layers.size(); ++l)
