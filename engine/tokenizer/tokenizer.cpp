@@ -49,18 +49,9 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
 // NFC of the well-formed runs; ill-formed bytes pass through unchanged.
 std::string nfc_lenient(std::string_view text) {
     std::string out;
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = i;
-        while (j < text.size()) {
-            const size_t len = utf8_char_len(text, j);
-            if (!len) break;
-            j += len;
-        }
-        if (j > i) out += nfc(text.substr(i, j - i));
-        while (j < text.size() && !utf8_char_len(text, j)) out += text[j++];
-        i = j;
-    }
+    for_each_utf8_run(text, [&](std::string_view run, bool well_formed) {
+        out += well_formed ? nfc(run) : std::string(run);
+    });
     return out;
 }
 
@@ -477,21 +468,10 @@ void Tokenizer::Impl::encode_fragment(
         }
         encode_byte_level_word(word, out);
     };
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = i;
-        while (j < text.size()) {
-            const size_t len = utf8_char_len(text, j);
-            if (!len) break;
-            j += len;
-        }
-        if (j > i)
-            for (auto word : pre->split(text.substr(i, j - i))) encode_word(word);
-        const size_t bad = j;
-        while (j < text.size() && !utf8_char_len(text, j)) ++j;
-        if (j > bad) encode_word(text.substr(bad, j - bad));  // ill-formed bytes: one word
-        i = j;
-    }
+    for_each_utf8_run(text, [&](std::string_view run, bool well_formed) {
+        if (!well_formed) return encode_word(run);  // ill-formed bytes: one word
+        for (auto word : pre->split(run)) encode_word(word);
+    });
 }
 
 Tokenizer::Tokenizer(TokenizerSpec spec) : impl_(std::make_unique<Impl>()) {

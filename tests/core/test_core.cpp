@@ -2,10 +2,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/half.hpp"
+#include "core/utf8.hpp"
 
 namespace fs = std::filesystem;
 
@@ -43,4 +47,18 @@ TEST_CASE("an atomic file appears only when committed") {
     CHECK(mq::read_text_file(target) == "abcd");
     CHECK_THROWS_AS(mq::AtomicFile(dir / "no" / "such" / "dir.bin"), mq::Error);
     fs::remove_all(dir);
+}
+
+TEST_CASE("text splits into runs of well-formed UTF-8 and of ill-formed bytes, losing nothing") {
+    // "a", e-acute, a stray continuation byte, a truncated 3-byte lead, then "z" and a euro sign.
+    const std::string text = "a\xC3\xA9\x80\xE2\x82z\xE2\x82\xAC";
+    std::vector<std::pair<std::string, bool>> runs;
+    mq::for_each_utf8_run(text, [&](std::string_view run, bool ok) { runs.emplace_back(run, ok); });
+    REQUIRE(runs.size() == 3);
+    CHECK(runs[0] == std::pair<std::string, bool>{"a\xC3\xA9", true});
+    CHECK(runs[1] == std::pair<std::string, bool>{"\x80\xE2\x82", false});
+    CHECK(runs[2] == std::pair<std::string, bool>{"z\xE2\x82\xAC", true});
+    size_t calls = 0;
+    mq::for_each_utf8_run("", [&](std::string_view, bool) { ++calls; });
+    CHECK(calls == 0);
 }
