@@ -194,8 +194,8 @@ Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
-        uint32_t groups =
-            subgroups ? subgroup_layout_groups(c.rows) : div_up(c.rows, kRowsPerGroup);
+        uint32_t groups = subgroups ? subgroup_layout_groups(c.rows)
+                                    : div_up(c.rows, kRowsPerGroup * kMatVecRowsPerLane);
         plan.dispatches.push_back(matrix_dispatch(k, k.bind(ranges), {c.rows, io.y_offset + c.row0},
                                                   groups, "dense_matvec"));
     }
