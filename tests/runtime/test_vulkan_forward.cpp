@@ -3,58 +3,16 @@
 // largest reference logit (fp32 GPU against double-accumulating reference).
 #include <doctest/doctest.h>
 
-#include <filesystem>
-
-#include "formats/model_loader.hpp"
+#include "forward_test_models.hpp"
 #include "runtime/reference_forward.hpp"
 #include "runtime/vulkan_forward.hpp"
-#include "support/tiny_model.hpp"
 #include "support/vulkan_fixture.hpp"
 
 using namespace mq;
 using namespace mq::test;
-namespace fs = std::filesystem;
 
 namespace {
-
 constexpr double kLogitTolerance = 1e-3;
-
-rt::ModelWeights tiny_weights(const TinyModelSpec& spec) {
-    fs::path dir = fs::temp_directory_path() / "mq_test_runtime";
-    fs::create_directories(dir);
-    return rt::ModelWeights::load(LoadedModel::open(write_tiny_model(spec, dir)));
-}
-
-std::vector<TinyModelSpec> architectures() {
-    TinyModelSpec llama;  // GQA, tied output
-    TinyModelSpec untied;
-    untied.tied = false;
-    untied.llama3_rope_scaling = true;
-    untied.n_kv_heads = 4;
-    untied.seed = 2;
-    TinyModelSpec qwen;
-    qwen.arch = "qwen2";
-    qwen.qkv_bias = true;
-    qwen.seed = 3;
-    return {llama, untied, qwen};
-}
-
-std::vector<uint32_t> prompt_ids(uint32_t n, uint32_t vocab) {
-    std::vector<uint32_t> ids;
-    for (uint32_t i = 0; i < n; ++i) ids.push_back((i * 37 + 11) % vocab);
-    return ids;
-}
-
-std::vector<float> flatten(const std::vector<std::vector<float>>& rows) {
-    std::vector<float> out;
-    for (auto& r : rows) out.insert(out.end(), r.begin(), r.end());
-    return out;
-}
-
-uint32_t argmax(std::span<const float> v) {
-    return static_cast<uint32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
 }  // namespace
 
 TEST_CASE_FIXTURE(VulkanFixture, "Vulkan logits match the reference for every architecture") {
