@@ -7,8 +7,22 @@ namespace mq::vk {
 
 CommandSequence::CommandSequence(Context& ctx, bool timestamps, uint32_t max_timed)
     : ctx_(ctx), max_timed_(max_timed) {
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pci.queueFamilyIndex = ctx.queue_family();
+    VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool_));
+    try {
+        create_objects(timestamps);
+    } catch (...) {
+        release();
+        throw;
+    }
+}
+
+void CommandSequence::create_objects(bool timestamps) {
+    Context& ctx = ctx_;
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = ctx.command_pool();
+    ai.commandPool = pool_;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     VK_CHECK(vkAllocateCommandBuffers(ctx.device(), &ai, &cb_));
@@ -23,10 +37,14 @@ CommandSequence::CommandSequence(Context& ctx, bool timestamps, uint32_t max_tim
 }
 
 CommandSequence::~CommandSequence() {
+    release();
+}
+
+void CommandSequence::release() {
     VkDevice dev = ctx_.device();
     if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
-    vkDestroyFence(dev, fence_, nullptr);
-    vkFreeCommandBuffers(dev, ctx_.command_pool(), 1, &cb_);
+    if (fence_) vkDestroyFence(dev, fence_, nullptr);
+    vkDestroyCommandPool(dev, pool_, nullptr);  // frees cb_ with it
 }
 
 void CommandSequence::begin() {
@@ -100,12 +118,8 @@ void CommandSequence::end() {
 
 void CommandSequence::submit() {
     if (!recorded_) fail("submit() before a complete recording");
-    std::lock_guard lock(ctx_.queue_mutex());
-    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &cb_;
     VK_CHECK(vkResetFences(ctx_.device(), 1, &fence_));
-    VK_CHECK(vkQueueSubmit(ctx_.queue(), 1, &si, fence_));
+    ctx_.submit(cb_, fence_);  // holds the queue mutex for the submission only
     VK_CHECK(vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX));
 }
 

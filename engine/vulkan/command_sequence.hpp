@@ -2,6 +2,9 @@
 // A command buffer recorded once and submitted many times: a whole forward step or benchmark
 // loop is one submission, since on small models per-submit overhead (30-350 us on lavapipe)
 // dominates. Optional timestamp queries time every dispatch on the GPU.
+//
+// Each sequence has its own command pool, so sequences on different threads record and submit
+// concurrently; one sequence must not be used by two threads at once.
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
@@ -37,14 +40,19 @@ class CommandSequence {
               uint64_t bytes);
     void end();
 
-    void submit();  // submits and waits; may be called any number of times after end()
+    // Submits and waits (the queue stays free for other threads during the wait); may be called
+    // any number of times after end().
+    void submit();
     size_t dispatch_count() const { return dispatches_; }
 
     // GPU time of each dispatch in the last submit (empty without timestamps).
     std::vector<DispatchTiming> timings() const;
 
   private:
+    void create_objects(bool timestamps);
+    void release();
     Context& ctx_;
+    VkCommandPool pool_ = VK_NULL_HANDLE;
     VkCommandBuffer cb_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;
     VkQueryPool queries_ = VK_NULL_HANDLE;

@@ -140,13 +140,6 @@ Context::Context(ContextOptions options) {
         VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
         vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
 
-        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-        pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-        pci.queueFamilyIndex = queue_family_;
-        VK_CHECK(vkCreateCommandPool(device_, &pci, nullptr, &command_pool_));
-        VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-        VK_CHECK(vkCreateFence(device_, &fci, nullptr, &fence_));
-
         storage_range_limit_ = info_.max_storage_buffer_range;
         if (options.storage_range_limit && options.storage_range_limit < storage_range_limit_)
             storage_range_limit_ = options.storage_range_limit;
@@ -171,8 +164,11 @@ void Context::release() {
     cache_.reset();
     if (device_) {
         vkDeviceWaitIdle(device_);
-        if (fence_) vkDestroyFence(device_, fence_, nullptr);
-        if (command_pool_) vkDestroyCommandPool(device_, command_pool_, nullptr);
+        for (auto& [thread, tc] : thread_commands_) {
+            if (tc.fence) vkDestroyFence(device_, tc.fence, nullptr);
+            if (tc.pool) vkDestroyCommandPool(device_, tc.pool, nullptr);
+        }
+        thread_commands_.clear();
         vkDestroyDevice(device_, nullptr);
         device_ = VK_NULL_HANDLE;
     }
@@ -208,9 +204,26 @@ void Context::require(bool present, const char* feature) const {
         fail("the Vulkan device \"{}\" lacks a feature MoBiQuant needs: {}", info_.name, feature);
 }
 
+Context::ThreadCommands& Context::thread_commands() {
+    std::lock_guard lock(thread_commands_mutex_);
+    ThreadCommands& tc = thread_commands_[std::this_thread::get_id()];  // references stay valid
+    if (!tc.pool) {
+        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        pci.flags =
+            VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT | VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+        pci.queueFamilyIndex = queue_family_;
+        VK_CHECK(vkCreateCommandPool(device_, &pci, nullptr, &tc.pool));
+    }
+    if (!tc.fence) {
+        VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        VK_CHECK(vkCreateFence(device_, &fci, nullptr, &tc.fence));
+    }
+    return tc;
+}
+
 VkCommandBuffer Context::begin_one_time() {
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = command_pool_;
+    ai.commandPool = thread_commands().pool;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     VkCommandBuffer cb;
@@ -222,19 +235,30 @@ VkCommandBuffer Context::begin_one_time() {
 }
 
 void Context::end_one_time(VkCommandBuffer cb) {
-    VK_CHECK(vkEndCommandBuffer(cb));
-    submit_and_wait(cb);
-    vkFreeCommandBuffers(device_, command_pool_, 1, &cb);
+    VkCommandPool pool = thread_commands().pool;
+    try {
+        VK_CHECK(vkEndCommandBuffer(cb));
+        submit_and_wait(cb);
+    } catch (...) {
+        vkFreeCommandBuffers(device_, pool, 1, &cb);
+        throw;
+    }
+    vkFreeCommandBuffers(device_, pool, 1, &cb);
 }
 
-void Context::submit_and_wait(VkCommandBuffer cb) {
-    std::lock_guard lock(queue_mutex_);
+void Context::submit(VkCommandBuffer cb, VkFence fence) {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cb;
-    VK_CHECK(vkResetFences(device_, 1, &fence_));
-    VK_CHECK(vkQueueSubmit(queue_, 1, &si, fence_));
-    VK_CHECK(vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX));
+    std::lock_guard lock(queue_mutex_);
+    VK_CHECK(vkQueueSubmit(queue_, 1, &si, fence));
+}
+
+void Context::submit_and_wait(VkCommandBuffer cb) {
+    VkFence fence = thread_commands().fence;
+    VK_CHECK(vkResetFences(device_, 1, &fence));
+    submit(cb, fence);
+    VK_CHECK(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX));  // queue free meanwhile
 }
 
 }  // namespace mq::vk

@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "vulkan/device_info.hpp"
@@ -45,7 +47,10 @@ class Context {
     VkDevice device() const { return device_; }
     VkQueue queue() const { return queue_; }
     uint32_t queue_family() const { return queue_family_; }
-    VkCommandPool command_pool() const { return command_pool_; }
+    // The calling thread's command pool (created on first use; command pools are not
+    // thread-safe, so each thread records from its own). Buffers allocated from it must be used
+    // and freed on this thread; a CommandSequence has a pool of its own instead.
+    VkCommandPool thread_command_pool() { return thread_commands().pool; }
     VkPipelineCache pipeline_cache() const;
     const DeviceInfo& info() const { return info_; }
     const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_; }
@@ -58,15 +63,20 @@ class Context {
     size_t validation_message_count() const { return validation_count_.load(); }
     std::vector<std::string> validation_messages() const;
 
-    // Runs `record` into a one-time command buffer, submits it and waits.
+    // Runs `record` into a one-time command buffer, submits it and waits. Safe to call from
+    // several threads at once.
     template <typename F>
     void run_once(F&& record) {
         VkCommandBuffer cb = begin_one_time();
         record(cb);
         end_one_time(cb);
     }
-    // Serialises queue submissions from several threads (the UI and the generation worker).
+    // Serialises queue access from several threads (the UI and the generation worker). Held
+    // only for the submission itself, never while waiting for the GPU.
     std::mutex& queue_mutex() { return queue_mutex_; }
+    // Submits cb signalling fence (unsignalled), under the queue mutex; does not wait.
+    void submit(VkCommandBuffer cb, VkFence fence);
+    // Submits cb and waits on the calling thread's fence, with the queue free meanwhile.
     void submit_and_wait(VkCommandBuffer cb);
 
     // Throws mq::Error naming the feature when the device lacks it.
@@ -75,7 +85,12 @@ class Context {
     void record_validation_message(std::string message);
 
   private:
-    void release();  // destroys what was created; safe on a half-built context
+    struct ThreadCommands {
+        VkCommandPool pool = VK_NULL_HANDLE;
+        VkFence fence = VK_NULL_HANDLE;
+    };
+    ThreadCommands& thread_commands();  // the calling thread's, created on first use
+    void release();                     // destroys what was created; safe on a half-built context
     VkCommandBuffer begin_one_time();
     void end_one_time(VkCommandBuffer cb);
 
@@ -85,8 +100,6 @@ class Context {
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;
     uint32_t queue_family_ = 0;
-    VkCommandPool command_pool_ = VK_NULL_HANDLE;
-    VkFence fence_ = VK_NULL_HANDLE;
     DeviceInfo info_;
     VkPhysicalDeviceMemoryProperties memory_{};
     uint64_t storage_range_limit_ = 0;
@@ -95,6 +108,8 @@ class Context {
     mutable std::mutex log_mutex_;
     std::vector<std::string> validation_log_;
     std::mutex queue_mutex_;
+    std::mutex thread_commands_mutex_;  // guards the map; each entry is used by its thread only
+    std::unordered_map<std::thread::id, ThreadCommands> thread_commands_;
     std::unique_ptr<PipelineCache> cache_;
 };
 
