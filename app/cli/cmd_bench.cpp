@@ -2,6 +2,7 @@
 // each uniform depth, on a model file or random weights with a real model's shapes.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -10,6 +11,7 @@
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "formats/model_loader.hpp"
 #include "kernels/bandwidth.hpp"
 #include "runtime/model_bench.hpp"
@@ -32,8 +34,14 @@ int run(const Options& o) {
         if (!desc)
             mq::fail("unknown synthetic model \"{}\"; known: {}", o.synthetic,
                      mq::rt::synthetic_names());
-        std::fprintf(stderr, "generating random weights for %s...\n", desc->name.c_str());
-        weights = mq::rt::random_weights(*desc);
+        std::unique_ptr<mq::ProgressBar> bar;  // in millions of weights
+        weights = mq::rt::random_weights(*desc, 1, [&](uint64_t done, uint64_t total) {
+            if (!bar)
+                bar = std::make_unique<mq::ProgressBar>("random weights for " + desc->name,
+                                                        (total + 999999) / 1000000, "M weights");
+            bar->update((done + 999999) / 1000000);
+        });
+        bar.reset();  // prints the time it took
         name = desc->name;
     } else {
         auto model = mq::LoadedModel::open(o.model.model_path());
@@ -44,7 +52,17 @@ int run(const Options& o) {
     mq::rt::ModelBenchOptions bo;
     bo.prefill_tokens = o.prefill;
     bo.decode_tokens = o.decode;
-    bo.progress = [](const std::string& s) { std::fprintf(stderr, "  %s...\n", s.c_str()); };
+    const auto start = std::chrono::steady_clock::now();  // phases show when they began
+    bo.progress = [start](const std::string& s) {
+        double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "  [%6.1fs] %s...\n", t, s.c_str());
+    };
+    std::unique_ptr<mq::ProgressBar> bar;
+    bo.work_progress = [&](const std::string& phase, uint64_t done, uint64_t total) {
+        if (!bar) bar = std::make_unique<mq::ProgressBar>("  " + phase, total);
+        bar->update(done);
+        if (done >= total) bar.reset();
+    };
     mq::kernels::KernelLibrary lib(ctx);
     double read_gbs = mq::kernels::measure_stream_read(lib, 256ull << 20, 3).gbs;
     auto rows = mq::rt::bench_model(ctx, std::move(weights), bo);

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "quant/mobislice.hpp"
 #include "runtime/vulkan_forward.hpp"
 
 namespace mq::rt {
@@ -67,23 +68,33 @@ std::string synthetic_names() {
     return "llama-3.2-1b, tinyllama-1.1b, smollm-135m, default";
 }
 
-ModelWeights random_weights(const ModelDesc& d, uint32_t seed) {
+ModelWeights random_weights(const ModelDesc& d, uint32_t seed,
+                            const std::function<void(uint64_t, uint64_t)>& progress) {
     ModelWeights w;
     w.desc = d;
-    uint64_t s = seed;
-    fill_random(w.token_embd, uint64_t(d.vocab_size) * d.dim, 0.02f, s++);
-    w.output_norm.assign(d.dim, 1.0f);
-    if (!d.tied_output) fill_random(w.output, uint64_t(d.vocab_size) * d.dim, 0.02f, s++);
-    w.layers.resize(d.n_layers);
     const uint32_t rows[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim, d.ffn_dim, d.ffn_dim, d.dim};
     const uint32_t cols[] = {d.dim, d.dim, d.dim, d.q_dim(), d.dim, d.dim, d.ffn_dim};
+    const uint64_t head = uint64_t(d.vocab_size) * d.dim;
+    uint64_t per_layer = 0;
+    for (uint32_t j = 0; j < kLinearsPerLayer; ++j) per_layer += uint64_t(rows[j]) * cols[j];
+    const uint64_t total = head * (d.tied_output ? 1 : 2) + per_layer * d.n_layers;
+    uint64_t done = 0, s = seed;
+    auto fill = [&](std::vector<float>& v, uint64_t n) {
+        fill_random(v, n, 0.02f, s++);
+        done += n;
+        if (progress) progress(done, total);
+    };
+    fill(w.token_embd, head);
+    w.output_norm.assign(d.dim, 1.0f);
+    if (!d.tied_output) fill(w.output, head);
+    w.layers.resize(d.n_layers);
     for (auto& L : w.layers) {
         L.attn_norm.assign(d.dim, 1.0f);
         L.ffn_norm.assign(d.dim, 1.0f);
         for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
             L.linear[j].rows = rows[j];
             L.linear[j].cols = cols[j];
-            fill_random(L.linear[j].dense, uint64_t(rows[j]) * cols[j], 0.02f, s++);
+            fill(L.linear[j].dense, uint64_t(rows[j]) * cols[j]);
         }
     }
     return w;
@@ -141,12 +152,17 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
         say("f16: running");
         rows.push_back(run(fwd, "f16", 0));
     }
-    if (!weights.sliced()) {
-        say("slicing the weights (MoBiSlice)");
-        weights.slice_all({.clip_steps = 0});
+    // Linear by linear, dropping each fp32 matrix once sliced (the sliced run needs only the
+    // planes), so the fp32 and sliced copies never coexist in full.
+    say("slicing the weights (MoBiSlice)");
+    for (uint32_t l = 0; l < weights.layers.size(); ++l) {
+        for (auto& lin : weights.layers[l].linear) {
+            if (!lin.sliced)
+                lin.sliced = quant::slice_matrix(lin.dense, lin.rows, lin.cols, {.clip_steps = 0});
+            std::vector<float>().swap(lin.dense);  // frees the memory, unlike clear()
+        }
+        if (o.work_progress) o.work_progress("slicing layers", l + 1, weights.layers.size());
     }
-    for (auto& L : weights.layers)
-        for (auto& lin : L.linear) lin.dense = {};  // the sliced run needs only the planes
     say("MoBiSlice: uploading");
     VulkanForward fwd(ctx, weights, fo);
     for (uint32_t depth = 1; depth <= 4; ++depth) {

@@ -24,13 +24,18 @@ struct ModelBenchOptions {
     bool include_f32 = true;
     bool include_f16 = true;  // unquantized weights stored as fp16
     std::function<void(const std::string&)> progress;
+    // The slow CPU phases (slicing a 1B model takes minutes): work done so far of the total.
+    std::function<void(const std::string& phase, uint64_t done, uint64_t total)> work_progress;
 };
 
 // Shapes of known models: "llama-3.2-1b", "tinyllama-1.1b", "smollm-135m", "default" (the
 // bundled model's shape). nullopt for an unknown name.
 std::optional<ModelDesc> synthetic_desc(const std::string& name);
 std::string synthetic_names();
-ModelWeights random_weights(const ModelDesc& desc, uint32_t seed = 1);
+// progress(done, total) is called after each tensor with the weights generated so far (a 1B
+// shape takes tens of seconds).
+ModelWeights random_weights(const ModelDesc& desc, uint32_t seed = 1,
+                            const std::function<void(uint64_t, uint64_t)>& progress = {});
 
 // Consumes `weights` (slices them after the f32 run to save memory).
 std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
