@@ -56,6 +56,13 @@ Buffer::Buffer(Context& ctx, uint64_t size, MemoryKind kind, VkBufferUsageFlags 
         fail("no memory type fits a {} buffer on {}",
              kind == MemoryKind::Device ? "device" : "host", info.name);
     }
+    try {
+        ctx.reserve_memory(req.size);
+    } catch (...) {
+        release();
+        throw;
+    }
+    reserved_ = req.size;
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
     mai.memoryTypeIndex = static_cast<uint32_t>(type);
@@ -63,9 +70,9 @@ Buffer::Buffer(Context& ctx, uint64_t size, MemoryKind kind, VkBufferUsageFlags 
     if (r != VK_SUCCESS) {
         release();
         if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-            fail("out of {} memory allocating {:.1f} MiB on {}",
+            fail("out of {} memory allocating {:.1f} MiB on {} ({:.1f} MiB already in use)",
                  r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host", size / 1048576.0,
-                 info.name);
+                 info.name, ctx.allocated_bytes() / 1048576.0);
         throw_vk_error(r, "vkAllocateMemory", __FILE__, __LINE__);
     }
     VK_CHECK(vkBindBufferMemory(ctx.device(), buffer_, memory_, 0));
@@ -84,6 +91,8 @@ void Buffer::release() {
     if (mapped_) vkUnmapMemory(ctx_->device(), memory_);
     if (buffer_) vkDestroyBuffer(ctx_->device(), buffer_, nullptr);
     if (memory_) vkFreeMemory(ctx_->device(), memory_, nullptr);
+    ctx_->unreserve_memory(reserved_);
+    reserved_ = 0;
     mapped_ = nullptr;
     buffer_ = VK_NULL_HANDLE;
     memory_ = VK_NULL_HANDLE;
@@ -94,6 +103,7 @@ Buffer::Buffer(Buffer&& o) noexcept
       buffer_(std::exchange(o.buffer_, VK_NULL_HANDLE)),
       memory_(std::exchange(o.memory_, VK_NULL_HANDLE)),
       size_(std::exchange(o.size_, 0)),
+      reserved_(std::exchange(o.reserved_, 0)),
       mapped_(std::exchange(o.mapped_, nullptr)) {}
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {
@@ -103,6 +113,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
         buffer_ = std::exchange(o.buffer_, VK_NULL_HANDLE);
         memory_ = std::exchange(o.memory_, VK_NULL_HANDLE);
         size_ = std::exchange(o.size_, 0);
+        reserved_ = std::exchange(o.reserved_, 0);
         mapped_ = std::exchange(o.mapped_, nullptr);
     }
     return *this;

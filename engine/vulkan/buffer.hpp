@@ -53,6 +53,7 @@ class Buffer {
     VkBuffer buffer_ = VK_NULL_HANDLE;
     VkDeviceMemory memory_ = VK_NULL_HANDLE;
     uint64_t size_ = 0;
+    uint64_t reserved_ = 0;  // bytes counted against the context's memory budget
     void* mapped_ = nullptr;
 };
 

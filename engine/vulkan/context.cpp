@@ -144,6 +144,15 @@ Context::Context(ContextOptions options) {
         if (options.storage_range_limit && options.storage_range_limit < storage_range_limit_)
             storage_range_limit_ = options.storage_range_limit;
 
+        memory_budget_ = options.memory_budget;
+        if (const char* mb = std::getenv("MOBIQUANT_MEMORY_BUDGET_MB"); mb && *mb) {
+            char* end = nullptr;
+            unsigned long long v = std::strtoull(mb, &end, 10);
+            if (*end || v == 0)
+                fail("MOBIQUANT_MEMORY_BUDGET_MB=\"{}\" is not a positive number of MiB", mb);
+            memory_budget_ = uint64_t(v) << 20;
+        }
+
         std::filesystem::path cache_dir = options.cache_dir;
         bool use_file = options.pipeline_cache;
         if (std::getenv("MOBIQUANT_PIPELINE_CACHE") && !env_flag("MOBIQUANT_PIPELINE_CACHE"))
@@ -197,6 +206,17 @@ void Context::record_validation_message(std::string message) {
 std::vector<std::string> Context::validation_messages() const {
     std::lock_guard lock(log_mutex_);
     return validation_log_;
+}
+
+void Context::reserve_memory(uint64_t bytes) {
+    uint64_t before = allocated_.fetch_add(bytes);
+    if (memory_budget_ && before + bytes > memory_budget_) {
+        allocated_ -= bytes;
+        fail(
+            "out of device memory: {:.1f} MiB more on {} would exceed the memory budget of "
+            "{:.1f} MiB ({:.1f} MiB in use); use a smaller model, context or batch",
+            bytes / 1048576.0, info_.name, memory_budget_ / 1048576.0, before / 1048576.0);
+    }
 }
 
 void Context::require(bool present, const char* feature) const {

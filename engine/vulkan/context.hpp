@@ -33,6 +33,10 @@ struct ContextOptions {
     // MOBIQUANT_PIPELINE_CACHE=0 disables it.
     std::filesystem::path cache_dir;
     bool pipeline_cache = true;
+    // Refuse allocations past this many bytes in total (0 = only the driver's limits), with the
+    // same "out of device memory" error the driver's failure gives. Also set by
+    // MOBIQUANT_MEMORY_BUDGET_MB. Tests use it to exercise that path; users to keep headroom.
+    uint64_t memory_budget = 0;
 };
 
 class Context {
@@ -57,6 +61,13 @@ class Context {
 
     // The storage-buffer binding limit in force (the device's, or the test override).
     uint64_t max_storage_range() const { return storage_range_limit_; }
+
+    // Bytes of device memory the context's buffers hold, and the budget (0 = none). Buffers
+    // reserve before allocating; reserve fails with "out of device memory" past the budget.
+    uint64_t allocated_bytes() const { return allocated_.load(); }
+    uint64_t memory_budget() const { return memory_budget_; }
+    void reserve_memory(uint64_t bytes);
+    void unreserve_memory(uint64_t bytes) { allocated_ -= bytes; }
 
     // Validation messages (warnings and errors) seen since creation.
     bool validation_enabled() const { return validation_; }
@@ -103,6 +114,8 @@ class Context {
     DeviceInfo info_;
     VkPhysicalDeviceMemoryProperties memory_{};
     uint64_t storage_range_limit_ = 0;
+    uint64_t memory_budget_ = 0;
+    std::atomic<uint64_t> allocated_{0};
     bool validation_ = false;
     std::atomic<size_t> validation_count_{0};
     mutable std::mutex log_mutex_;

@@ -143,3 +143,20 @@ TEST_CASE_FIXTURE(VulkanFixture, "a missing feature or limit is an error that na
     CHECK_THROWS_WITH_AS(lib.get({"no_such_shader", {}, 0, {}}),
                          doctest::Contains("no_such_shader"), mq::Error);
 }
+
+TEST_CASE("allocations past the memory budget fail as out of device memory and are undone") {
+    auto options = validated_options();
+    options.memory_budget = 1 << 20;
+    vk::Context ctx(options);
+    {
+        vk::Buffer a(ctx, 512 << 10);
+        CHECK(ctx.allocated_bytes() >= 512u << 10);
+        CHECK_THROWS_WITH_AS(vk::Buffer(ctx, 768 << 10), doctest::Contains("out of device memory"),
+                             mq::Error);
+        vk::Buffer b(ctx, 256 << 10);  // what still fits is allocated
+        vk::Buffer moved = std::move(b);
+    }
+    CHECK(ctx.allocated_bytes() == 0);
+    vk::Buffer whole_budget(ctx, 1 << 20);  // freed memory counts again
+    CHECK(ctx.validation_message_count() == 0);
+}
