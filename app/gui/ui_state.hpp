@@ -39,7 +39,7 @@ struct UiState {
     int frame = 0;
     std::string open_request;  // a path the UI asked to open (waits while the eval job runs)
     // The eval job runs the model on the shared Vulkan device: chat and model loading wait for it
-    // (the engine's command pool is not shared across threads at once).
+    // (command pools are per thread, but a model's forward and its kernels are not thread-safe).
     bool device_busy = false;
 
     // Models panel: the quantize offer's form, filled with defaults for `quantize_for`.

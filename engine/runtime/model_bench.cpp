@@ -167,7 +167,9 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
         if (o.work_progress) o.work_progress("slicing layers", l + 1, weights.layers.size());
     }
     say("MoBiSlice: uploading");
-    VulkanForward fwd(ctx, weights, fo);
+    ForwardOptions sliced = fo;
+    sliced.dense_format = o.sliced_dense_format;
+    VulkanForward fwd(ctx, weights, sliced);
     for (uint32_t depth = 1; depth <= 4; ++depth) {
         say(fmt::format("depth {}: running", depth));
         rows.push_back(run(fwd, fmt::format("depth{}", depth), depth));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gpu_matrix.hpp"
 #include "runtime/model_weights.hpp"
 #include "vulkan/context.hpp"
 
@@ -23,6 +24,9 @@ struct ModelBenchOptions {
     uint32_t decode_tokens = 16;
     bool include_f32 = true;
     bool include_f16 = true;  // unquantized weights stored as fp16
+    // The depth rows' unsliced weights (the output head): fp16 by default, as a quantized
+    // deployment keeps it (an fp32 head of a 1B model would be most of a depth-1 token's bytes).
+    kernels::WeightFormat sliced_dense_format = kernels::WeightFormat::F16;
     std::function<void(const std::string&)> progress;
     // The slow CPU phases (slicing a 1B model takes minutes): work done so far of the total.
     std::function<void(const std::string& phase, uint64_t done, uint64_t total)> work_progress;
