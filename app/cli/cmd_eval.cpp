@@ -25,7 +25,7 @@ struct Options {
     uint64_t max_tokens = 2048;
     std::vector<double> budgets;
     uint32_t seed = 1;
-    bool json = false, save = false;
+    bool json = false, save = false, routed_only = false;
 };
 
 std::filesystem::path asset(const char* name) {
@@ -62,6 +62,7 @@ int run(Options o) {
     eo.max_tokens = o.max_tokens;
     eo.budgets = o.budgets;
     eo.seed = o.seed;
+    eo.routed_only = o.routed_only;
     mq::vk::Context ctx(o.device.context_options());
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     mq::cli::JobPrinter printer("eval");
@@ -106,6 +107,8 @@ mq::cli::Registration reg{
             ->check(CLI::Range(2.0, 8.0));
         cmd.add_option("--seed", o->seed, "Seed of the random-depth control")
             ->capture_default_str();
+        cmd.add_flag("--routed-only", o->routed_only,
+                     "Only full precision, the routed budgets and their controls (quick runs)");
         cmd.add_flag("--json", o->json, "Print the table as one JSON object");
         cmd.add_flag("--save", o->save, "Save the table beside the model (<model>.quality.json)");
         cmd.add_option("--out", o->out, "Save the table to this JSON file");

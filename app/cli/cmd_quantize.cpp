@@ -65,7 +65,25 @@ mq::cli::Registration reg{
             ->capture_default_str();
         cmd.add_option("--seed", o->seed, "Seed (router initialisation, calibration depths)")
             ->capture_default_str();
-        return [o, calib] { return run(*o, *calib); };
+        auto allocation = std::make_shared<std::string>("global");
+        cmd.add_option("--allocation", *allocation,
+                       "Budget table: global (one threshold on loss-sensitivity-adjusted router "
+                       "scores) or per-linear (every linear meets the target on its own)")
+            ->check(CLI::IsMember({"global", "per-linear"}))
+            ->capture_default_str();
+        cmd.add_option("--probe-depths", o->probe_depths,
+                       "Per residual slice 2, 3, 4: the depth whose quantization error measures "
+                       "each linear's loss sensitivity (global allocation)")
+            ->expected(3)
+            ->check(CLI::Range(1u, 3u))
+            ->capture_default_str();
+        cmd.add_option("--token-weights", o->residual_weights,
+                       "Weight o/down output errors per token by 1/residual RMS^2 (1) or not (0)")
+            ->capture_default_str();
+        return [o, calib, allocation] {
+            o->global_allocation = *allocation == "global";
+            return run(*o, *calib);
+        };
     }};
 
 }  // namespace

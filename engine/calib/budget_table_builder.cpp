@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/error.hpp"
+
 namespace mq::calib {
 
 namespace {
@@ -45,10 +47,80 @@ float threshold_for_mean_depth(const Rows& s, double target) {
     return std::abs(m_below - target) < std::abs(m_above - target) ? gap(lo - 1) : gap(lo);
 }
 
+namespace {
+std::vector<float> budget_grid(float step) {
+    std::vector<float> budgets;
+    const uint32_t n = static_cast<uint32_t>(std::lround(6.0 / step));
+    for (uint32_t i = 0; i <= n; ++i) budgets.push_back(2.0f + 6.0f * float(i) / float(n));
+    return budgets;
+}
+}  // namespace
+
+rt::BudgetTable build_global_budget_table(const std::vector<Rows>& scores,
+                                          std::span<const float> offsets, float step) {
+    if (offsets.size() != scores.size())
+        fail("{} sensitivity offsets for {} linears", offsets.size(), scores.size());
+    // Nested masks: slice e is on iff min(s_2..s_e) > threshold, so the depth of a token is 1 plus
+    // the number of these running minima above it. Each linear's tokens count as a share
+    // 1/n_i, so linears with more calibration tokens do not weigh more.
+    struct Key {
+        float value;
+        double weight;
+    };
+    std::vector<Key> keys;
+    double total = 0;
+    for (size_t i = 0; i < scores.size(); ++i) {
+        const Rows& s = scores[i];
+        if (s.n == 0) continue;
+        total += 1.0;
+        const double share = 1.0 / s.n;
+        for (uint32_t t = 0; t < s.n; ++t) {
+            float m = std::numeric_limits<float>::infinity();
+            for (uint32_t e = 0; e < rt::kRouterOutputs; ++e) {
+                m = std::min(m, s.row(t)[e]);
+                keys.push_back({m + offsets[i], share});
+            }
+        }
+    }
+    std::sort(keys.begin(), keys.end(),
+              [](const Key& a, const Key& b) { return a.value > b.value; });
+    rt::BudgetTable table;
+    table.budgets = budget_grid(step);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (float bits : table.budgets) {
+        // Slices to hand out (in units of "one linear's every token"): mean depth - 1 per linear.
+        const double want = (bits / 2.0 - 1.0) * total;
+        float threshold;
+        if (want <= 0 || keys.empty()) {
+            threshold = inf;
+        } else if (want >= (rt::kRouterOutputs - 1e-9) * total) {
+            threshold = -inf;
+        } else {
+            // Take keys from the top while that keeps the count closer to the target; the
+            // threshold goes halfway to the next key so tiny numeric differences flip nothing.
+            double taken = 0;
+            size_t i = 0;
+            while (i < keys.size() &&
+                   std::abs(taken + keys[i].weight - want) <= std::abs(taken - want)) {
+                taken += keys[i].weight;
+                ++i;
+            }
+            // Equal keys are all on or all off: move past the rest of a tie.
+            while (i > 0 && i < keys.size() && keys[i].value == keys[i - 1].value) ++i;
+            threshold = i == 0            ? keys[0].value + 1.0f
+                        : i < keys.size() ? 0.5f * (keys[i - 1].value + keys[i].value)
+                                          : keys.back().value - 1.0f;
+        }
+        for (size_t l = 0; l < scores.size(); ++l)
+            table.thresholds.push_back(std::isfinite(threshold) ? threshold - offsets[l]
+                                                                : threshold);
+    }
+    return table;
+}
+
 rt::BudgetTable build_budget_table(const std::vector<Rows>& scores, float step) {
     rt::BudgetTable table;
-    const uint32_t n = static_cast<uint32_t>(std::lround(6.0 / step));
-    for (uint32_t i = 0; i <= n; ++i) table.budgets.push_back(2.0f + 6.0f * float(i) / float(n));
+    table.budgets = budget_grid(step);
     for (float bits : table.budgets)
         for (const Rows& s : scores)
             table.thresholds.push_back(threshold_for_mean_depth(s, bits / 2.0));

@@ -2,6 +2,7 @@
 // The budget table (DESIGN.md section 2, step 4): for a grid of target average bits, the
 // per-linear thresholds that meet the target on the calibration tokens.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "calib/rows.hpp"
@@ -14,6 +15,14 @@ namespace mq::calib {
 // mean depth equals bits / 2, so the routers choose which tokens get the slices and each linear
 // keeps the same average (one knob, no linear starved).
 rt::BudgetTable build_budget_table(const std::vector<Rows>& scores, float step = 0.05f);
+
+// One global threshold per budget on scores made comparable across linears: linear i's scores
+// plus offsets[i] (log loss per unit of its output error, calib/linear_sensitivity.hpp) estimate
+// the loss each slice removes, and the threshold at which the mean depth over all linears and
+// tokens equals bits / 2 gives the slices to the tokens and linears where they buy the most.
+// Stored per linear as threshold - offsets[i], so the runtime is unchanged.
+rt::BudgetTable build_global_budget_table(const std::vector<Rows>& scores,
+                                          std::span<const float> offsets, float step = 0.05f);
 
 // The threshold at which the mean routed depth of `scores` is closest to `mean_depth` (1..4).
 float threshold_for_mean_depth(const Rows& scores, double mean_depth);

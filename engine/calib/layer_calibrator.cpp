@@ -1,5 +1,6 @@
 #include "calib/layer_calibrator.hpp"
 
+#include "calib/linear_sensitivity.hpp"
 #include "core/error.hpp"
 
 namespace mq::calib {
@@ -30,7 +31,14 @@ Rows LayerCalibrator::calibrate_linear(uint32_t l, Linear j, const Rows& x) {
     auto decoded = decode_all_depths(*lin.sliced);
 
     Rows errors = depth_errors(lin, decoded, x);
-    Rows targets = gain_targets(errors);
+    Rows weighted = errors;
+    if (options_.residual_weights && weights_errors_by_residual(j)) {
+        // x_ is the residual stream this linear's output is about to be added to.
+        std::vector<float> tw = residual_error_weights(x_);
+        for (uint32_t t = 0; t < weighted.n; ++t)
+            for (uint32_t k = 0; k < weighted.width; ++k) weighted.row(t)[k] *= tw[t];
+    }
+    Rows targets = gain_targets(weighted);
     RouterTraining ro = options_.router;
     ro.seed = options_.router.seed + l * rt::kLinearsPerLayer + static_cast<uint32_t>(j);
     RouterFit fit = train_router(x, targets, ro);

@@ -19,6 +19,9 @@ namespace mq::calib {
 
 struct LayerCalibration {
     uint32_t clip_steps = 8;
+    // Weight o/down output errors per token by 1 / (residual RMS)^2 in the router targets
+    // (calib/linear_sensitivity.hpp, residual_error_weights).
+    bool residual_weights = true;
     RouterTraining router;
 };
 

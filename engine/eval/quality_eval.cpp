@@ -75,7 +75,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     QualityTable table;
     table.model = o.model.filename().string();
     table.text = o.text_name;
-    const double total_runs = 1 + 4 + 4 + 3.0 * budgets.size();
+    const double total_runs = 1 + (o.routed_only ? 0 : 8) + 3.0 * budgets.size();
     double runs_done = 0;
     auto measure = [&](rt::VulkanForward& fwd, const std::string& stage, DepthPolicy policy,
                        std::vector<rt::TokenDepths>* used = nullptr) {
@@ -99,8 +99,10 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
             table.fp_ppl = measure(fwd, "full precision", DepthPolicy::uniform(4)).ppl;
         }
         clock.report("activation statistics for the baselines", runs_done / total_runs);
-        auto stats = calib::channel_mean_squares(fw, calib.ids, calib.seq_len);
+        auto stats = o.routed_only ? std::vector<std::vector<float>>{}
+                                   : calib::channel_mean_squares(fw, calib.ids, calib.seq_len);
         for (uint32_t bits : {2u, 4u, 6u, 8u}) {
+            if (o.routed_only) break;
             rt::ModelWeights q = fw;
             for (uint32_t l = 0; l < d.n_layers; ++l)
                 for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) {
@@ -118,7 +120,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
 
     // The checkpoint: uniform depths, routed budgets and the two controls at the routed bits.
     rt::VulkanForward fwd(ctx, cw);
-    for (uint8_t k = 1; k <= 4; ++k) {
+    for (uint8_t k = 1; k <= 4 && !o.routed_only; ++k) {
         auto r = measure(fwd, fmt::format("uniform depth {}", k), DepthPolicy::uniform(k));
         table.uniform.push_back({0, r.bits, r.ppl});
     }

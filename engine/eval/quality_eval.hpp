@@ -27,6 +27,7 @@ struct EvalOptions {
     uint64_t max_tokens = 2048;          // tokens scored per configuration (0 = all)
     std::vector<double> budgets;         // empty: 2.0, 2.5, ... 8.0
     uint32_t seed = 1;                   // random-depth control
+    bool routed_only = false;            // skip the uniform and bit-specific rows (quick runs)
 };
 
 // Fails fast on missing files or a model that is not a checkpoint; throws mq::Cancelled when

@@ -7,6 +7,8 @@
 //   hidden    h = relu(W1 u + wa a + b1)                     [H]
 //   scores    s = W2 h + b2                                  [3]: predicted log output-error
 //             gain of slice e = 2, 3, 4: log(||x (W - W(e-1))^T||^2 - ||x (W - W(e))^T||^2)
+//             (a checkpoint made with the global allocation adds a per-slice log loss
+//             sensitivity to b2, so scores are log loss gains, comparable across linears)
 //   depth     1, then slice e is added while s_e > threshold (masks are nested)
 //
 // Raising a linear's threshold lowers its bits. A budget table holds, for a grid of target
