@@ -29,7 +29,7 @@ struct QuantizeOptions {
     bool global_allocation = true;
     // Per residual slice e = 2, 3, 4: the depth whose quantization error measures the loss
     // sensitivity that slice's scores are converted with (folded into the routers' b2).
-    std::vector<uint32_t> probe_depths = {1, 2, 2};
+    std::vector<uint32_t> probe_depths = {2, 2, 2};
     bool residual_weights = true;  // o/down errors per token / residual RMS^2
 };
 
