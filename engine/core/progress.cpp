@@ -61,10 +61,14 @@ void ProgressBar::draw(bool final) {
     int filled = static_cast<int>(frac * width);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(width, '.');
-    std::string line =
-        fmt::format("{} [{}] {:3.0f}% {}/{}{} {:.1f}/s, {} {}", label_, bar, 100 * frac, done_,
-                    total_, unit_.empty() ? "" : " " + unit_, rate, final ? "took" : "left",
-                    format_duration(final ? elapsed : left));
+    // Within the first half second the rate says nothing yet (a bar made after its first item
+    // would claim millions per second): leave rate and time left out until then.
+    const bool early = !final && elapsed < 0.5;
+    std::string timing = early ? std::string()
+                               : fmt::format(" {:.1f}/s, {} {}", rate, final ? "took" : "left",
+                                             format_duration(final ? elapsed : left));
+    std::string line = fmt::format("{} [{}] {:3.0f}% {}/{}{}{}", label_, bar, 100 * frac, done_,
+                                   total_, unit_.empty() ? "" : " " + unit_, timing);
     if (tty_) {
         std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), final ? "\n" : "");
     } else {

@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +13,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/half.hpp"
+#include "core/progress.hpp"
 #include "core/utf8.hpp"
 
 namespace fs = std::filesystem;
@@ -61,4 +66,39 @@ TEST_CASE("text splits into runs of well-formed UTF-8 and of ill-formed bytes, l
     size_t calls = 0;
     mq::for_each_utf8_run("", [&](std::string_view, bool) { ++calls; });
     CHECK(calls == 0);
+}
+
+namespace {
+// Everything written to stderr while `body` runs.
+template <class Body>
+std::string capture_stderr(Body body) {
+    std::fflush(stderr);
+    std::FILE* tmp = std::tmpfile();
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    body();
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::rewind(tmp);
+    std::string out;
+    for (int c; (c = std::fgetc(tmp)) != EOF;) out += static_cast<char>(c);
+    std::fclose(tmp);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("a progress bar shows no rate before it can know one, and the time taken at the end") {
+    std::string out = capture_stderr([] {
+        mq::ProgressBar bar("slicing", 10);
+        bar.update(1);  // at once: a rate now would be a division by almost zero
+        bar.finish();
+    });
+    std::istringstream lines(out);
+    std::string first, last;
+    std::getline(lines, first);
+    for (std::string l; std::getline(lines, l);) last = l;
+    CHECK(first.find("1/10") != std::string::npos);
+    CHECK(first.find("/s") == std::string::npos);
+    CHECK(last.find("took") != std::string::npos);
 }
