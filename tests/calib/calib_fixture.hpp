@@ -1,8 +1,13 @@
 #pragma once
 // A tiny model quantized once by the real `quantize` job, shared by the calibration tests (the
-// job takes a few seconds; every test case reads the same checkpoint).
+// job takes a few seconds; every test case reads the same checkpoint). The file is reused by the
+// suite's later processes, but only by the same test binary (the folder is named after its path)
+// and never when the binary is newer than the file: a rebuilt quantize job makes a new one.
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "calib/quantize_job.hpp"
 #include "support/tiny_model.hpp"
@@ -29,11 +34,15 @@ inline std::string heldout_text() {
 struct QuantizedTinyModel {
     std::filesystem::path dir, source, checkpoint;
     QuantizedTinyModel() {
-        dir = std::filesystem::temp_directory_path() / "mq_test_calib";
-        std::filesystem::create_directories(dir);
+        namespace fs = std::filesystem;
+        const fs::path exe = fs::read_symlink("/proc/self/exe");
+        dir = fs::temp_directory_path() /
+              fmt::format("mq_test_calib_{:x}", std::hash<std::string>{}(exe.string()));
+        fs::create_directories(dir);
         source = write_tiny_model({}, dir);
         checkpoint = dir / "tiny-mobiquant.gguf";
-        if (std::filesystem::exists(checkpoint)) return;
+        if (fs::exists(checkpoint) && fs::last_write_time(checkpoint) >= fs::last_write_time(exe))
+            return;
         calib::QuantizeOptions o;
         o.model = source;
         o.out = checkpoint;
