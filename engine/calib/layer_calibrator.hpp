@@ -21,7 +21,7 @@ struct LayerCalibration {
     uint32_t clip_steps = 8;
     // Weight o/down output errors per token by 1 / (residual RMS)^2 in the router targets
     // (calib/linear_sensitivity.hpp, residual_error_weights).
-    bool residual_weights = true;
+    bool residual_weights = false;  // as QuantizeOptions::residual_weights
     RouterTraining router;
 };
 

@@ -98,11 +98,14 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
             rt::VulkanForward fwd(ctx, fw);
             table.fp_ppl = measure(fwd, "full precision", DepthPolicy::uniform(4)).ppl;
         }
-        clock.report("activation statistics for the baselines", runs_done / total_runs);
-        auto stats = o.routed_only ? std::vector<std::vector<float>>{}
-                                   : calib::channel_mean_squares(fw, calib.ids, calib.seq_len);
-        for (uint32_t bits : {2u, 4u, 6u, 8u}) {
-            if (o.routed_only) break;
+        const std::vector<uint32_t> baseline_bits =
+            o.routed_only ? std::vector<uint32_t>{} : std::vector<uint32_t>{2, 4, 6, 8};
+        std::vector<std::vector<float>> stats;
+        if (!baseline_bits.empty()) {
+            clock.report("activation statistics for the baselines", runs_done / total_runs);
+            stats = calib::channel_mean_squares(fw, calib.ids, calib.seq_len);
+        }
+        for (uint32_t bits : baseline_bits) {
             rt::ModelWeights q = fw;
             for (uint32_t l = 0; l < d.n_layers; ++l)
                 for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) {

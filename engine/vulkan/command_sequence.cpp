@@ -7,10 +7,7 @@ namespace mq::vk {
 
 CommandSequence::CommandSequence(Context& ctx, bool timestamps, uint32_t max_timed)
     : ctx_(ctx), max_timed_(max_timed) {
-    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-    pci.queueFamilyIndex = ctx.queue_family();
-    VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool_));
+    pool_ = ctx.create_command_pool(VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT);
     try {
         create_objects(timestamps);
     } catch (...) {

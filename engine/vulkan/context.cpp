@@ -224,15 +224,21 @@ void Context::require(bool present, const char* feature) const {
         fail("the Vulkan device \"{}\" lacks a feature MoBiQuant needs: {}", info_.name, feature);
 }
 
+VkCommandPool Context::create_command_pool(VkCommandPoolCreateFlags flags) const {
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pci.flags = flags;
+    pci.queueFamilyIndex = queue_family_;
+    VkCommandPool pool = VK_NULL_HANDLE;
+    VK_CHECK(vkCreateCommandPool(device_, &pci, nullptr, &pool));
+    return pool;
+}
+
 Context::ThreadCommands& Context::thread_commands() {
     std::lock_guard lock(thread_commands_mutex_);
     ThreadCommands& tc = thread_commands_[std::this_thread::get_id()];  // references stay valid
     if (!tc.pool) {
-        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-        pci.flags =
-            VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT | VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
-        pci.queueFamilyIndex = queue_family_;
-        VK_CHECK(vkCreateCommandPool(device_, &pci, nullptr, &tc.pool));
+        tc.pool = create_command_pool(VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT |
+                                      VK_COMMAND_POOL_CREATE_TRANSIENT_BIT);
     }
     if (!tc.fence) {
         VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};

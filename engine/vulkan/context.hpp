@@ -55,6 +55,8 @@ class Context {
     // thread-safe, so each thread records from its own). Buffers allocated from it must be used
     // and freed on this thread; a CommandSequence has a pool of its own instead.
     VkCommandPool thread_command_pool() { return thread_commands().pool; }
+    // A new command pool on the compute queue's family (the caller destroys it).
+    VkCommandPool create_command_pool(VkCommandPoolCreateFlags flags) const;
     VkPipelineCache pipeline_cache() const;
     const DeviceInfo& info() const { return info_; }
     const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_; }
