@@ -54,6 +54,8 @@ int run(const Options& o) {
     bo.decode_tokens = o.decode;
     bo.sliced_dense_format =
         o.model.weights == "f32" ? mq::kernels::WeightFormat::F32 : mq::kernels::WeightFormat::F16;
+    bo.sliced_head_8bit = o.model.head == "8bit";
+    const std::string head = bo.sliced_head_8bit ? "8bit" : o.model.weights;
     const auto start = std::chrono::steady_clock::now();  // phases show when they began
     bo.progress = [start](const std::string& s) {
         double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -72,7 +74,7 @@ int run(const Options& o) {
         nlohmann::json out{{"device", ctx.info().name},
                            {"model", name},
                            {"stream_read_gbs", read_gbs},
-                           {"depth_rows_head", o.model.weights}};
+                           {"depth_rows_head", head}};
         nlohmann::json results = nlohmann::json::array();
         for (auto& r : rows)
             results.push_back({{"config", r.config},
@@ -85,8 +87,7 @@ int run(const Options& o) {
     }
     fmt::print("Model: {}\nDevice: {} (streaming read {:.1f} GB/s)\n\n", name, ctx.info().name,
                read_gbs);
-    fmt::print("depth rows: every routed linear sliced at that depth, output head {}\n\n",
-               o.model.weights);
+    fmt::print("depth rows: every routed linear sliced at that depth, output head {}\n\n", head);
     fmt::print("{:<8} {:>12} {:>12} {:>14} {:>12}\n", "config", "prefill t/s", "decode t/s",
                "MB/token", "weight GB/s");
     for (auto& r : rows)
@@ -100,8 +101,10 @@ mq::cli::Registration reg{
     "Benchmark prefill/decode tokens/s for fp32 and depths 1-4 (a model or --synthetic shapes)",
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
-        o->model.weights =
-            "f16";  // here: the output head of the depth rows (f32/f16 rows run anyway)
+        // Here --weights/--head set the depth rows' output head (the f32 and f16 rows run
+        // anyway): 8-bit planes by default, as a quantized deployment would keep it.
+        o->model.weights = "f16";
+        o->model.head = "8bit";
         o->model.add_to(cmd, false);
         cmd.add_option("--synthetic", o->synthetic,
                        "Random weights with a real model's shapes: " + mq::rt::synthetic_names());

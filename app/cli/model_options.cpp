@@ -38,6 +38,11 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
                    "the bytes)")
         ->check(CLI::IsMember({"f32", "f16"}))
         ->capture_default_str();
+    cmd.add_option("--head", head,
+                   "GPU storage of the output head: dense (as --weights), or 8bit (MoBiSlice "
+                   "planes read at depth 4: about half of f16's bytes, sliced at load)")
+        ->check(CLI::IsMember({"dense", "8bit"}))
+        ->capture_default_str();
     if (with_depth) {
         auto* b = cmd.add_option("--budget", budget,
                                  "Target average bits over routed linears, 2.0 to 8.0 (the "
@@ -63,6 +68,7 @@ std::unique_ptr<rt::ModelSession> ModelOptions::open(vk::Context& ctx) const {
     so.context = context;
     so.slice_plain_model = budget.has_value() || depth.has_value();
     so.dense_format = weights == "f16" ? kernels::WeightFormat::F16 : kernels::WeightFormat::F32;
+    so.head_8bit = head == "8bit";
     bool tty = isatty(STDERR_FILENO);
     so.progress = [tty](const std::string& s) {
         if (tty) std::fprintf(stderr, "\r\033[K%s...", s.c_str());

@@ -24,6 +24,7 @@ struct ModelOptions {
     std::optional<float> budget;
     std::optional<int> depth;
     std::string weights = "f32";  // unquantized weights on the GPU: f32 or f16
+    std::string head = "dense";   // the output head: "dense" (as --weights) or "8bit"
 
     void add_to(CLI::App& cmd, bool with_depth = true);
     std::filesystem::path model_path() const;

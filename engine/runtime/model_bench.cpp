@@ -166,9 +166,11 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
         }
         if (o.work_progress) o.work_progress("slicing layers", l + 1, weights.layers.size());
     }
-    say("MoBiSlice: uploading");
+    say(o.sliced_head_8bit ? "MoBiSlice: slicing the output head (8 bits), uploading"
+                           : "MoBiSlice: uploading");
     ForwardOptions sliced = fo;
     sliced.dense_format = o.sliced_dense_format;
+    sliced.head_8bit = o.sliced_head_8bit;
     VulkanForward fwd(ctx, weights, sliced);
     for (uint32_t depth = 1; depth <= 4; ++depth) {
         say(fmt::format("depth {}: running", depth));

@@ -24,8 +24,10 @@ struct ModelBenchOptions {
     uint32_t decode_tokens = 16;
     bool include_f32 = true;
     bool include_f16 = true;  // unquantized weights stored as fp16
-    // The depth rows' unsliced weights (the output head): fp16 by default, as a quantized
-    // deployment keeps it (an fp32 head of a 1B model would be most of a depth-1 token's bytes).
+    // The depth rows' output head: 8-bit MoBiSlice planes by default (ForwardOptions::head_8bit),
+    // else dense in sliced_dense_format. A 1B model's 128k-token head in fp32 would be most of a
+    // depth-1 token's bytes, and even in fp16 it is two thirds of them.
+    bool sliced_head_8bit = true;
     kernels::WeightFormat sliced_dense_format = kernels::WeightFormat::F16;
     std::function<void(const std::string&)> progress;
     // The slow CPU phases (slicing a 1B model takes minutes): work done so far of the total.

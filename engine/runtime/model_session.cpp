@@ -33,6 +33,7 @@ ModelSession::ModelSession(vk::Context& ctx, const std::filesystem::path& path,
     fo.max_context = options.context;
     fo.max_batch = options.batch;
     fo.dense_format = options.dense_format;
+    fo.head_8bit = options.head_8bit;
     forward_ = std::make_unique<VulkanForward>(ctx, weights_, fo);
     // The GPU holds its own copy now; keep only what the reference paths need.
     for (auto& layer : weights_.layers)

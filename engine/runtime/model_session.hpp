@@ -20,6 +20,7 @@ struct SessionOptions {
     uint32_t batch = 32;   // prefill tokens per submission
     // Storage of unquantized linears and the output head on the GPU (fp16 halves their bytes).
     kernels::WeightFormat dense_format = kernels::WeightFormat::F32;
+    bool head_8bit = false;  // the output head as 8-bit MoBiSlice planes (ForwardOptions)
     // A plain model runs unquantized unless this asks for MoBiSlice; then every linear is sliced
     // at load (the calibrated checkpoints of `mobiquant quantize` come sliced already).
     bool slice_plain_model = false;

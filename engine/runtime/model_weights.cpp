@@ -79,6 +79,10 @@ void ModelWeights::slice_all(const quant::SliceOptions& options) {
             if (!lw.sliced) lw.sliced = quant::slice_matrix(lw.dense, lw.rows, lw.cols, options);
 }
 
+quant::SlicedMatrix ModelWeights::slice_head() const {
+    return quant::slice_matrix(output_weights(), desc.vocab_size, desc.dim, {.clip_steps = 0});
+}
+
 bool ModelWeights::sliced() const {
     for (auto& L : layers)
         for (auto& lw : L.linear)

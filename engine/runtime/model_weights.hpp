@@ -59,6 +59,10 @@ struct ModelWeights {
     // Slices every linear with MoBiSlice (plain min/max clipping search unless options say more).
     void slice_all(const quant::SliceOptions& options = {});
     bool sliced() const;
+    // The output head (output_weights()) as MoBiSlice planes, for an 8-bit head. Min/max per
+    // group: at 8 bits a clipping search gains nothing measurable and would take minutes on a
+    // 128k-token vocabulary.
+    quant::SlicedMatrix slice_head() const;
 };
 
 // Depth per routed linear per layer for one token: 0 = dense weights, 1..4 = MoBiSlice depth.

@@ -70,7 +70,12 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     };
     const kernels::WeightFormat dense_format = options.dense_format;
     embedding_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size, d.dim);
-    if (!w.output.empty())
+    if (options.head_8bit) {
+        sliced_output_ = std::make_unique<kernels::GpuSlicedMatrix>(ctx, w.slice_head());
+        std::vector<uint32_t> fours(max_batch_, quant::kSlices);
+        head_depths_ = vk::Buffer(ctx, fours.size() * 4);
+        head_depths_.upload(fours.data(), fours.size() * 4);
+    } else if (!w.output.empty())
         output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.output, d.vocab_size, d.dim,
                                                             dense_format);
     else if (dense_format != kernels::WeightFormat::F32)  // tied head: its own copy in that format
@@ -154,7 +159,8 @@ VulkanForward::~VulkanForward() {
 }
 
 uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
-    uint64_t bytes = (output_ ? output_ : embedding_)->bytes_read();
+    uint64_t bytes = sliced_output_ ? sliced_output_->bytes_read(quant::kSlices)
+                                    : (output_ ? output_ : embedding_)->bytes_read();
     for (const Layer& L : layers_)
         for (const Linear& lin : L.linear)
             bytes +=
@@ -294,9 +300,17 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     }
     rmsnorm(x_, output_norm_, h_);
     plan.barrier();
-    const kernels::GpuDenseMatrix& head = output_ ? *output_ : *embedding_;
-    plan.append(T == 1 ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_)})
-                       : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_)}));
+    if (sliced_output_) {
+        kernels::DepthSource ds{vk::whole(head_depths_), 0};
+        plan.append(T == 1 ? ops_->mobislice_matvec(*sliced_output_,
+                                                    {vk::whole(h_), vk::whole(logits_)}, ds)
+                           : ops_->mobislice_matmat(*sliced_output_,
+                                                    {vk::whole(h_), T, vk::whole(logits_)}, ds));
+    } else {
+        const kernels::GpuDenseMatrix& head = output_ ? *output_ : *embedding_;
+        plan.append(T == 1 ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_)})
+                           : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_)}));
+    }
     return plan;
 }
 

@@ -23,6 +23,11 @@ struct ForwardOptions {
     // Storage of the unquantized linears and the output head (fp16: packed halves, read with
     // unpackHalf2x16; the embedding lookup stays fp32).
     kernels::WeightFormat dense_format = kernels::WeightFormat::F32;
+    // The output head as MoBiSlice planes read at depth 4 (8-bit codes plus an fp16 scale and
+    // zero per 128 weights: 8.25 bits, about half of fp16's bytes), sliced at load with
+    // ModelWeights::slice_head. A 1B model's 128k-token head is most of what a token reads at
+    // low depth.
+    bool head_8bit = false;
 };
 
 class VulkanForward {
@@ -74,6 +79,8 @@ class VulkanForward {
     std::unique_ptr<kernels::MatMulOps> ops_;
     std::vector<Layer> layers_;
     std::unique_ptr<kernels::GpuDenseMatrix> embedding_, output_;
+    std::unique_ptr<kernels::GpuSlicedMatrix> sliced_output_;  // head_8bit
+    vk::Buffer head_depths_;  // max_batch entries of 4: the depth sliced_output_ is read at
     vk::Buffer output_norm_, inv_freq_;
     // Activations for max_batch tokens, rows padded to a multiple of 128 floats.
     vk::Buffer x_, h_, q_, k_, v_, att_, tmp_, gate_, up_, logits_;
