@@ -10,4 +10,22 @@ vec4 codes4(uint word, uint shift) {
     return vec4((uvec4(word) >> (uvec4(0u, 2u, 4u, 6u) + shift)) & 3u);
 }
 
+// Full depth without a pass per plane: the four plane words of 16 codes combine into four words
+// of 8-bit codes q(4) = c1 c2 c3 c4 (base 4) by masks and shifts, two operations per weight.
+// pair_*: nibble j = c_a * 4 + c_b for code 2j (even) or 2j + 1 (odd) of planes a and b.
+// quad_*: byte k = the nibbles 2k (low) or 2k + 1 (high) of hi and lo as one 8-bit code.
+const uint EVEN_CODES = 0x33333333u, LOW_NIBBLES = 0x0F0F0F0Fu;
+uvec4 pair_even(uvec4 a, uvec4 b) {
+    return ((a & EVEN_CODES) << 2u) | (b & EVEN_CODES);
+}
+uvec4 pair_odd(uvec4 a, uvec4 b) {
+    return (a & (EVEN_CODES << 2u)) | ((b >> 2u) & EVEN_CODES);
+}
+uvec4 quad_low(uvec4 hi, uvec4 lo) {
+    return ((hi & LOW_NIBBLES) << 4u) | (lo & LOW_NIBBLES);
+}
+uvec4 quad_high(uvec4 hi, uvec4 lo) {
+    return (hi & ~LOW_NIBBLES) | ((lo >> 4u) & LOW_NIBBLES);
+}
+
 #endif

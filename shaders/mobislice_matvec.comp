@@ -21,6 +21,9 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 128;      // input features (columns)
+// 1: every call reads depth 4, known when the plan is recorded (an unrouted 8-bit head); the
+// planes are then combined into 8-bit codes (full_depth_dots) instead of visited one by one.
+layout(constant_id = 2) const uint FULL_DEPTH = 0;
 const uint G = (K + GROUP - 1u) / GROUP;         // groups per row
 
 // Planes 1-4 of this row chunk, one after the other, plane_stride uvec4s apart.
@@ -65,10 +68,39 @@ void plane_dots(inout float dq[ROWS], uint idx[ROWS], uint xb, float mul) {
     }
 }
 
+// dq[r] = dot(x[group], q(4)) for each row's 128 codes, q(4) built from all four planes at once
+// (mobislice_common.glsl): byte k of code_set[j] holds the code of activation 4k + j of its word.
+void full_depth_dots(inout float dq[ROWS], uint idx[ROWS], uint xb, uint stride) {
+    [[unroll]] for (uint h = 0u; h < 2u; ++h) {  // words 4h .. 4h + 3 of the group
+        uvec4 code_set[ROWS][4];
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+            uint i = idx[r] + h;
+            uvec4 p1 = planes[i], p2 = planes[i + stride], p3 = planes[i + 2u * stride],
+                  p4 = planes[i + 3u * stride];
+            uvec4 e12 = pair_even(p1, p2), o12 = pair_odd(p1, p2);
+            uvec4 e34 = pair_even(p3, p4), o34 = pair_odd(p3, p4);
+            code_set[r][0] = quad_low(e12, e34);
+            code_set[r][1] = quad_low(o12, o34);
+            code_set[r][2] = quad_high(e12, e34);
+            code_set[r][3] = quad_high(o12, o34);
+        }
+        [[unroll]] for (uint w = 0u; w < 4u; ++w) {
+            [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+                vec4 xk = x[xb + 4u * (4u * h + w) + k];
+                [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+                    uvec4 q = uvec4(code_set[r][0][w], code_set[r][1][w], code_set[r][2][w],
+                                    code_set[r][3][w]);
+                    dq[r] += dot(vec4((q >> (8u * k)) & 0xFFu), xk);
+                }
+            }
+        }
+    }
+}
+
 void main() {
     uint row0 = gl_GlobalInvocationID.x * ROWS;
     if (row0 >= pc.rows) return;
-    uint depth = clamp(depths[pc.depth_index], 1u, 4u);
+    uint depth = FULL_DEPTH != 0u ? 4u : clamp(depths[pc.depth_index], 1u, 4u);
     float grid = float(1u << (2u * (depth - 1u)));  // s1 / s_k
     uint row[ROWS];
     float acc[ROWS];
@@ -85,10 +117,14 @@ void main() {
             idx[r] = (row[r] * G + g) * 2u;
             dq[r] = 0.0;
         }
-        plane_dots(dq, idx, xb, 0.0);
-        for (uint e = 1u; e < depth; ++e) {
-            [[unroll]] for (uint r = 0u; r < ROWS; ++r) idx[r] += pc.plane_stride;
-            plane_dots(dq, idx, xb, 4.0);
+        if (FULL_DEPTH != 0u) {
+            full_depth_dots(dq, idx, xb, pc.plane_stride);
+        } else {
+            plane_dots(dq, idx, xb, 0.0);
+            for (uint e = 1u; e < depth; ++e) {
+                [[unroll]] for (uint r = 0u; r < ROWS; ++r) idx[r] += pc.plane_stride;
+                plane_dots(dq, idx, xb, 4.0);
+            }
         }
         vec4 s4 = vec4(0.0);  // sum of the group's activations
         [[unroll]] for (uint j = 0u; j < 32u; ++j) s4 += x[xb + j];

@@ -23,6 +23,7 @@ struct Options {
     std::string synthetic;
     uint32_t prefill = 64, decode = 16;
     bool json = false;
+    bool depths_only = false;
 };
 
 int run(const Options& o) {
@@ -52,6 +53,7 @@ int run(const Options& o) {
     mq::rt::ModelBenchOptions bo;
     bo.prefill_tokens = o.prefill;
     bo.decode_tokens = o.decode;
+    bo.include_f32 = bo.include_f16 = !o.depths_only;
     bo.sliced_dense_format =
         o.model.weights == "f32" ? mq::kernels::WeightFormat::F32 : mq::kernels::WeightFormat::F16;
     bo.sliced_head_8bit = o.model.head == "8bit";
@@ -114,6 +116,8 @@ mq::cli::Registration reg{
         cmd.add_option("--decode", o->decode, "Generated tokens")
             ->check(CLI::Range(1u, 2000u))
             ->capture_default_str();
+        cmd.add_flag("--depths-only", o->depths_only,
+                     "Skip the unquantized f32 and f16 rows (on a 1B shape they take minutes)");
         cmd.add_flag("--json", o->json, "Print one JSON object");
         return [o] { return run(*o); };
     }};

@@ -85,6 +85,14 @@ std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
             results.push_back({n, k, "mobislice", d, tokens, us, gs.bytes_read(d) / us / 1e3,
                                double(n) * k * tokens / us / 1e3});
         }
+        if (tokens == 1) {
+            say(fmt::format("{}x{} MoBiSlice depth 4 known when recording (8-bit head)", n, k));
+            Plan full = ops.mobislice_matvec(gs, {vk::whole(xb), vk::whole(yb)},
+                                             {vk::whole(depth), 0, true});
+            double us = median_call_us(ctx, full, options.repetitions);  // depth holds 4 here
+            results.push_back({n, k, "mobislice_full", quant::kSlices, tokens, us,
+                               gs.bytes_read(quant::kSlices) / us / 1e3, double(n) * k / us / 1e3});
+        }
         say(fmt::format("{}x{}{} dense fp32", n, k, what));
         Plan dense = tokens > 1 ? ops.dense_matmat(gd, {vk::whole(xb), tokens, vk::whole(yb)})
                                 : ops.dense_matvec(gd, {vk::whole(xb), vk::whole(yb)});

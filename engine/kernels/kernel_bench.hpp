@@ -14,8 +14,10 @@ namespace mq::kernels {
 
 struct KernelTiming {
     uint32_t n = 0, k = 0;
-    std::string kind;     // "mobislice" or "dense_f32"
-    uint32_t depth = 0;   // mobislice only
+    // "mobislice", "mobislice_full" (depth 4 known when recording: the 8-bit head's kernel,
+    // mat-vec only) or "dense_f32"
+    std::string kind;
+    uint32_t depth = 0;   // mobislice kinds only
     uint32_t tokens = 1;  // > 1: a mat-mat over this many tokens
     double us = 0;        // median time per call
     double gbs = 0;       // weight bytes read / time

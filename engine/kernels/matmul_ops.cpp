@@ -130,7 +130,7 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
     vk::Kernel& k = lib_.get({ubo ? "mobislice_matvec" : "mobislice_matvec_xssbo",
                               {kStorage, kStorage, ubo ? kUniform : kStorage, kStorage, kStorage},
                               4 * 4,
-                              {kRowsPerGroup, w.cols}});
+                              {kRowsPerGroup, w.cols, depth.always_full ? 1u : 0u}});
     for (const SlicedChunk& c : w.chunks) {
         auto ranges = sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer);
         plan.dispatches.push_back(matrix_dispatch(

@@ -31,6 +31,10 @@ struct MatMatIo {
 struct DepthSource {
     vk::BufferRange buffer;  // uint32 depths in 1..4
     uint32_t index = 0;      // mat-vec: the entry to use; mat-mat: entry of token 0
+    // Every entry is 4 and stays so (an unrouted matrix read at full depth, such as the 8-bit
+    // output head): the row-per-lane mat-vec then builds 8-bit codes from the four planes at
+    // once, about 6 operations per weight instead of 16. The buffer must still hold the 4s.
+    bool always_full = false;
 };
 
 // How a one-token product spreads over the device. RowPerLane: each invocation computes whole

@@ -301,7 +301,7 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     rmsnorm(x_, output_norm_, h_);
     plan.barrier();
     if (sliced_output_) {
-        kernels::DepthSource ds{vk::whole(head_depths_), 0};
+        kernels::DepthSource ds{vk::whole(head_depths_), 0, true};
         plan.append(T == 1 ? ops_->mobislice_matvec(*sliced_output_,
                                                     {vk::whole(h_), vk::whole(logits_)}, ds)
                            : ops_->mobislice_matmat(*sliced_output_,

@@ -56,6 +56,28 @@ TEST_CASE_FIXTURE(VulkanFixture, "mixed-depth mat-vec matches the reference at e
 }
 
 TEST_CASE_FIXTURE(VulkanFixture,
+                  "full-depth mat-vec (planes combined into 8-bit codes) matches the reference") {
+    kernels::KernelLibrary lib(ctx);
+    kernels::MatMulOps ops(lib, kernels::MatVecLayout::RowPerLane);
+    for (auto [n, k] : kShapes) {
+        CAPTURE(n);
+        CAPTURE(k);
+        auto w = random_vector(uint64_t(n) * k, n * 7 + k, 0.05f);
+        auto x = random_vector(k, k + 5);
+        quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+        kernels::GpuSlicedMatrix gw(ctx, m);
+        vk::Buffer xb = upload_activations(ctx, x, 1, k), yb(ctx, n * 4);
+        vk::Buffer fours = upload_u32(ctx, {4});
+        auto plan =
+            ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(fours), 0, true});
+        CHECK(plan.dispatches[0].kernel->spec().spec_constants.back() == 1u);  // the variant ran
+        run_plan(ctx, plan);
+        CHECK(relative_error(yb.read<float>(n), quant::mobislice_matvec_reference(m, x, 4)) <
+              kTolerance);
+    }
+}
+
+TEST_CASE_FIXTURE(VulkanFixture,
                   "mat-vec and mat-mat with K too large for a uniform buffer use storage reads") {
     kernels::KernelLibrary lib(ctx);
     kernels::MatMulOps ops(lib);
