@@ -30,6 +30,7 @@ int run(const Options& o) {
     std::vector<int32_t> prompt = session->tokenizer().encode(o.prompt, eo);
     bool color = !o.json && isatty(STDOUT_FILENO);
     mq::cli::TokenPrinter printer(o.json, color);
+    gen.check_prompt(prompt);  // before the prompt is echoed
     if (!o.json) {
         std::fputs(o.prompt.c_str(), stdout);
         std::fflush(stdout);

@@ -46,6 +46,17 @@ void Generator::reset() {
     chooser_.reset();
 }
 
+void Generator::check_prompt(std::span<const int32_t> prompt) const {
+    const uint32_t context = session_.forward().max_context();
+    if (prompt.empty()) fail("the prompt is empty");
+    if (prompt.size() >= context)
+        fail("the prompt has {} tokens but the context holds {}; shorten it or raise --context",
+             prompt.size(), context);
+    for (int32_t id : prompt)
+        if (id < 0 || id >= session_.tokenizer().n_vocab())
+            fail("token id {} is not in the vocabulary", id);
+}
+
 GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t max_new_tokens,
                                     const SamplerOptions& sampling,
                                     const std::function<void(const TokenEvent&)>& on_token) {
@@ -53,12 +64,7 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t ma
     VulkanForward& fwd = session_.forward();
     const tok::Tokenizer& tokenizer = session_.tokenizer();
     const uint32_t context = fwd.max_context();
-    if (prompt.empty()) fail("the prompt is empty");
-    if (prompt.size() >= context)
-        fail("the prompt has {} tokens but the context holds {}; shorten it or raise --context",
-             prompt.size(), context);
-    for (int32_t id : prompt)
-        if (id < 0 || id >= tokenizer.n_vocab()) fail("token id {} is not in the vocabulary", id);
+    check_prompt(prompt);
 
     // Reuse the cache for the longest common prefix, but always feed at least one token.
     size_t keep = 0;

@@ -47,6 +47,10 @@ class Generator {
                              const SamplerOptions& sampling,
                              const std::function<void(const TokenEvent&)>& on_token);
 
+    // The errors generate() would raise for this prompt (empty, longer than the context, ids
+    // outside the vocabulary), for callers that check before they print anything.
+    void check_prompt(std::span<const int32_t> prompt) const;
+
     void set_policy(DepthPolicy policy);  // any thread; applies from the next token
     DepthPolicy policy() const;
     void cancel() { cancelled_ = true; }  // any thread
