@@ -40,12 +40,16 @@ void print_table(const mq::eval::QualityTable& t) {
     for (size_t i = 0; i < t.uniform.size(); ++i)
         std::printf("%4.0f   %13.3f   %16.3f\n", t.uniform[i].bits, t.uniform[i].ppl,
                     i < t.bit_specific.size() ? t.bit_specific[i].ppl : 0.0);
-    std::printf("\nbudget  achieved   routed   random      mix   routed best?\n");
+    // The last two columns: routed minus each control, +- the paired standard error.
+    std::printf(
+        "\nbudget  achieved   routed   random      mix   routed best?   routed-random    "
+        "routed-mix\n");
     for (size_t i = 0; i < t.routed.size(); ++i) {
         const auto &r = t.routed[i], &x = t.random[i], &m = t.mix[i];
         bool best = r.ppl <= x.ppl && r.ppl <= m.ppl;
-        std::printf("%6.1f  %8.2f %8.3f %8.3f %8.3f   %s\n", r.budget, r.bits, r.ppl, x.ppl, m.ppl,
-                    best ? "yes" : "no");
+        std::printf("%6.1f  %8.2f %8.3f %8.3f %8.3f   %-12s %+7.3f+-%.3f %+7.3f+-%.3f\n", r.budget,
+                    r.bits, r.ppl, x.ppl, m.ppl, best ? "yes" : "no", r.ppl - x.ppl, x.se_vs_routed,
+                    r.ppl - m.ppl, m.se_vs_routed);
     }
 }
 

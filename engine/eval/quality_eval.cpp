@@ -1,5 +1,6 @@
 #include "eval/quality_eval.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -31,6 +32,21 @@ fs::path source_model_of(const LoadedModel& ckpt, const fs::path& given) {
         fail("the source model {} of {} is not beside it: pass its path", name,
              ckpt.path().filename().string());
     return p;
+}
+
+// Standard error of exp(mean a) - exp(mean b) from the paired differences a_t - b_t (delta
+// method at the routed perplexity): both runs score the same tokens, so the text's own variance
+// cancels and what remains is the noise of the depth choices.
+double paired_ppl_se(const std::vector<float>& a, const std::vector<float>& b, double ppl) {
+    if (a.size() != b.size() || a.size() < 2) return 0;
+    double sum = 0, sq = 0;
+    for (size_t t = 0; t < a.size(); ++t) {
+        const double d = double(a[t]) - b[t];
+        sum += d;
+        sq += d * d;
+    }
+    const double n = double(a.size()), mean = sum / n;
+    return ppl * std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1));
 }
 
 }  // namespace
@@ -135,10 +151,11 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
         auto dist = rt::depth_distribution(used, d.n_layers);
         auto rr = measure(fwd, fmt::format("random depths at {:.2f} bits", r.bits),
                           DepthPolicy::random(dist, o.seed));
-        table.random.push_back({0, rr.bits, rr.ppl});
+        table.random.push_back(
+            {0, rr.bits, rr.ppl, paired_ppl_se(r.token_nll, rr.token_nll, r.ppl)});
         auto mr = measure(fwd, fmt::format("mixed depths at {:.2f} bits", r.bits),
                           DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))));
-        table.mix.push_back({0, mr.bits, mr.ppl});
+        table.mix.push_back({0, mr.bits, mr.ppl, paired_ppl_se(r.token_nll, mr.token_nll, r.ppl)});
     }
     clock.finish();
     return table;

@@ -13,6 +13,7 @@ nlohmann::json points_json(const std::vector<QualityPoint>& points, bool with_bu
     for (const QualityPoint& p : points) {
         nlohmann::json o = {{"bits", p.bits}, {"ppl", p.ppl}};
         if (with_budget) o["budget"] = p.budget;
+        if (p.se_vs_routed > 0) o["se_vs_routed"] = p.se_vs_routed;
         arr.push_back(o);
     }
     return arr;
@@ -30,6 +31,8 @@ std::vector<QualityPoint> points_from(const nlohmann::json& j, const char* key) 
         p.bits = o["bits"].get<double>();
         p.ppl = o["ppl"].get<double>();
         if (o.contains("budget") && o["budget"].is_number()) p.budget = o["budget"].get<double>();
+        if (o.contains("se_vs_routed") && o["se_vs_routed"].is_number())
+            p.se_vs_routed = o["se_vs_routed"].get<double>();
         out.push_back(p);
     }
     return out;

@@ -15,6 +15,9 @@ struct QualityPoint {
     double budget = 0;  // the requested target (routed only; 0 elsewhere)
     double bits = 0;    // achieved average bits over routed linears
     double ppl = 0;
+    // Controls only: standard error of (routed ppl - this ppl) from the paired per-token NLL
+    // differences over the same tokens (0: not measured). Differences below ~2 of these are noise.
+    double se_vs_routed = 0;
 };
 
 struct QualityTable {

@@ -28,6 +28,8 @@ PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> 
     const uint32_t vocab = fwd.desc().vocab_size;
     double nll_sum = 0, nll_sq = 0, bits_sum = 0;
     uint64_t n = 0;
+    PerplexityResult r;
+    r.token_nll.reserve(ids.size());
     for (size_t start = 0; start < ids.size(); start += window) {
         size_t len = std::min<size_t>(window, ids.size() - start);
         std::vector<uint32_t> input{static_cast<uint32_t>(bos)};
@@ -45,11 +47,11 @@ PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> 
             double nll = -(row[ids[start + j]] - mx - std::log(sum));
             nll_sum += nll;
             nll_sq += nll * nll;
+            r.token_nll.push_back(static_cast<float>(nll));
             n++;
         }
         if (progress) progress(n, ids.size());
     }
-    PerplexityResult r;
     r.tokens = n;
     double mean = nll_sum / n;
     double var = std::max(0.0, nll_sq / n - mean * mean);

@@ -18,6 +18,7 @@ struct PerplexityResult {
     double stderr_ppl = 0;  // standard error (delta method on the mean negative log-likelihood)
     double bits = 32;       // achieved average bits over routed linears (32: unquantized)
     uint64_t tokens = 0;
+    std::vector<float> token_nll;  // negative log-likelihood of every scored token, in text order
 };
 
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;

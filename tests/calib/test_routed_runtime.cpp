@@ -85,10 +85,18 @@ TEST_CASE_FIXTURE(VulkanFixture, "eval prints every row of the quality table") {
         // The controls run at the routed bits.
         CHECK(t.random[i].bits == doctest::Approx(t.routed[i].bits).epsilon(0.05));
         CHECK(t.mix[i].bits == doctest::Approx(t.routed[i].bits).epsilon(0.05));
+        // The paired standard error of routed minus each control is measured (the depths differ,
+        // so the per-token losses do) and small next to the perplexity itself.
+        for (const auto* c : {&t.random[i], &t.mix[i]}) {
+            CHECK(c->se_vs_routed > 0);
+            CHECK(c->se_vs_routed < 0.1 * t.routed[i].ppl);
+        }
     }
     // The JSON the app and --json read has the keys, and reads back the same.
     auto j = t.to_json();
     for (const char* key : {"fp_ppl", "uniform", "bit_specific", "routed", "random", "mix"})
         CHECK(j.contains(key));
     CHECK(eval::QualityTable::from_json(j).routed[1].ppl == doctest::Approx(t.routed[1].ppl));
+    CHECK(eval::QualityTable::from_json(j).random[1].se_vs_routed ==
+          doctest::Approx(t.random[1].se_vs_routed));
 }
