@@ -85,7 +85,9 @@ std::vector<KernelTiming> bench_matvec_kernels(KernelLibrary& library,
             results.push_back({n, k, "mobislice", d, tokens, us, gs.bytes_read(d) / us / 1e3,
                                double(n) * k * tokens / us / 1e3});
         }
-        if (tokens == 1) {
+        // The full-depth variant exists in the row-per-lane layout only (the subgroup layout
+        // would run its general kernel under this row's label).
+        if (tokens == 1 && ops.matvec_layout() == MatVecLayout::RowPerLane) {
             say(fmt::format("{}x{} MoBiSlice depth 4 known when recording (8-bit head)", n, k));
             Plan full = ops.mobislice_matvec(gs, {vk::whole(xb), vk::whole(yb)},
                                              {vk::whole(depth), 0, true});
