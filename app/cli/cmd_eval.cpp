@@ -32,15 +32,25 @@ std::filesystem::path asset(const char* name) {
     return std::filesystem::path(MQ_SOURCE_DIR) / "assets" / name;
 }
 
+// KL in millinats per token, or "-" when the table has none (too many tokens x vocabulary to keep).
+std::string kl_cell(double kl) {
+    return kl >= 0 ? fmt::format("{:8.4f}", 1e3 * kl) : "       -";
+}
+
 void print_table(const mq::eval::QualityTable& t) {
-    std::printf("Quality of %s on %s, %llu tokens (perplexity, lower is better)\n", t.model.c_str(),
-                t.text.c_str(), static_cast<unsigned long long>(t.tokens));
+    std::printf(
+        "Quality of %s on %s, %llu tokens (perplexity, lower is better; KL: mean KL\n"
+        "divergence from full precision in millinats per token, lower is better)\n",
+        t.model.c_str(), t.text.c_str(), static_cast<unsigned long long>(t.tokens));
     std::printf("full precision        %8.3f\n\n", t.fp_ppl);
-    std::printf("bits   uniform depth   bit-specific RTN\n");
-    for (size_t i = 0; i < t.uniform.size(); ++i)
-        std::printf("%4.0f   %13.3f   %16.3f\n", t.uniform[i].bits, t.uniform[i].ppl,
-                    i < t.bit_specific.size() ? t.bit_specific[i].ppl : 0.0);
-    // The last two columns: routed minus each control, +- the paired standard error.
+    std::printf("bits   uniform depth         KL   bit-specific RTN         KL\n");
+    for (size_t i = 0; i < t.uniform.size(); ++i) {
+        const bool has_rtn = i < t.bit_specific.size();
+        std::printf("%4.0f   %13.3f   %s   %16.3f   %s\n", t.uniform[i].bits, t.uniform[i].ppl,
+                    kl_cell(t.uniform[i].kl).c_str(), has_rtn ? t.bit_specific[i].ppl : 0.0,
+                    kl_cell(has_rtn ? t.bit_specific[i].kl : -1).c_str());
+    }
+    // Routed minus each control, +- the paired standard error; then the same for KL.
     std::printf(
         "\nbudget  achieved   routed   random      mix   routed best?   routed-random    "
         "routed-mix\n");
@@ -50,6 +60,18 @@ void print_table(const mq::eval::QualityTable& t) {
         std::printf("%6.1f  %8.2f %8.3f %8.3f %8.3f   %-12s %+7.3f+-%.3f %+7.3f+-%.3f\n", r.budget,
                     r.bits, r.ppl, x.ppl, m.ppl, best ? "yes" : "no", r.ppl - x.ppl, x.se_vs_routed,
                     r.ppl - m.ppl, m.se_vs_routed);
+    }
+    if (t.routed.empty() || t.routed[0].kl < 0) return;
+    std::printf(
+        "\nbudget  routed KL  random KL     mix KL   routed best?   routed-random      "
+        "routed-mix\n");
+    for (size_t i = 0; i < t.routed.size(); ++i) {
+        const auto &r = t.routed[i], &x = t.random[i], &m = t.mix[i];
+        bool best = r.kl <= x.kl && r.kl <= m.kl;
+        std::printf("%6.1f   %s   %s   %s   %-12s %+8.4f+-%.4f %+8.4f+-%.4f\n", r.budget,
+                    kl_cell(r.kl).c_str(), kl_cell(x.kl).c_str(), kl_cell(m.kl).c_str(),
+                    best ? "yes" : "no", 1e3 * (r.kl - x.kl), 1e3 * x.kl_se_vs_routed,
+                    1e3 * (r.kl - m.kl), 1e3 * m.kl_se_vs_routed);
     }
 }
 

@@ -1,7 +1,8 @@
-// The Quality tab: perplexity versus average bits from the loaded model's quality table (the eval
-// job's output, "<model>.quality.json" beside it): the routed curve, the uniform-depth and
-// bit-specific points beside it, the random and mix controls, the full-precision line, and the
-// numbers under the plot. Without a table: how to make one, and a button that runs the eval job.
+// The Quality tab: perplexity (or KL divergence from full precision) versus average bits from the
+// loaded model's quality table (the eval job's output, "<model>.quality.json" beside it): the
+// routed curve, the uniform-depth and bit-specific points beside it, the random and mix controls,
+// the full-precision line, and the numbers under the plot. Without a table: how to make one, and
+// a button that runs the eval job.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -24,9 +25,16 @@ constexpr ImU32 kRandom = IM_COL32(150, 150, 150, 170);
 constexpr ImU32 kMix = IM_COL32(140, 200, 140, 170);
 constexpr ImU32 kFp = IM_COL32(235, 235, 235, 255);
 
-std::vector<ImVec2> by_bits(const std::vector<eval::QualityPoint>& points) {
+// The plotted and compared value: perplexity, or KL from full precision in millinats per token
+// (-1 where the table has none).
+double metric(const eval::QualityPoint& p, bool kl) {
+    return kl ? (p.kl >= 0 ? 1e3 * p.kl : -1) : p.ppl;
+}
+
+std::vector<ImVec2> by_bits(const std::vector<eval::QualityPoint>& points, bool kl) {
     std::vector<ImVec2> out;
-    for (auto& p : points) out.emplace_back(float(p.bits), float(p.ppl));
+    for (auto& p : points)
+        if (metric(p, kl) > 0) out.emplace_back(float(p.bits), float(metric(p, kl)));
     std::sort(out.begin(), out.end(), [](ImVec2 a, ImVec2 b) { return a.x < b.x; });
     return out;
 }
@@ -44,20 +52,24 @@ const eval::QualityPoint* at_bits(const std::vector<eval::QualityPoint>& points,
     return best;
 }
 
-void ppl_cell(const eval::QualityPoint* p, ImU32 color = 0) {
+void value_cell(const eval::QualityPoint* p, bool kl, ImU32 color = 0) {
     ImGui::TableNextColumn();
-    if (!p)
+    if (!p || metric(*p, kl) < 0) {
         ImGui::TextDisabled("-");
-    else if (color)
-        ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(color), "%.2f", p->ppl);
+        return;
+    }
+    std::string text = fmt::format(fmt::runtime(kl ? "{:.4g}" : "{:.2f}"), metric(*p, kl));
+    if (color)
+        ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(color), "%s", text.c_str());
     else
-        ImGui::Text("%.2f", p->ppl);
+        ImGui::TextUnformatted(text.c_str());
 }
 
-void draw_numbers(const eval::QualityTable& t) {
+void draw_numbers(const eval::QualityTable& t, bool kl) {
     const ImGuiTableFlags flags =
         ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchSame;
-    ImGui::Text("Full precision: perplexity %.2f", t.fp_ppl);
+    ImGui::TextWrapped("Full precision: perplexity %.2f%s", t.fp_ppl,
+                       kl ? " (tables: KL from it, mnat/token)" : "");
     // Integer widths: one stored checkpoint read at a uniform depth, a quantizer calibrated for
     // that width alone, and the routed checkpoint asked for that budget.
     if (ImGui::BeginTable("widths", 4, flags)) {
@@ -77,12 +89,12 @@ void draw_numbers(const eval::QualityTable& t) {
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
             ImGui::Text("%.0f", w);
-            ppl_cell(at_bits(t.uniform, size_t(-1), w));
-            ppl_cell(at_bits(t.bit_specific, size_t(-1), w));
+            value_cell(at_bits(t.uniform, size_t(-1), w), kl);
+            value_cell(at_bits(t.bit_specific, size_t(-1), w), kl);
             const eval::QualityPoint* r = nullptr;
             for (auto& p : t.routed)
                 if (std::abs(p.budget - w) < 0.01) r = &p;
-            ppl_cell(r, kRouted);
+            value_cell(r, kl, kRouted);
         }
         ImGui::EndTable();
     }
@@ -100,36 +112,41 @@ void draw_numbers(const eval::QualityTable& t) {
             const auto& r = t.routed[i];
             auto* rnd = at_bits(t.random, i, r.bits);
             auto* mix = at_bits(t.mix, i, r.bits);
-            bool wins = (rnd || mix) && (!rnd || r.ppl < rnd->ppl) && (!mix || r.ppl < mix->ppl);
+            auto below = [&](const eval::QualityPoint* c) {
+                return !c || metric(r, kl) < metric(*c, kl);
+            };
+            bool wins = (rnd || mix) && metric(r, kl) >= 0 && below(rnd) && below(mix);
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
             ImGui::Text("%.1f", r.budget);
             ImGui::TableNextColumn();
             ImGui::Text("%.2f", r.bits);
-            ppl_cell(&r, wins ? IM_COL32(120, 230, 120, 255) : kRouted);
-            ppl_cell(rnd);
-            ppl_cell(mix);
+            value_cell(&r, kl, wins ? IM_COL32(120, 230, 120, 255) : kRouted);
+            value_cell(rnd, kl);
+            value_cell(mix, kl);
         }
         ImGui::EndTable();
     }
 }
 
 void draw_plot_of(const eval::QualityTable& t, UiState& ui) {
+    const bool kl = ui.quality_kl;
     std::vector<PlotSeries> series;
-    series.push_back({"random depths", by_bits(t.random), kRandom, 1.5f, Marker::None});
-    series.push_back({"uniform mix", by_bits(t.mix), kMix, 1.5f, Marker::None});
+    series.push_back({"random depths", by_bits(t.random, kl), kRandom, 1.5f, Marker::None});
+    series.push_back({"uniform mix", by_bits(t.mix, kl), kMix, 1.5f, Marker::None});
     series.push_back(
-        {"routed (one checkpoint)", by_bits(t.routed), kRouted, 2.5f, Marker::Circle, 3.5f});
+        {"routed (one checkpoint)", by_bits(t.routed, kl), kRouted, 2.5f, Marker::Circle, 3.5f});
     // Bit-specific diamonds under the smaller uniform squares: both stay visible where they meet.
     series.push_back(
-        {"bit-specific PTQ", by_bits(t.bit_specific), kBitSpecific, 0, Marker::Diamond, 5.5f});
-    series.push_back({"uniform depth", by_bits(t.uniform), kUniform, 0, Marker::Square, 3.5f});
+        {"bit-specific PTQ", by_bits(t.bit_specific, kl), kBitSpecific, 0, Marker::Diamond, 5.5f});
+    series.push_back({"uniform depth", by_bits(t.uniform, kl), kUniform, 0, Marker::Square, 3.5f});
     std::vector<PlotHLine> lines;
-    if (t.fp_ppl > 0)
+    if (t.fp_ppl > 0 && !kl)
         lines.push_back({fmt::format("full precision {:.2f}", t.fp_ppl), float(t.fp_ppl), kFp});
     PlotOptions o;
     o.x_label = "average bits (routed linears)";
-    o.y_label = ui.quality_log_y ? "perplexity (log scale)" : "perplexity";
+    const char* name = kl ? "KL from full precision, mnat/token" : "perplexity";
+    o.y_label = ui.quality_log_y ? fmt::format("{} (log scale)", name) : name;
     o.log_y = ui.quality_log_y;
     o.size = ImVec2(-1, 260);
     o.x_min = 1.5f;
@@ -236,6 +253,15 @@ void draw_quality(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     const eval::QualityTable& t = *ui.quality;
     ImGui::Checkbox("log scale", &ui.quality_log_y);
     ImGui::SameLine();
+    // KL from full precision has no first-order noise: it separates configurations whose
+    // perplexities differ by less than their noise (above 6 bits on small models).
+    const bool has_kl = !t.routed.empty() && t.routed[0].kl >= 0;
+    if (!has_kl) ui.quality_kl = false;
+    ImGui::BeginDisabled(!has_kl);
+    ImGui::Checkbox("KL from full precision", &ui.quality_kl);
+    ImGui::EndDisabled();
+    remember_widget(ui, "quality_kl");
+    ImGui::SameLine();
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
     ImGui::TextWrapped(
         "%s on %s, %llu tokens per row", t.model.empty() ? name.c_str() : t.model.c_str(),
@@ -243,7 +269,7 @@ void draw_quality(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     ImGui::PopStyleColor();
     draw_plot_of(t, ui);
     ImGui::BeginChild("quality_numbers", ImVec2(0, 0), false);
-    draw_numbers(t);
+    draw_numbers(t, ui.quality_kl);
     ImGui::Spacing();
     if (ImGui::CollapsingHeader("Run the eval job again"))
         draw_eval_offer(model, checkpoint, generating, jobs, s, ui, true);

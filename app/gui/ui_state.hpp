@@ -53,6 +53,7 @@ struct UiState {
     std::string quality_error;       // the table file exists but could not be read
     uint64_t quality_eval_seen = 0;  // BackgroundJob::finished() when it was last read
     bool quality_log_y = true;
+    bool quality_kl = false;  // plot and compare KL from full precision instead of perplexity
     std::array<char, 1024> eval_text{};
     int eval_tokens = 2048;
 };

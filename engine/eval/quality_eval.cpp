@@ -34,10 +34,10 @@ fs::path source_model_of(const LoadedModel& ckpt, const fs::path& given) {
     return p;
 }
 
-// Standard error of exp(mean a) - exp(mean b) from the paired differences a_t - b_t (delta
-// method at the routed perplexity): both runs score the same tokens, so the text's own variance
-// cancels and what remains is the noise of the depth choices.
-double paired_ppl_se(const std::vector<float>& a, const std::vector<float>& b, double ppl) {
+// Standard error of mean(a) - mean(b) from the paired differences a_t - b_t: both runs score the
+// same tokens, so the text's own variance cancels and what remains is the noise of the depth
+// choices. Times the routed perplexity (delta method) it is the error of a perplexity difference.
+double paired_se(const std::vector<float>& a, const std::vector<float>& b) {
     if (a.size() != b.size() || a.size() < 2) return 0;
     double sum = 0, sq = 0;
     for (size_t t = 0; t < a.size(); ++t) {
@@ -46,8 +46,11 @@ double paired_ppl_se(const std::vector<float>& a, const std::vector<float>& b, d
         sq += d * d;
     }
     const double n = double(a.size()), mean = sum / n;
-    return ppl * std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1));
+    return std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1));
 }
+
+// The KL reference (the full-precision run's log-probabilities) is kept when it fits in this.
+constexpr uint64_t kMaxKlReferenceBytes = uint64_t{1} << 30;
 
 }  // namespace
 
@@ -93,18 +96,38 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     table.text = o.text_name;
     const double total_runs = 1 + (o.routed_only ? 0 : 8) + 3.0 * budgets.size();
     double runs_done = 0;
+    // The full-precision run keeps its log-probabilities; every later run reports its KL from them.
+    rt::TokenLogProbs fp_log_probs;
+    const bool with_kl =
+        ids.size() * uint64_t(d.vocab_size) * sizeof(float) <= kMaxKlReferenceBytes;
     auto measure = [&](rt::VulkanForward& fwd, const std::string& stage, DepthPolicy policy,
                        std::vector<rt::TokenDepths>* used = nullptr) {
         clock.report(stage, runs_done / total_runs);
+        rt::ScoreCapture capture;
+        capture.used_depths = used;
+        if (with_kl && fp_log_probs.vocab)
+            capture.kl_reference = &fp_log_probs;
+        else if (with_kl)
+            capture.log_probs = &fp_log_probs;
         rt::PerplexityResult r = rt::perplexity_of_ids(
             fwd, ids, bos, std::move(policy), fwd.routed() ? cw.routers : nullptr, 0,
             [&](uint64_t done, uint64_t total) {
                 clock.report(stage, (runs_done + double(done) / total) / total_runs);
             },
-            used);
+            capture);
         runs_done += 1;
         table.tokens = r.tokens;
         return r;
+    };
+    auto point = [&](double budget, const rt::PerplexityResult& r) {
+        return QualityPoint{budget, r.bits, r.ppl, 0, with_kl ? r.kl : -1};
+    };
+    // A control at the routed bits, with the paired errors of routed minus it.
+    auto control = [&](const rt::PerplexityResult& routed, const rt::PerplexityResult& c) {
+        QualityPoint p = point(0, c);
+        p.se_vs_routed = routed.ppl * paired_se(routed.token_nll, c.token_nll);
+        if (with_kl) p.kl_se_vs_routed = paired_se(routed.token_kl, c.token_kl);
+        return p;
     };
 
     // Full precision and the bit-specific baselines, from the source model.
@@ -130,10 +153,10 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
                                                     stats[l * rt::kLinearsPerLayer + j]);
                 }
             rt::VulkanForward fwd(ctx, q);
-            double ppl =
-                measure(fwd, fmt::format("bit-specific {} bits", bits), DepthPolicy::uniform(4))
-                    .ppl;
-            table.bit_specific.push_back({0, double(bits), ppl});
+            QualityPoint p = point(0, measure(fwd, fmt::format("bit-specific {} bits", bits),
+                                              DepthPolicy::uniform(4)));
+            p.bits = bits;
+            table.bit_specific.push_back(p);
         }
     }
 
@@ -141,21 +164,20 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     rt::VulkanForward fwd(ctx, cw);
     for (uint8_t k = 1; k <= 4 && !o.routed_only; ++k) {
         auto r = measure(fwd, fmt::format("uniform depth {}", k), DepthPolicy::uniform(k));
-        table.uniform.push_back({0, r.bits, r.ppl});
+        table.uniform.push_back(point(0, r));
     }
     for (double b : budgets) {
         std::vector<rt::TokenDepths> used;
         auto r = measure(fwd, fmt::format("routed {:.1f} bits", b),
                          DepthPolicy::budget(static_cast<float>(b)), &used);
-        table.routed.push_back({b, r.bits, r.ppl});
+        table.routed.push_back(point(b, r));
         auto dist = rt::depth_distribution(used, d.n_layers);
-        auto rr = measure(fwd, fmt::format("random depths at {:.2f} bits", r.bits),
-                          DepthPolicy::random(dist, o.seed));
         table.random.push_back(
-            {0, rr.bits, rr.ppl, paired_ppl_se(r.token_nll, rr.token_nll, r.ppl)});
-        auto mr = measure(fwd, fmt::format("mixed depths at {:.2f} bits", r.bits),
-                          DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))));
-        table.mix.push_back({0, mr.bits, mr.ppl, paired_ppl_se(r.token_nll, mr.token_nll, r.ppl)});
+            control(r, measure(fwd, fmt::format("random depths at {:.2f} bits", r.bits),
+                               DepthPolicy::random(dist, o.seed))));
+        table.mix.push_back(control(
+            r, measure(fwd, fmt::format("mixed depths at {:.2f} bits", r.bits),
+                       DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))))));
     }
     clock.finish();
     return table;

@@ -14,6 +14,8 @@ nlohmann::json points_json(const std::vector<QualityPoint>& points, bool with_bu
         nlohmann::json o = {{"bits", p.bits}, {"ppl", p.ppl}};
         if (with_budget) o["budget"] = p.budget;
         if (p.se_vs_routed > 0) o["se_vs_routed"] = p.se_vs_routed;
+        if (p.kl >= 0) o["kl"] = p.kl;
+        if (p.kl_se_vs_routed > 0) o["kl_se_vs_routed"] = p.kl_se_vs_routed;
         arr.push_back(o);
     }
     return arr;
@@ -30,9 +32,13 @@ std::vector<QualityPoint> points_from(const nlohmann::json& j, const char* key) 
         QualityPoint p;
         p.bits = o["bits"].get<double>();
         p.ppl = o["ppl"].get<double>();
-        if (o.contains("budget") && o["budget"].is_number()) p.budget = o["budget"].get<double>();
-        if (o.contains("se_vs_routed") && o["se_vs_routed"].is_number())
-            p.se_vs_routed = o["se_vs_routed"].get<double>();
+        auto optional_number = [&](const char* name, double& into) {
+            if (o.contains(name) && o[name].is_number()) into = o[name].get<double>();
+        };
+        optional_number("budget", p.budget);
+        optional_number("se_vs_routed", p.se_vs_routed);
+        optional_number("kl", p.kl);
+        optional_number("kl_se_vs_routed", p.kl_se_vs_routed);
         out.push_back(p);
     }
     return out;

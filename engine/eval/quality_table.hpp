@@ -18,6 +18,11 @@ struct QualityPoint {
     // Controls only: standard error of (routed ppl - this ppl) from the paired per-token NLL
     // differences over the same tokens (0: not measured). Differences below ~2 of these are noise.
     double se_vs_routed = 0;
+    // Mean KL divergence of the next-token distributions from the full-precision model's, in
+    // nats per token (-1: not measured). Without perplexity's first-order noise it shows damage
+    // perplexity cannot resolve (above 6 bits on small models).
+    double kl = -1;
+    double kl_se_vs_routed = 0;  // controls: paired standard error of (routed kl - this kl)
 };
 
 struct QualityTable {
@@ -32,7 +37,8 @@ struct QualityTable {
     std::vector<QualityPoint> mix;           // neighbouring uniform depths mixed per token
 
     // {"fp_ppl", "uniform": [{"bits","ppl"}], "bit_specific": [...], "routed": [{"budget",
-    // "bits","ppl"}], "random": [...], "mix": [...], "model", "text", "tokens"}
+    // "bits","ppl"}], "random": [...], "mix": [...], "model", "text", "tokens"}; points also
+    // carry "kl" when measured and controls "se_vs_routed" / "kl_se_vs_routed".
     nlohmann::json to_json() const;
     static QualityTable from_json(const nlohmann::json& j);  // throws mq::Error on bad shape
 };

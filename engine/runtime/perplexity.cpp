@@ -19,13 +19,23 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
 PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> ids, int32_t bos,
                                    DepthPolicy policy, std::shared_ptr<const RouterSet> routers,
                                    uint32_t window, const ProgressFn& progress,
-                                   std::vector<TokenDepths>* used_depths) {
+                                   const ScoreCapture& capture) {
     if (window == 0 || window > fwd.max_context()) window = fwd.max_context();
     if (ids.size() < 2) fail("the text has {} tokens; perplexity needs at least 2", ids.size());
     if (bos < 0) fail("the model's vocabulary has no BOS token to start each window");
 
     DepthChooser chooser(fwd.desc().n_layers, std::move(policy), std::move(routers));
     const uint32_t vocab = fwd.desc().vocab_size;
+    const TokenLogProbs* ref = capture.kl_reference;
+    if (ref && (ref->vocab != vocab || ref->tokens() != ids.size()))
+        fail("the KL reference holds {} tokens of a {}-word vocabulary; this run scores {} of {}",
+             ref->tokens(), ref->vocab, ids.size(), vocab);
+    if (capture.log_probs) {
+        capture.log_probs->vocab = vocab;
+        capture.log_probs->values.clear();
+        capture.log_probs->values.reserve(ids.size() * size_t(vocab));
+    }
+    double kl_sum = 0;
     double nll_sum = 0, nll_sq = 0, bits_sum = 0;
     uint64_t n = 0;
     PerplexityResult r;
@@ -37,14 +47,28 @@ PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> 
         std::vector<TokenDepths> depths;
         std::vector<float> logits = forward_with(fwd, chooser, input, 0, true, &depths);
         for (const TokenDepths& d : depths) bits_sum += average_bits(d);
-        if (used_depths) used_depths->insert(used_depths->end(), depths.begin(), depths.end());
+        if (capture.used_depths)
+            capture.used_depths->insert(capture.used_depths->end(), depths.begin(), depths.end());
         for (size_t j = 0; j < len; ++j) {
             const float* row = logits.data() + j * vocab;
             double mx = row[0];
             for (uint32_t v = 1; v < vocab; ++v) mx = std::max<double>(mx, row[v]);
             double sum = 0;
             for (uint32_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - mx);
-            double nll = -(row[ids[start + j]] - mx - std::log(sum));
+            const double log_norm = mx + std::log(sum);  // log-probability = logit - log_norm
+            double nll = -(row[ids[start + j]] - log_norm);
+            if (capture.log_probs)
+                for (uint32_t v = 0; v < vocab; ++v)
+                    capture.log_probs->values.push_back(static_cast<float>(row[v] - log_norm));
+            if (ref) {
+                const float* lp = ref->values.data() + (n * size_t(vocab));
+                double kl = 0;
+                for (uint32_t v = 0; v < vocab; ++v)
+                    kl += std::exp(double(lp[v])) * (lp[v] - (row[v] - log_norm));
+                kl = std::max(0.0, kl);  // rounding can take an identical distribution below 0
+                kl_sum += kl;
+                r.token_kl.push_back(static_cast<float>(kl));
+            }
             nll_sum += nll;
             nll_sq += nll * nll;
             r.token_nll.push_back(static_cast<float>(nll));
@@ -58,6 +82,7 @@ PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> 
     r.ppl = std::exp(mean);
     r.stderr_ppl = r.ppl * std::sqrt(var / n);
     r.bits = fwd.quantized() ? bits_sum / n : 32.0;
+    r.kl = ref ? kl_sum / n : 0;
     return r;
 }
 

@@ -19,6 +19,26 @@ struct PerplexityResult {
     double bits = 32;       // achieved average bits over routed linears (32: unquantized)
     uint64_t tokens = 0;
     std::vector<float> token_nll;  // negative log-likelihood of every scored token, in text order
+    // With a reference (ScoreCapture::kl_reference): KL(reference || this run) of every scored
+    // token's next-token distribution, in nats, and their mean. Unlike the NLL it has no term
+    // that is first order in the logits' error, so it measures quantization damage with far less
+    // noise than perplexity does.
+    std::vector<float> token_kl;
+    double kl = 0;
+};
+
+// Log-probabilities of every scored token's next-token distribution, tokens x vocab.
+struct TokenLogProbs {
+    uint32_t vocab = 0;
+    std::vector<float> values;
+    size_t tokens() const { return vocab ? values.size() / vocab : 0; }
+};
+
+// What a perplexity run records besides the result (all optional).
+struct ScoreCapture {
+    std::vector<TokenDepths>* used_depths = nullptr;  // the depths of every scored token
+    TokenLogProbs* log_probs = nullptr;               // every scored token's log-probabilities
+    const TokenLogProbs* kl_reference = nullptr;      // fill token_kl against these
 };
 
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
@@ -29,12 +49,11 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
                             const ProgressFn& progress = {});
 
 // The same on tokens already encoded (ids without BOS), for a forward built by the caller.
-// routers: the weights' routers (null for none). used_depths, when given, receives the depths
-// of every scored token.
+// routers: the weights' routers (null for none).
 PerplexityResult perplexity_of_ids(VulkanForward& forward, std::span<const int32_t> ids,
                                    int32_t bos, DepthPolicy policy,
                                    std::shared_ptr<const RouterSet> routers, uint32_t window,
                                    const ProgressFn& progress = {},
-                                   std::vector<TokenDepths>* used_depths = nullptr);
+                                   const ScoreCapture& capture = {});
 
 }  // namespace mq::rt

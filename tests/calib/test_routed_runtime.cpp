@@ -90,8 +90,18 @@ TEST_CASE_FIXTURE(VulkanFixture, "eval prints every row of the quality table") {
         for (const auto* c : {&t.random[i], &t.mix[i]}) {
             CHECK(c->se_vs_routed > 0);
             CHECK(c->se_vs_routed < 0.1 * t.routed[i].ppl);
+            CHECK(c->kl_se_vs_routed > 0);
         }
     }
+    // KL from full precision: measured for every row, and each slice brings the distributions
+    // closer to full precision's (8 bits still not exactly: the weights are quantized).
+    for (size_t i = 0; i < 4; ++i) {
+        CHECK(t.uniform[i].kl > 0);
+        if (i > 0) CHECK(t.uniform[i].kl < t.uniform[i - 1].kl);
+        CHECK(t.bit_specific[i].kl > 0);
+    }
+    CHECK(t.uniform[3].kl < 1e-3);
+    CHECK(t.routed[0].kl > t.routed[1].kl);
     // The JSON the app and --json read has the keys, and reads back the same.
     auto j = t.to_json();
     for (const char* key : {"fp_ppl", "uniform", "bit_specific", "routed", "random", "mix"})
@@ -99,4 +109,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "eval prints every row of the quality table") {
     CHECK(eval::QualityTable::from_json(j).routed[1].ppl == doctest::Approx(t.routed[1].ppl));
     CHECK(eval::QualityTable::from_json(j).random[1].se_vs_routed ==
           doctest::Approx(t.random[1].se_vs_routed));
+    CHECK(eval::QualityTable::from_json(j).mix[0].kl == doctest::Approx(t.mix[0].kl));
+    CHECK(eval::QualityTable::from_json(j).mix[0].kl_se_vs_routed ==
+          doctest::Approx(t.mix[0].kl_se_vs_routed));
 }

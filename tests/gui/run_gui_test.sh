@@ -116,12 +116,18 @@ quality)
          {"bits": 6.49, "ppl": 49.0}, {"bits": 7.03, "ppl": 48.7}, {"bits": 7.51, "ppl": 48.45},
          {"bits": 8.00, "ppl": 48.3}]}
 JSON
+    # Every point also gets a KL from full precision (what eval measures beside perplexity).
+    perl -pi -e 's/"ppl": ([0-9.]+)\}/sprintf("\"ppl\": %s, \"kl\": %.6f}", $1, log($1 \/ 48.1) + 1e-4)/ge' \
+        "${model%.gguf}.quality.json"
     cat > "$work/script.txt" <<'SCRIPT'
 timeout 30
 wait_model
 click tab_quality
 wait 0.5
 screenshot quality
+click quality_kl
+wait 0.5
+screenshot quality_kl
 quit
 SCRIPT
     run_app --model "$model" --script "$work/script.txt"
@@ -135,6 +141,11 @@ SCRIPT
         echo "pixels of $c: $n"
         [ "$n" -ge 40 ] || die "the plot lacks the series drawn in $c ($n pixels)"
     done
+    # Switched to KL: the routed curve is still drawn, on a different y axis.
+    shot_ok quality_kl
+    n=$(pixels_of "$work/shots/quality_kl.png" 'rgb(80,170,255)')
+    [ "$n" -ge 40 ] || die "the KL plot lacks the routed curve ($n pixels)"
+    cmp -s "$work/shots/quality.png" "$work/shots/quality_kl.png" && die "the KL switch changed nothing"
     ;;
 quantize)
     # The Models panel's quantize offer on a plain model: bad input (more calibration tokens than
