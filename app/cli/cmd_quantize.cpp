@@ -65,7 +65,7 @@ mq::cli::Registration reg{
             ->capture_default_str();
         cmd.add_option("--seed", o->seed, "Seed (router initialisation, calibration depths)")
             ->capture_default_str();
-        auto allocation = std::make_shared<std::string>("per-linear");
+        auto allocation = std::make_shared<std::string>("global");
         cmd.add_option("--allocation", *allocation,
                        "Budget table: global (one threshold on loss-sensitivity-adjusted router "
                        "scores) or per-linear (every linear meets the target on its own)")
