@@ -18,7 +18,15 @@ namespace mq::calib {
 
 namespace fs = std::filesystem;
 
-void check_quantize_inputs(const QuantizeOptions& o) {
+namespace {
+
+// What the checks read, kept for the job: the model, its tokenizer and the calibration tokens.
+struct CheckedInputs {
+    LoadedModel model;
+    CalibrationTokens calib;
+};
+
+CheckedInputs checked_inputs(const QuantizeOptions& o) {
     fs::path dir = o.out.has_parent_path() ? o.out.parent_path() : fs::path(".");
     if (o.out.empty()) fail("no output path given");
     if (!fs::is_directory(dir))
@@ -40,21 +48,23 @@ void check_quantize_inputs(const QuantizeOptions& o) {
             "(llama.cpp's convert_hf_to_gguf.py)");
     if (model.desc().n_layers == 0) fail("{} has no layers with routed linears", o.model.string());
     tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
-    calibration_tokens(tokenizer, o.calibration_text, o.tokens, o.window,
-                       model.desc().context_length);
+    CalibrationTokens calib = calibration_tokens(tokenizer, o.calibration_text, o.tokens, o.window,
+                                                 model.desc().context_length);
+    return {std::move(model), std::move(calib)};
+}
+
+}  // namespace
+
+void check_quantize_inputs(const QuantizeOptions& o) {
+    checked_inputs(o);
 }
 
 void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
               const std::atomic<bool>* cancel) {
-    check_quantize_inputs(o);
+    auto [model, calib] = checked_inputs(o);
     JobClock clock(progress, cancel);
     clock.report("reading the model", 0);
-    auto model = LoadedModel::open(o.model);
-    tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
     rt::ModelWeights w = rt::ModelWeights::load(model);
-
-    CalibrationTokens calib = calibration_tokens(tokenizer, o.calibration_text, o.tokens, o.window,
-                                                 w.desc.context_length);
     const uint32_t sequences = calib.sequences, seq_len = calib.seq_len;
 
     LayerCalibration lc;
