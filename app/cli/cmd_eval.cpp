@@ -37,42 +37,54 @@ std::string kl_cell(double kl) {
     return kl >= 0 ? fmt::format("{:8.4f}", 1e3 * kl) : "       -";
 }
 
+// How one measure of a point is printed: its name, the factor to its printed unit and decimals.
+struct Measure {
+    const char* name;
+    double mq::eval::QualityPoint::*value;
+    double mq::eval::QualityPoint::*se_vs_routed;
+    double scale;
+    int decimals;
+};
+
+// One row per budget: routed and the two controls at its bits, whether routed is best, and routed
+// minus each control +- the paired standard error.
+void print_comparison(const mq::eval::QualityTable& t, const Measure& m) {
+    fmt::print(
+        "\n{}\nbudget   bits    routed    random       mix  best?   routed-random      "
+        "routed-mix\n",
+        m.name);
+    for (size_t i = 0; i < t.routed.size(); ++i) {
+        const auto &r = t.routed[i], &x = t.random[i], &mix = t.mix[i];
+        const double rv = r.*m.value, xv = x.*m.value, mv = mix.*m.value;
+        const int d = m.decimals;
+        fmt::print(
+            "{:6.1f} {:6.2f} {:9.{}f} {:9.{}f} {:9.{}f}  {:<4} {:+9.{}f}+-{:.{}f} "
+            "{:+9.{}f}+-{:.{}f}\n",
+            r.budget, r.bits, m.scale * rv, d, m.scale * xv, d, m.scale * mv, d,
+            rv <= xv && rv <= mv ? "yes" : "no", m.scale * (rv - xv), d,
+            m.scale * (x.*m.se_vs_routed), d, m.scale * (rv - mv), d,
+            m.scale * (mix.*m.se_vs_routed), d);
+    }
+}
+
 void print_table(const mq::eval::QualityTable& t) {
     std::printf(
         "Quality of %s on %s, %llu tokens (perplexity, lower is better; KL: mean KL\n"
         "divergence from full precision in millinats per token, lower is better)\n",
         t.model.c_str(), t.text.c_str(), static_cast<unsigned long long>(t.tokens));
-    std::printf("full precision        %8.3f\n\n", t.fp_ppl);
-    std::printf("bits   uniform depth         KL   bit-specific RTN         KL\n");
+    std::printf("full precision        %8.3f\n", t.fp_ppl);
+    if (!t.uniform.empty())
+        std::printf("\nbits   uniform depth         KL   bit-specific RTN         KL\n");
     for (size_t i = 0; i < t.uniform.size(); ++i) {
         const bool has_rtn = i < t.bit_specific.size();
         std::printf("%4.0f   %13.3f   %s   %16.3f   %s\n", t.uniform[i].bits, t.uniform[i].ppl,
                     kl_cell(t.uniform[i].kl).c_str(), has_rtn ? t.bit_specific[i].ppl : 0.0,
                     kl_cell(has_rtn ? t.bit_specific[i].kl : -1).c_str());
     }
-    // Routed minus each control, +- the paired standard error; then the same for KL.
-    std::printf(
-        "\nbudget  achieved   routed   random      mix   routed best?   routed-random    "
-        "routed-mix\n");
-    for (size_t i = 0; i < t.routed.size(); ++i) {
-        const auto &r = t.routed[i], &x = t.random[i], &m = t.mix[i];
-        bool best = r.ppl <= x.ppl && r.ppl <= m.ppl;
-        std::printf("%6.1f  %8.2f %8.3f %8.3f %8.3f   %-12s %+7.3f+-%.3f %+7.3f+-%.3f\n", r.budget,
-                    r.bits, r.ppl, x.ppl, m.ppl, best ? "yes" : "no", r.ppl - x.ppl, x.se_vs_routed,
-                    r.ppl - m.ppl, m.se_vs_routed);
-    }
-    if (t.routed.empty() || t.routed[0].kl < 0) return;
-    std::printf(
-        "\nbudget  routed KL  random KL     mix KL   routed best?   routed-random      "
-        "routed-mix\n");
-    for (size_t i = 0; i < t.routed.size(); ++i) {
-        const auto &r = t.routed[i], &x = t.random[i], &m = t.mix[i];
-        bool best = r.kl <= x.kl && r.kl <= m.kl;
-        std::printf("%6.1f   %s   %s   %s   %-12s %+8.4f+-%.4f %+8.4f+-%.4f\n", r.budget,
-                    kl_cell(r.kl).c_str(), kl_cell(x.kl).c_str(), kl_cell(m.kl).c_str(),
-                    best ? "yes" : "no", 1e3 * (r.kl - x.kl), 1e3 * x.kl_se_vs_routed,
-                    1e3 * (r.kl - m.kl), 1e3 * m.kl_se_vs_routed);
-    }
+    using P = mq::eval::QualityPoint;
+    print_comparison(t, {"perplexity", &P::ppl, &P::se_vs_routed, 1.0, 3});
+    if (!t.routed.empty() && t.routed[0].kl >= 0)
+        print_comparison(t, {"KL, millinats per token", &P::kl, &P::kl_se_vs_routed, 1e3, 4});
 }
 
 int run(Options o) {
