@@ -1,6 +1,8 @@
-// mobiquant perplexity: perplexity of a text file with its standard error and achieved bits.
+// mobiquant perplexity: perplexity of a text file with its standard error and achieved bits, and
+// with --kl-from the mean KL divergence of every token's distribution from another model's.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -9,6 +11,7 @@
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
 #include "core/atomic_file.hpp"
+#include "core/error.hpp"
 #include "core/progress.hpp"
 #include "runtime/perplexity.hpp"
 
@@ -19,6 +22,7 @@ struct Options {
     std::string text;
     uint32_t window = 0;
     uint64_t max_tokens = 0;
+    std::string kl_from;  // reference model (full precision) for the KL divergence
     bool json = false;
 };
 
@@ -27,23 +31,55 @@ int run(const Options& o) {
     mq::vk::Context ctx(o.model.device.context_options());
     auto session = o.model.open(ctx);
     std::unique_ptr<mq::ProgressBar> bar;
-    auto r = mq::rt::perplexity(*session, text, o.model.policy(), o.window, o.max_tokens,
-                                [&](uint64_t done, uint64_t total) {
-                                    if (!bar)
-                                        bar = std::make_unique<mq::ProgressBar>("perplexity", total,
-                                                                                "tokens");
-                                    bar->update(done);
-                                });
+    auto progress_of = [&](const char* label) {
+        return [&bar, label](uint64_t done, uint64_t total) {
+            if (!bar) bar = std::make_unique<mq::ProgressBar>(label, total, "tokens");
+            bar->update(done);
+        };
+    };
+    mq::rt::ScoreCapture capture;
+    mq::rt::TokenLogProbs reference;
+    uint32_t window = o.window;
+    if (!o.kl_from.empty()) {
+        mq::rt::ModelSession ref(ctx, o.kl_from, {.context = session->forward().max_context()});
+        if (ref.desc().vocab_size != session->desc().vocab_size)
+            mq::fail("{} has a {}-token vocabulary, the model {}: no KL between them", o.kl_from,
+                     ref.desc().vocab_size, session->desc().vocab_size);
+        mq::tok::EncodeOptions eo;
+        eo.add_special = false;
+        uint64_t tokens = session->tokenizer().encode(text, eo).size();
+        if (o.max_tokens) tokens = std::min(tokens, o.max_tokens);
+        if (tokens * ref.desc().vocab_size * sizeof(float) > mq::rt::kMaxKeptLogProbBytes)
+            mq::fail(
+                "--kl-from keeps {} tokens x {} log-probabilities ({:.1f} GiB, limit 1): "
+                "pass a smaller --max-tokens",
+                tokens, ref.desc().vocab_size,
+                tokens * ref.desc().vocab_size * sizeof(float) / 1073741824.0);
+        // Both runs must cut the text into the same windows.
+        if (!window)
+            window = std::min(session->forward().max_context(), ref.forward().max_context());
+        mq::rt::perplexity(ref, text, mq::rt::DepthPolicy::uniform(4), window, o.max_tokens,
+                           progress_of("reference"), {.log_probs = &reference});
+        if (bar) bar->finish();
+        bar.reset();
+        capture.kl_reference = &reference;
+    }
+    auto r = mq::rt::perplexity(*session, text, o.model.policy(), window, o.max_tokens,
+                                progress_of("perplexity"), capture);
     if (bar) bar->finish();
     if (o.json) {
         nlohmann::json j{
             {"ppl", r.ppl}, {"stderr", r.stderr_ppl}, {"bits", r.bits}, {"tokens", r.tokens}};
+        if (capture.kl_reference) j["kl"] = r.kl;
         std::puts(j.dump().c_str());
     } else {
         std::printf("perplexity %.3f ± %.3f over %llu tokens at %s\n", r.ppl, r.stderr_ppl,
                     static_cast<unsigned long long>(r.tokens),
                     session->quantized() ? fmt::format("{:.2f} average bits", r.bits).c_str()
                                          : "full precision (fp32)");
+        if (capture.kl_reference)
+            std::printf("KL divergence from %s: %.4f millinats per token\n", o.kl_from.c_str(),
+                        1e3 * r.kl);
     }
     return 0;
 }
@@ -58,7 +94,11 @@ mq::cli::Registration reg{
             ->check(CLI::ExistingFile);
         cmd.add_option("--window", o->window, "Tokens per window (default: the context)");
         cmd.add_option("--max-tokens", o->max_tokens, "Score at most this many tokens");
-        cmd.add_flag("--json", o->json, "Print {ppl, stderr, bits, tokens}");
+        cmd.add_option("--kl-from", o->kl_from,
+                       "Also the mean KL divergence of each token's next-token distribution from "
+                       "this model's (e.g. the full-precision model a checkpoint came from)")
+            ->check(CLI::ExistingPath);
+        cmd.add_flag("--json", o->json, "Print {ppl, stderr, bits, tokens} (and kl, in nats)");
         return [o] { return run(*o); };
     }};
 

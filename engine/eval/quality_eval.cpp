@@ -49,9 +49,6 @@ double paired_se(const std::vector<float>& a, const std::vector<float>& b) {
     return std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1));
 }
 
-// The KL reference (the full-precision run's log-probabilities) is kept when it fits in this.
-constexpr uint64_t kMaxKlReferenceBytes = uint64_t{1} << 30;
-
 }  // namespace
 
 QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressFn& progress,
@@ -99,7 +96,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     // The full-precision run keeps its log-probabilities; every later run reports its KL from them.
     rt::TokenLogProbs fp_log_probs;
     const bool with_kl =
-        ids.size() * uint64_t(d.vocab_size) * sizeof(float) <= kMaxKlReferenceBytes;
+        ids.size() * uint64_t(d.vocab_size) * sizeof(float) <= rt::kMaxKeptLogProbBytes;
     auto measure = [&](rt::VulkanForward& fwd, const std::string& stage, DepthPolicy policy,
                        std::vector<rt::TokenDepths>* used = nullptr) {
         clock.report(stage, runs_done / total_runs);

@@ -7,13 +7,14 @@
 namespace mq::rt {
 
 PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
-                            uint32_t window, uint64_t max_tokens, const ProgressFn& progress) {
+                            uint32_t window, uint64_t max_tokens, const ProgressFn& progress,
+                            const ScoreCapture& capture) {
     tok::EncodeOptions eo;
     eo.add_special = false;
     std::vector<int32_t> ids = session.tokenizer().encode(text, eo);
     if (max_tokens && ids.size() > max_tokens) ids.resize(max_tokens);
     return perplexity_of_ids(session.forward(), ids, session.tokenizer().bos(), std::move(policy),
-                             session.weights().routers, window, progress);
+                             session.weights().routers, window, progress, capture);
 }
 
 PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> ids, int32_t bos,

@@ -34,6 +34,9 @@ struct TokenLogProbs {
     size_t tokens() const { return vocab ? values.size() / vocab : 0; }
 };
 
+// The most log-probabilities the tools keep for a KL reference (tokens x vocab x 4 bytes).
+constexpr uint64_t kMaxKeptLogProbBytes = uint64_t{1} << 30;
+
 // What a perplexity run records besides the result (all optional).
 struct ScoreCapture {
     std::vector<TokenDepths>* used_depths = nullptr;  // the depths of every scored token
@@ -46,7 +49,7 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
                             uint32_t window = 0,      // 0 = the session's context
                             uint64_t max_tokens = 0,  // 0 = all
-                            const ProgressFn& progress = {});
+                            const ProgressFn& progress = {}, const ScoreCapture& capture = {});
 
 // The same on tokens already encoded (ids without BOS), for a forward built by the caller.
 // routers: the weights' routers (null for none).

@@ -96,12 +96,18 @@ TEST_CASE_FIXTURE(VulkanFixture,
 
 TEST_CASE_FIXTURE(
     VulkanFixture,
-    "perplexity: finite, changed by the depth, and the achieved bits are the ones asked for") {
+    "perplexity: finite, changed by the depth, and the achieved bits are the ones asked for, KL "
+    "from a reference run") {
     rt::ModelSession session(ctx, tiny_model_file(), {.context = 64, .slice_plain_model = true});
     std::string text = "the quick brown fox jumps over the lazy dog. ";
     for (int i = 0; i < 3; ++i) text += text;
-    auto p8 = rt::perplexity(session, text, rt::DepthPolicy::uniform(4));
-    auto p2 = rt::perplexity(session, text, rt::DepthPolicy::uniform(1));
+    rt::TokenLogProbs at8;
+    auto p8 =
+        rt::perplexity(session, text, rt::DepthPolicy::uniform(4), 0, 0, {}, {.log_probs = &at8});
+    auto p2 = rt::perplexity(session, text, rt::DepthPolicy::uniform(1), 0, 0, {},
+                             {.kl_reference = &at8});
+    auto again8 = rt::perplexity(session, text, rt::DepthPolicy::uniform(4), 0, 0, {},
+                                 {.kl_reference = &at8});
     auto p5 = rt::perplexity(session, text, rt::DepthPolicy::budget(5.0f));
     CHECK(std::isfinite(p8.ppl));
     CHECK(p8.ppl > 1.0);
@@ -111,4 +117,9 @@ TEST_CASE_FIXTURE(
     CHECK(p5.bits == doctest::Approx(5.0).epsilon(0.05));
     CHECK(p2.ppl != p8.ppl);
     CHECK(p8.tokens == p2.tokens);
+    // KL from the 8-bit run's distributions: one value per token, none from itself, some at 2 bits.
+    CHECK(at8.tokens() == p8.tokens);
+    CHECK(p2.token_kl.size() == p2.tokens);
+    CHECK(again8.kl < 1e-6);
+    CHECK(p2.kl > 1e-3);
 }
