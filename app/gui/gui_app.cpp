@@ -39,6 +39,12 @@ class App : public ScriptTarget {
             typed_.clear();
         }
         if (click_phase_ > 0) {
+            // Follow the widget: a layout change between the request and the press (a status
+            // line that appears when the model gets ready) would otherwise press beside it.
+            auto it = ui_.widgets.find(click_name_);
+            if (it != ui_.widgets.end() && it->second.frame >= ui_.frame - 1)
+                click_pos_ = ImVec2((it->second.min.x + it->second.max.x) / 2,
+                                    (it->second.min.y + it->second.max.y) / 2);
             io.MousePos = click_pos_;
             io.MouseDown[0] = click_phase_ == 2;
             if (++click_phase_ > 3) click_phase_ = 0;
@@ -61,6 +67,7 @@ class App : public ScriptTarget {
         if (it == ui_.widgets.end() || it->second.frame < ui_.frame - 1) return false;
         click_pos_ = ImVec2((it->second.min.x + it->second.max.x) / 2,
                             (it->second.min.y + it->second.max.y) / 2);
+        click_name_ = name;
         click_phase_ = 1;
         hovering_ = false;
         return true;
@@ -151,6 +158,7 @@ class App : public ScriptTarget {
     std::string typed_;
     int type_delay_ = 0;
     int click_phase_ = 0;
+    std::string click_name_;
     ImVec2 click_pos_, hover_pos_;
     bool hovering_ = false;
     std::string screenshot_;
