@@ -33,11 +33,11 @@ int run(const Options& o) {
     if (ids.empty()) mq::fail("--ids has no token ids");
     mq::vk::Context ctx(o.model.device.context_options());
     auto session = o.model.open(ctx);
-    mq::rt::DepthChooser chooser(session->desc().n_layers, o.model.policy());
-    std::vector<mq::rt::TokenDepths> depths;
-    if (session->quantized())
-        for (size_t i = 0; i < ids.size(); ++i) depths.push_back(chooser.next());
-    std::vector<float> logits = session->forward().forward(ids, 0, depths, true);
+    // With --budget a checkpoint's routers choose the depths (a plain model mixes neighbours).
+    mq::rt::DepthChooser chooser(session->desc().n_layers, o.model.policy(),
+                                 session->weights().routers);
+    std::vector<float> logits =
+        mq::rt::forward_with(session->forward(), chooser, ids, 0, true, nullptr);
     mq::AtomicFile f(o.out);
     f.write(logits.data(), logits.size() * sizeof(float));
     f.commit();
