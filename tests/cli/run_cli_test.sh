@@ -3,12 +3,8 @@
 # usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|bad_input WORKDIR
 set -uo pipefail
 mq=$1 src=$2 mode=$3 work=$4
-rm -rf "$work" && mkdir -p "$work"
-export MOBIQUANT_VALIDATION=1 MOBIQUANT_PIPELINE_CACHE=0
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
-unset MOBIQUANT_MODEL
+source "$(dirname "$0")/../support/program_test_env.sh"
 ckpt=$src/assets/default-mobiquant.gguf fp=$src/assets/default-model.gguf text=$src/assets/heldout.txt
-die() { echo "FAIL: $*" >&2; exit 1; }
 json_number() { sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p"; }  # json_number KEY < one JSON line
 # expect_error MESSAGE COMMAND...: fails with an exit code (not a signal: no crash) and says
 # MESSAGE on stderr

@@ -3,11 +3,8 @@
 # usage: run_gui_test.sh MOBIQUANT WRITE_MODEL chat|missing|nodisplay|quality|quantize WORKDIR
 set -uo pipefail
 mq=$1 writer=$2 mode=$3 work=$4
-rm -rf "$work" && mkdir -p "$work/shots"
-export MOBIQUANT_VALIDATION=1 MOBIQUANT_PIPELINE_CACHE=0
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
-unset MOBIQUANT_MODEL
-die() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/../support/program_test_env.sh"
+mkdir -p "$work/shots"
 
 run_app() {  # run_app ARGS...: the app in a fresh 1280x800 X server; stderr to $work/stderr.txt
     timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$mq" gui --device llvmpipe \
