@@ -3,13 +3,16 @@
 #   mq_shader(NAME name SOURCE file.comp [DEFINES A=1 B ...])
 # produces ${MQ_SHADER_OUT}/name.spv.h declaring `const uint32_t name[]`.
 set(MQ_SHADER_OUT ${CMAKE_BINARY_DIR}/generated/shaders)
+# Output rows each invocation of the row-per-lane mat-vecs computes: the shaders' ROWS and the
+# dispatch sizes of engine/kernels/matmul_ops.cpp, which must agree.
+set(MQ_MATVEC_ROWS_PER_LANE 4)
 file(MAKE_DIRECTORY ${MQ_SHADER_OUT})
 set_property(GLOBAL PROPERTY MQ_SHADER_HEADERS "")
 set_property(GLOBAL PROPERTY MQ_SHADER_NAMES "")
 
 function(mq_shader)
   cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES" ${ARGN})
-  set(defs)
+  set(defs -DMQ_MATVEC_ROWS_PER_LANE=${MQ_MATVEC_ROWS_PER_LANE})
   foreach(d ${S_DEFINES})
     list(APPEND defs -D${d})
   endforeach()

@@ -28,9 +28,7 @@ layout(push_constant) uniform Push {
     uint y_offset;
 } pc;
 
-#ifndef ROWS
-#define ROWS 4  // output rows per invocation (MatMulOps::kMatVecRowsPerLane)
-#endif
+#define ROWS MQ_MATVEC_ROWS_PER_LANE  // output rows per invocation (cmake/Shaders.cmake)
 
 // The 4 weights of row `row` that multiply x[i].
 vec4 weights4(uint row, uint i) {

@@ -44,9 +44,7 @@ layout(push_constant) uniform Push {
     uint plane_stride;  // uvec4s between planes
 } pc;
 
-#ifndef ROWS
-#define ROWS 4  // output rows per invocation (MatMulOps::kMatVecRowsPerLane)
-#endif
+#define ROWS MQ_MATVEC_ROWS_PER_LANE  // output rows per invocation (cmake/Shaders.cmake)
 
 // dq[r] = mul * dq[r] + dot(x[group], Q) for each row's 128 codes of one plane (two uvec4 at
 // idx[r]); the activations of each word are loaded once for all rows.

@@ -12,6 +12,9 @@ namespace {
 
 constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 constexpr VkDescriptorType kUniform = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+// Output rows each invocation of the row-per-lane mat-vecs computes (ROWS in their shaders; both
+// come from cmake/Shaders.cmake).
+constexpr uint32_t kMatVecRowsPerLane = MQ_MATVEC_ROWS_PER_LANE;
 
 uint64_t range_size(const vk::BufferRange& r) {
     return r.range == VK_WHOLE_SIZE ? r.buffer->size() - r.offset : r.range;

@@ -57,8 +57,6 @@ class MatMulOps {
 
     static constexpr uint32_t kRowsPerGroup = 64;
     static constexpr uint32_t kSubgroupLayoutGroupSize = 128;  // invocations per workgroup
-    // Output rows each MoBiSlice mat-vec invocation computes (ROWS in mobislice_matvec.comp).
-    static constexpr uint32_t kMatVecRowsPerLane = 4;
     // Most tokens one mat-mat dispatch takes (fewer when a tile of X would not fit the device's
     // uniform-buffer range). Each weight is loaded once per tile.
     static constexpr uint32_t kSlicedTokenTile = 16;
