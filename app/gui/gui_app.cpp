@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "cli/model_options.hpp"
@@ -41,10 +42,7 @@ class App : public ScriptTarget {
         if (click_phase_ > 0) {
             // Follow the widget: a layout change between the request and the press (a status
             // line that appears when the model gets ready) would otherwise press beside it.
-            auto it = ui_.widgets.find(click_name_);
-            if (it != ui_.widgets.end() && it->second.frame >= ui_.frame - 1)
-                click_pos_ = ImVec2((it->second.min.x + it->second.max.x) / 2,
-                                    (it->second.min.y + it->second.max.y) / 2);
+            if (auto at = visible_widget_center(click_name_)) click_pos_ = *at;
             io.MousePos = click_pos_;
             io.MouseDown[0] = click_phase_ == 2;
             if (++click_phase_ > 3) click_phase_ = 0;
@@ -63,10 +61,9 @@ class App : public ScriptTarget {
     }
     bool click(const std::string& name) override {
         if (!typed_.empty() || click_phase_ > 0) return false;
-        auto it = ui_.widgets.find(name);
-        if (it == ui_.widgets.end() || it->second.frame < ui_.frame - 1) return false;
-        click_pos_ = ImVec2((it->second.min.x + it->second.max.x) / 2,
-                            (it->second.min.y + it->second.max.y) / 2);
+        auto at = visible_widget_center(name);
+        if (!at) return false;
+        click_pos_ = *at;
         click_name_ = name;
         click_phase_ = 1;
         hovering_ = false;
@@ -108,8 +105,7 @@ class App : public ScriptTarget {
         int n = int(ui_.token_rects.size());
         if (index < 0) index += n;
         if (index < 0 || index >= n) return false;
-        const WidgetRect& r = ui_.token_rects[size_t(index)];
-        hover_pos_ = ImVec2((r.min.x + r.max.x) / 2, (r.min.y + r.max.y) / 2);
+        hover_pos_ = center(ui_.token_rects[size_t(index)]);
         hovering_ = true;
         return true;
     }
@@ -152,6 +148,16 @@ class App : public ScriptTarget {
     void quit() override { quit_ = true; }
 
   private:
+    static ImVec2 center(const WidgetRect& r) {
+        return ImVec2((r.min.x + r.max.x) / 2, (r.min.y + r.max.y) / 2);
+    }
+    // The centre of a remembered widget drawn in the last frame (nullopt: not on screen).
+    std::optional<ImVec2> visible_widget_center(const std::string& name) const {
+        auto it = ui_.widgets.find(name);
+        if (it == ui_.widgets.end() || it->second.frame < ui_.frame - 1) return std::nullopt;
+        return center(it->second);
+    }
+
     EngineWorker& worker_;
     ModelJobs& jobs_;
     UiState& ui_;
