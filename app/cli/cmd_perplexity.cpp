@@ -37,35 +37,38 @@ int run(const Options& o) {
             bar->update(done);
         };
     };
+    // Encoded once: with --kl-from both models score exactly these tokens.
+    const std::vector<int32_t> ids =
+        mq::rt::perplexity_ids(session->tokenizer(), text, o.max_tokens);
+    const int32_t bos = session->tokenizer().bos();
     mq::rt::ScoreCapture capture;
     mq::rt::TokenLogProbs reference;
     uint32_t window = o.window;
     if (!o.kl_from.empty()) {
         mq::rt::ModelSession ref(ctx, o.kl_from, {.context = session->forward().max_context()});
-        if (ref.desc().vocab_size != session->desc().vocab_size)
+        const uint32_t vocab = ref.desc().vocab_size;
+        if (vocab != session->desc().vocab_size)
             mq::fail("{} has a {}-token vocabulary, the model {}: no KL between them", o.kl_from,
-                     ref.desc().vocab_size, session->desc().vocab_size);
-        mq::tok::EncodeOptions eo;
-        eo.add_special = false;
-        uint64_t tokens = session->tokenizer().encode(text, eo).size();
-        if (o.max_tokens) tokens = std::min(tokens, o.max_tokens);
-        if (tokens * ref.desc().vocab_size * sizeof(float) > mq::rt::kMaxKeptLogProbBytes)
+                     vocab, session->desc().vocab_size);
+        const uint64_t bytes = mq::rt::kept_log_prob_bytes(ids.size(), vocab);
+        if (bytes > mq::rt::kMaxKeptLogProbBytes)
             mq::fail(
                 "--kl-from keeps {} tokens x {} log-probabilities ({:.1f} GiB, limit 1): "
                 "pass a smaller --max-tokens",
-                tokens, ref.desc().vocab_size,
-                tokens * ref.desc().vocab_size * sizeof(float) / 1073741824.0);
+                ids.size(), vocab, bytes / 1073741824.0);
         // Both runs must cut the text into the same windows.
         if (!window)
             window = std::min(session->forward().max_context(), ref.forward().max_context());
-        mq::rt::perplexity(ref, text, mq::rt::DepthPolicy::uniform(4), window, o.max_tokens,
-                           progress_of("reference"), {.log_probs = &reference});
+        mq::rt::perplexity_of_ids(ref.forward(), ids, bos, mq::rt::DepthPolicy::uniform(4),
+                                  ref.weights().routers, window, progress_of("reference"),
+                                  {.log_probs = &reference});
         if (bar) bar->finish();
         bar.reset();
         capture.kl_reference = &reference;
     }
-    auto r = mq::rt::perplexity(*session, text, o.model.policy(), window, o.max_tokens,
-                                progress_of("perplexity"), capture);
+    auto r = mq::rt::perplexity_of_ids(session->forward(), ids, bos, o.model.policy(),
+                                       session->weights().routers, window,
+                                       progress_of("perplexity"), capture);
     if (bar) bar->finish();
     if (o.json) {
         nlohmann::json j{

@@ -96,7 +96,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     // The full-precision run keeps its log-probabilities; every later run reports its KL from them.
     rt::TokenLogProbs fp_log_probs;
     const bool with_kl =
-        ids.size() * uint64_t(d.vocab_size) * sizeof(float) <= rt::kMaxKeptLogProbBytes;
+        rt::kept_log_prob_bytes(ids.size(), d.vocab_size) <= rt::kMaxKeptLogProbBytes;
     auto measure = [&](rt::VulkanForward& fwd, const std::string& stage, DepthPolicy policy,
                        std::vector<rt::TokenDepths>* used = nullptr) {
         clock.report(stage, runs_done / total_runs);

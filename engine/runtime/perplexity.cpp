@@ -6,13 +6,19 @@
 
 namespace mq::rt {
 
+std::vector<int32_t> perplexity_ids(const tok::Tokenizer& tokenizer, const std::string& text,
+                                    uint64_t max_tokens) {
+    tok::EncodeOptions eo;
+    eo.add_special = false;
+    std::vector<int32_t> ids = tokenizer.encode(text, eo);
+    if (max_tokens && ids.size() > max_tokens) ids.resize(max_tokens);
+    return ids;
+}
+
 PerplexityResult perplexity(ModelSession& session, const std::string& text, DepthPolicy policy,
                             uint32_t window, uint64_t max_tokens, const ProgressFn& progress,
                             const ScoreCapture& capture) {
-    tok::EncodeOptions eo;
-    eo.add_special = false;
-    std::vector<int32_t> ids = session.tokenizer().encode(text, eo);
-    if (max_tokens && ids.size() > max_tokens) ids.resize(max_tokens);
+    std::vector<int32_t> ids = perplexity_ids(session.tokenizer(), text, max_tokens);
     return perplexity_of_ids(session.forward(), ids, session.tokenizer().bos(), std::move(policy),
                              session.weights().routers, window, progress, capture);
 }

@@ -36,6 +36,9 @@ struct TokenLogProbs {
 
 // The most log-probabilities the tools keep for a KL reference (tokens x vocab x 4 bytes).
 constexpr uint64_t kMaxKeptLogProbBytes = uint64_t{1} << 30;
+inline uint64_t kept_log_prob_bytes(uint64_t tokens, uint32_t vocab) {
+    return tokens * vocab * sizeof(float);
+}
 
 // What a perplexity run records besides the result (all optional).
 struct ScoreCapture {
@@ -50,6 +53,11 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
                             uint32_t window = 0,      // 0 = the session's context
                             uint64_t max_tokens = 0,  // 0 = all
                             const ProgressFn& progress = {}, const ScoreCapture& capture = {});
+
+// The tokens perplexity() scores: the text encoded in one call without BOS/EOS, at most
+// max_tokens of them (0 = all).
+std::vector<int32_t> perplexity_ids(const tok::Tokenizer& tokenizer, const std::string& text,
+                                    uint64_t max_tokens);
 
 // The same on tokens already encoded (ids without BOS), for a forward built by the caller.
 // routers: the weights' routers (null for none).
