@@ -82,7 +82,9 @@ int run(const Options& o) {
             results.push_back({{"config", r.config},
                                {"prefill_tps", r.prefill_tps},
                                {"decode_tps", r.decode_tps},
-                               {"weight_gbs", r.weight_gbs}});
+                               {"weight_gbs", r.weight_gbs},
+                               {"weight_bytes_per_token", r.weight_bytes_per_token},
+                               {"submits_per_token", r.submits_per_token}});
         out["results"] = results;
         std::puts(out.dump(2).c_str());
         return 0;
@@ -90,11 +92,12 @@ int run(const Options& o) {
     fmt::print("Model: {}\nDevice: {} (streaming read {:.1f} GB/s)\n\n", name, ctx.info().name,
                read_gbs);
     fmt::print("depth rows: every routed linear sliced at that depth, output head {}\n\n", head);
-    fmt::print("{:<8} {:>12} {:>12} {:>14} {:>12}\n", "config", "prefill t/s", "decode t/s",
-               "MB/token", "weight GB/s");
+    fmt::print("{:<8} {:>12} {:>12} {:>14} {:>12} {:>12}\n", "config", "prefill t/s",
+               "decode t/s", "MB/token", "weight GB/s", "submits/tok");
     for (auto& r : rows)
-        fmt::print("{:<8} {:>12.1f} {:>12.2f} {:>14.1f} {:>12.2f}\n", r.config, r.prefill_tps,
-                   r.decode_tps, r.weight_bytes_per_token / 1e6, r.weight_gbs);
+        fmt::print("{:<8} {:>12.1f} {:>12.2f} {:>14.1f} {:>12.2f} {:>12.1f}\n", r.config,
+                   r.prefill_tps, r.decode_tps, r.weight_bytes_per_token / 1e6, r.weight_gbs,
+                   r.submits_per_token);
     return 0;
 }
 

@@ -130,11 +130,13 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
         row.prefill_tps = prompt.size() / seconds(t0);
         std::vector<TokenDepths> one(depth ? 1 : 0, depths);
         uint32_t tok = 1;
+        const uint64_t submits = ctx.submit_count();
         t0 = std::chrono::steady_clock::now();
         for (uint32_t i = 0; i < o.decode_tokens; ++i)
             logits = fwd.forward(std::span<const uint32_t>(&tok, 1),
                                  static_cast<uint32_t>(prompt.size()) + i, one);
         row.decode_tps = o.decode_tokens / seconds(t0);
+        row.submits_per_token = double(ctx.submit_count() - submits) / o.decode_tokens;
         row.weight_bytes_per_token = fwd.weight_bytes_per_token(depth);
         row.weight_gbs = row.weight_bytes_per_token * row.decode_tps / 1e9;
         return row;

@@ -17,6 +17,7 @@ struct ModelBenchRow {
     std::string config;  // "f32", "f16", "depth1" .. "depth4"
     double prefill_tps = 0, decode_tps = 0, weight_gbs = 0;
     uint64_t weight_bytes_per_token = 0;
+    double submits_per_token = 0;  // queue submissions per decode step (1 is the design)
 };
 
 struct ModelBenchOptions {

@@ -41,7 +41,8 @@ struct VulkanForward::Layer {
 
 struct VulkanForward::Step {
     vk::CommandSequence seq;
-    explicit Step(vk::Context& ctx) : seq(ctx, true) {}
+    // GPU timestamps cost a query per dispatch: only when a profile is being kept.
+    Step(vk::Context& ctx, bool timestamps) : seq(ctx, timestamps) {}
 };
 
 VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOptions options)
@@ -145,13 +146,11 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     v_ = activations(d.kv_dim());
     gate_ = activations(d.ffn_dim);
     up_ = activations(d.ffn_dim);
-    logits_ = vk::Buffer(ctx, T * d.vocab_size * 4);
-    tokens_ = vk::Buffer(ctx, T * 4, vk::MemoryKind::Host);
-    params_ = vk::Buffer(ctx, 16, vk::MemoryKind::Host);
-    depths_ =
-        vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4, vk::MemoryKind::Host);
-    thresholds_ =
-        vk::Buffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * 4, vk::MemoryKind::Host);
+    logits_ = vk::StagedBuffer(ctx, T * d.vocab_size * 4);
+    tokens_ = vk::StagedBuffer(ctx, T * 4);
+    params_ = vk::StagedBuffer(ctx, 16);
+    depths_ = vk::StagedBuffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * T * 4);
+    thresholds_ = vk::StagedBuffer(ctx, uint64_t(d.n_layers) * kLinearsPerLayer * 4);
 }
 
 VulkanForward::~VulkanForward() {
@@ -204,7 +203,8 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
             uint32_t index = layer * kLinearsPerLayer + static_cast<uint32_t>(j);
             vk::Kernel& k = kernel("router", {width, padded_width(width), router_hidden_}, 4, 8);
             add(k,
-                {vk::whole(in), vk::whole(lin.router), vk::whole(thresholds_), vk::whole(depths_)},
+                {vk::whole(in), vk::whole(lin.router), vk::whole(thresholds_.device()),
+                 vk::whole(depths_.device())},
                 {index, index * max_batch_}, {T, 1, 1}, "router");
         }
         plan.barrier();
@@ -215,7 +215,7 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
         uint32_t slot = (layer * kLinearsPerLayer + static_cast<uint32_t>(which)) * max_batch_;
         Plan p;
         if (lin.sliced) {
-            kernels::DepthSource ds{vk::whole(depths_), slot};
+            kernels::DepthSource ds{vk::whole(depths_.device()), slot};
             p = T == 1 ? ops_->mobislice_matvec(*lin.sliced, {vk::whole(in), vk::whole(out)}, ds)
                        : ops_->mobislice_matmat(*lin.sliced,
                                                 {vk::whole(in), T, vk::whole(out), out_stride}, ds);
@@ -234,7 +234,7 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
             add(k,
                 {{&embedding_->buffer, c.row0 * embedding_->row_bytes,
                   c.rows * embedding_->row_bytes},
-                 vk::whole(tokens_),
+                 vk::whole(tokens_.device()),
                  vk::whole(x_)},
                 {T, c.row0, c.rows}, {div_up(d.dim, 64), T, 1}, "embed");
     }
@@ -257,24 +257,24 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
             plan.barrier();
         }
         vk::Kernel& rope_q = kernel("rope", {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3, 0);
-        add(rope_q, {vk::whole(q_), vk::whole(inv_freq_), vk::whole(params_)}, {},
+        add(rope_q, {vk::whole(q_), vk::whole(inv_freq_), vk::whole(params_.device())}, {},
             {div_up(d.n_heads * d.rope_dim / 2, 64), T, 1}, "rope");
         vk::Kernel& rope_k =
             kernel("rope", {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3, 0);
-        add(rope_k, {vk::whole(k_), vk::whole(inv_freq_), vk::whole(params_)}, {},
+        add(rope_k, {vk::whole(k_), vk::whole(inv_freq_), vk::whole(params_.device())}, {},
             {div_up(d.n_kv_heads * d.rope_dim / 2, 64), T, 1}, "rope");
         plan.barrier();
         vk::Kernel& store = kernel("kv_store", {d.kv_dim(), kvP}, 5, 0);
         add(store,
             {vk::whole(k_), vk::whole(v_), vk::whole(L.kcache), vk::whole(L.vcache),
-             vk::whole(params_)},
+             vk::whole(params_.device())},
             {}, {div_up(d.kv_dim(), 64), T, 1}, "kv_store");
         plan.barrier();
         vk::Kernel& att =
             kernel("attention", {d.n_heads, d.n_kv_heads, d.head_dim, qP, context_}, 5, 0);
         add(att,
             {vk::whole(q_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(att_),
-             vk::whole(params_)},
+             vk::whole(params_.device())},
             {}, {d.n_heads, T, 1}, "attention");
         plan.barrier();
         route(l, {rt::Linear::O}, att_, d.q_dim());
@@ -302,14 +302,16 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     plan.barrier();
     if (sliced_output_) {
         kernels::DepthSource ds{vk::whole(head_depths_), 0, true};
-        plan.append(T == 1 ? ops_->mobislice_matvec(*sliced_output_,
-                                                    {vk::whole(h_), vk::whole(logits_)}, ds)
+        plan.append(T == 1 ? ops_->mobislice_matvec(
+                                 *sliced_output_, {vk::whole(h_), vk::whole(logits_.device())}, ds)
                            : ops_->mobislice_matmat(*sliced_output_,
-                                                    {vk::whole(h_), T, vk::whole(logits_)}, ds));
+                                                    {vk::whole(h_), T, vk::whole(logits_.device())},
+                                                    ds));
     } else {
         const kernels::GpuDenseMatrix& head = output_ ? *output_ : *embedding_;
-        plan.append(T == 1 ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_)})
-                           : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_)}));
+        plan.append(
+            T == 1 ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_.device())})
+                   : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_.device())}));
     }
     return plan;
 }
@@ -317,11 +319,23 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
 VulkanForward::Step& VulkanForward::step_for(uint32_t tokens, bool routed) {
     auto it = steps_.find({tokens, routed});
     if (it != steps_.end()) return *it->second;
-    auto step = std::make_unique<Step>(ctx_);
+    auto step = std::make_unique<Step>(ctx_, profile_ != nullptr);
     Plan plan = build_plan(tokens, routed);
-    step->seq.begin();
-    plan.record(step->seq);
-    step->seq.end();
+    const uint64_t vocab_bytes = uint64_t(desc_.vocab_size) * 4;
+    vk::CommandSequence& seq = step->seq;
+    seq.begin();
+    tokens_.record_to_device(seq, tokens_.device().size());
+    params_.record_to_device(seq, params_.device().size());
+    if (routed)
+        thresholds_.record_to_device(seq, thresholds_.device().size());
+    else if (sliced_)
+        depths_.record_to_device(seq, depths_.device().size());
+    seq.barrier();
+    plan.record(seq);
+    seq.barrier();
+    logits_.record_to_host(seq, tokens * vocab_bytes);
+    if (routed) depths_.record_to_host(seq, depths_.device().size());
+    seq.end();
     return *steps_.emplace(std::make_pair(tokens, routed), std::move(step)).first->second;
 }
 
@@ -332,12 +346,12 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
     const uint32_t T = static_cast<uint32_t>(tokens.size());
     for (uint32_t t : tokens)
         if (t >= d.vocab_size) fail("token id {} is outside the vocabulary ({})", t, d.vocab_size);
-    tokens_.upload(tokens.data(), T * 4);
-    uint32_t params[2] = {pos, T};
-    params_.upload(params, sizeof(params));
+    std::memcpy(tokens_.host(), tokens.data(), T * 4);
+    const uint32_t params[2] = {pos, T};
+    std::memcpy(params_.host(), params, sizeof(params));
     if (sliced_ && !routed) {
         if (depths.size() != T) fail("{} tokens but {} depth sets", T, depths.size());
-        auto* dst = static_cast<uint32_t*>(depths_.data());
+        auto* dst = static_cast<uint32_t*>(depths_.host());
         for (uint32_t t = 0; t < T; ++t) {
             if (depths[t].size() != d.n_layers)
                 fail("depths cover {} layers, the model has {}", depths[t].size(), d.n_layers);
@@ -354,7 +368,7 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
     Step& step = step_for(T, routed);
     step.seq.submit();
     if (routed && used) {
-        const auto* src = static_cast<const uint32_t*>(depths_.data());
+        const auto* src = static_cast<const uint32_t*>(depths_.host());
         for (uint32_t t = 0; t < T; ++t) {
             TokenDepths td(d.n_layers);
             for (uint32_t l = 0; l < d.n_layers; ++l)
@@ -364,16 +378,19 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
             used->push_back(std::move(td));
         }
     }
-    last_gpu_us_ = 0;
-    for (auto& timing : step.seq.timings()) {
-        last_gpu_us_ += timing.microseconds;
-        if (profile_) profile_->add(timing.label, T, timing.microseconds);
+    if (profile_) {
+        last_gpu_us_ = 0;
+        for (auto& timing : step.seq.timings()) {
+            last_gpu_us_ += timing.microseconds;
+            profile_->add(timing.label, T, timing.microseconds);
+        }
     }
+    const auto* logits = static_cast<const float*>(logits_.host());
+    const uint64_t vocab = d.vocab_size;
     if (all_logits)
-        logits_.download(logits_out, uint64_t(T) * d.vocab_size * 4);
+        std::memcpy(logits_out, logits, T * vocab * 4);
     else
-        logits_.download(logits_out, uint64_t(d.vocab_size) * 4,
-                         uint64_t(T - 1) * d.vocab_size * 4);
+        std::memcpy(logits_out, logits + (T - 1) * vocab, vocab * 4);
 }
 
 std::vector<float> VulkanForward::forward(std::span<const uint32_t> tokens, uint32_t start_pos,
@@ -391,7 +408,7 @@ std::vector<float> VulkanForward::forward_routed(std::span<const uint32_t> token
     const uint32_t n_linears = desc_.n_layers * kLinearsPerLayer;
     if (thresholds.size() != n_linears)
         fail("{} router thresholds for {} routed linears", thresholds.size(), n_linears);
-    thresholds_.upload(thresholds.data(), n_linears * 4);
+    std::memcpy(thresholds_.host(), thresholds.data(), n_linears * 4);
     return run(tokens, start_pos, {}, true, all_logits, used);
 }
 

@@ -2,8 +2,9 @@
 // The transformer forward on Vulkan (upload / prepare / forward, as in zeux/calm):
 //  - construction uploads the weights: MoBiSlice planes when the model is sliced, fp32 otherwise;
 //  - each batch size gets one plan and one recorded command sequence, reused for every step;
-//  - a step writes tokens, positions and per-token depths into small GPU buffers, submits once,
-//    and reads the logits back. Nothing else crosses to the CPU inside a step.
+//  - a step writes tokens, positions and per-token depths into small persistent buffers, submits
+//    once (the copies to and from a discrete GPU are recorded in the step) and reads the logits
+//    back. No allocation and nothing else crosses to the CPU inside a step.
 #include <map>
 #include <memory>
 #include <span>
@@ -14,6 +15,7 @@
 #include "kernels/profile.hpp"
 #include "runtime/model_weights.hpp"
 #include "vulkan/command_sequence.hpp"
+#include "vulkan/staged_buffer.hpp"
 
 namespace mq::rt {
 
@@ -83,8 +85,10 @@ class VulkanForward {
     vk::Buffer head_depths_;  // max_batch entries of 4: the depth sliced_output_ is read at
     vk::Buffer output_norm_, inv_freq_;
     // Activations for max_batch tokens, rows padded to a multiple of 128 floats.
-    vk::Buffer x_, h_, q_, k_, v_, att_, tmp_, gate_, up_, logits_;
-    vk::Buffer tokens_, params_, depths_, thresholds_;
+    vk::Buffer x_, h_, q_, k_, v_, att_, tmp_, gate_, up_;
+    // What crosses to and from the host each step (copied inside the step where the device
+    // memory is not mapped): inputs, the logits and the depths the routers chose.
+    vk::StagedBuffer tokens_, params_, depths_, thresholds_, logits_;
     uint32_t router_hidden_ = 0;
     std::map<std::pair<uint32_t, bool>, std::unique_ptr<Step>> steps_;  // (tokens, routed)
     double last_gpu_us_ = 0;

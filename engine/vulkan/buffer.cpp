@@ -66,6 +66,7 @@ Buffer::Buffer(Context& ctx, uint64_t size, MemoryKind kind, VkBufferUsageFlags 
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
     mai.memoryTypeIndex = static_cast<uint32_t>(type);
+    ctx.count_memory_allocation();
     VkResult r = vkAllocateMemory(ctx.device(), &mai, nullptr, &memory_);
     if (r != VK_SUCCESS) {
         release();
@@ -76,7 +77,9 @@ Buffer::Buffer(Context& ctx, uint64_t size, MemoryKind kind, VkBufferUsageFlags 
         throw_vk_error(r, "vkAllocateMemory", __FILE__, __LINE__);
     }
     VK_CHECK(vkBindBufferMemory(ctx.device(), buffer_, memory_, 0));
-    if (mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
+    const bool host_visible =
+        mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+    if (host_visible && (kind == MemoryKind::Host || ctx.maps_device_memory()))
         VK_CHECK(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
     // Every mapped type we pick is coherent except, at worst, a device-local one on exotic
     // hardware; writes there are made visible by the queue submission that follows.

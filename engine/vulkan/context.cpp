@@ -153,6 +153,14 @@ Context::Context(ContextOptions options) {
             memory_budget_ = uint64_t(v) << 20;
         }
 
+        memory_model_ = options.memory_model;
+        if (const char* mm = std::getenv("MOBIQUANT_MEMORY_MODEL"); mm && *mm) {
+            if (std::strcmp(mm, "discrete") == 0)
+                memory_model_ = MemoryModel::Discrete;
+            else if (std::strcmp(mm, "native") != 0)
+                fail("MOBIQUANT_MEMORY_MODEL=\"{}\" is not \"native\" or \"discrete\"", mm);
+        }
+
         std::filesystem::path cache_dir = options.cache_dir;
         bool use_file = options.pipeline_cache;
         if (std::getenv("MOBIQUANT_PIPELINE_CACHE") && !env_flag("MOBIQUANT_PIPELINE_CACHE"))
@@ -277,6 +285,7 @@ void Context::submit(VkCommandBuffer cb, VkFence fence) {
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cb;
     std::lock_guard lock(queue_mutex_);
+    submit_count_++;
     VK_CHECK(vkQueueSubmit(queue_, 1, &si, fence));
 }
 

@@ -17,6 +17,8 @@ namespace mq::vk {
 
 class PipelineCache;
 
+enum class MemoryModel { Native, Discrete };
+
 struct ContextOptions {
     // Device index or name substring. Empty: the environment variable MOBIQUANT_DEVICE, else the
     // preferred device (discrete > integrated > virtual > CPU).
@@ -37,6 +39,10 @@ struct ContextOptions {
     // same "out of device memory" error the driver's failure gives. Also set by
     // MOBIQUANT_MEMORY_BUDGET_MB. Tests use it to exercise that path; users to keep headroom.
     uint64_t memory_budget = 0;
+    // Discrete: treat device-local memory as not host-visible even where it is (lavapipe,
+    // unified-memory GPUs), so every upload and read-back takes the staging path a discrete GPU
+    // needs. Also set by MOBIQUANT_MEMORY_MODEL=discrete. Tests run both ways.
+    MemoryModel memory_model = MemoryModel::Native;
 };
 
 class Context {
@@ -70,6 +76,15 @@ class Context {
     uint64_t memory_budget() const { return memory_budget_; }
     void reserve_memory(uint64_t bytes);
     void unreserve_memory(uint64_t bytes) { allocated_ -= bytes; }
+    // Whether device buffers are mapped for the host (false in the discrete memory model).
+    bool maps_device_memory() const { return memory_model_ == MemoryModel::Native; }
+    MemoryModel memory_model() const { return memory_model_; }
+
+    // Counts of vkAllocateMemory calls by buffers and of queue submissions since creation: tests
+    // assert that a decode step allocates nothing and submits once.
+    uint64_t memory_allocation_count() const { return allocation_count_.load(); }
+    void count_memory_allocation() { allocation_count_++; }
+    uint64_t submit_count() const { return submit_count_.load(); }
 
     // Validation messages (warnings and errors) seen since creation.
     bool validation_enabled() const { return validation_; }
@@ -118,6 +133,8 @@ class Context {
     uint64_t storage_range_limit_ = 0;
     uint64_t memory_budget_ = 0;
     std::atomic<uint64_t> allocated_{0};
+    MemoryModel memory_model_ = MemoryModel::Native;
+    std::atomic<uint64_t> allocation_count_{0}, submit_count_{0};
     bool validation_ = false;
     std::atomic<size_t> validation_count_{0};
     mutable std::mutex log_mutex_;
