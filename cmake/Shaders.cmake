@@ -6,13 +6,17 @@ set(MQ_SHADER_OUT ${CMAKE_BINARY_DIR}/generated/shaders)
 # Output rows each invocation of the row-per-lane mat-vecs computes: the shaders' ROWS and the
 # dispatch sizes of engine/kernels/matmul_ops.cpp, which must agree.
 set(MQ_MATVEC_ROWS_PER_LANE 4)
+# Output rows each subgroup of the row-per-subgroup (GPU) MoBiSlice mat-vec computes: the
+# shader's R and the workgroup count of matmul_ops.cpp.
+set(MQ_MATVEC_ROWS_PER_SUBGROUP 4)
 file(MAKE_DIRECTORY ${MQ_SHADER_OUT})
 set_property(GLOBAL PROPERTY MQ_SHADER_HEADERS "")
 set_property(GLOBAL PROPERTY MQ_SHADER_NAMES "")
 
 function(mq_shader)
   cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES" ${ARGN})
-  set(defs -DMQ_MATVEC_ROWS_PER_LANE=${MQ_MATVEC_ROWS_PER_LANE})
+  set(defs -DMQ_MATVEC_ROWS_PER_LANE=${MQ_MATVEC_ROWS_PER_LANE}
+           -DMQ_MATVEC_ROWS_PER_SUBGROUP=${MQ_MATVEC_ROWS_PER_SUBGROUP})
   foreach(d ${S_DEFINES})
     list(APPEND defs -D${d})
   endforeach()

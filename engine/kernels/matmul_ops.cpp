@@ -15,6 +15,7 @@ constexpr VkDescriptorType kUniform = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
 // Output rows each invocation of the row-per-lane mat-vecs computes (ROWS in their shaders; both
 // come from cmake/Shaders.cmake).
 constexpr uint32_t kMatVecRowsPerLane = MQ_MATVEC_ROWS_PER_LANE;
+constexpr uint32_t kMatVecRowsPerSubgroup = MQ_MATVEC_ROWS_PER_SUBGROUP;  // MoBiSlice GPU layout
 
 uint64_t range_size(const vk::BufferRange& r) {
     return r.range == VK_WHOLE_SIZE ? r.buffer->size() - r.offset : r.range;
@@ -89,12 +90,13 @@ MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout)
       ctx_(library.context()),
       layout_(resolve_layout(layout, library.context().info())) {}
 
-uint32_t MatMulOps::subgroup_layout_groups(uint32_t rows) const {
-    // The kernels loop over rows by subgroup, so a driver that picks another subgroup size than
-    // the one reported still covers every row.
+uint32_t MatMulOps::subgroup_layout_groups(uint32_t rows, uint32_t rows_per_subgroup) const {
+    // The kernels loop over row blocks by subgroup, so a driver that picks another subgroup
+    // size than the one reported still covers every row.
     const uint32_t per_group =
         std::max(1u, kSubgroupLayoutGroupSize / std::max(1u, ctx_.info().subgroup_size));
-    return std::min(div_up(rows, per_group), ctx_.info().max_workgroup_count[0]);
+    return std::min(div_up(div_up(rows, rows_per_subgroup), per_group),
+                    ctx_.info().max_workgroup_count[0]);
 }
 
 bool MatMulOps::x_fits_uniform(uint32_t cols) const {
@@ -126,7 +128,7 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
             plan.dispatches.push_back(matrix_dispatch(
                 k, k.bind(sliced_bindings(w, c, sub(io.x, 0, x_bytes), io.y, depth.buffer)),
                 {c.rows, io.y_offset + c.row0, depth.index, plane_stride_vec4(c)},
-                subgroup_layout_groups(c.rows), "mobislice_matvec"));
+                subgroup_layout_groups(c.rows, kMatVecRowsPerSubgroup), "mobislice_matvec"));
         return plan;
     }
     bool ubo = x_fits_uniform(w.cols);
@@ -197,7 +199,7 @@ Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
             {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, sub(io.x, 0, x_bytes), io.y};
-        uint32_t groups = subgroups ? subgroup_layout_groups(c.rows)
+        uint32_t groups = subgroups ? subgroup_layout_groups(c.rows, 1)
                                     : div_up(c.rows, kRowsPerGroup * kMatVecRowsPerLane);
         plan.dispatches.push_back(matrix_dispatch(k, k.bind(ranges), {c.rows, io.y_offset + c.row0},
                                                   groups, "dense_matvec"));

@@ -68,7 +68,7 @@ class MatMulOps {
     };
     bool x_fits_uniform(uint32_t cols) const;
     TokenTiles token_tiles(uint32_t tokens, uint32_t cols, uint32_t max_tile) const;
-    uint32_t subgroup_layout_groups(uint32_t rows) const;
+    uint32_t subgroup_layout_groups(uint32_t rows, uint32_t rows_per_subgroup) const;
     KernelLibrary& lib_;
     vk::Context& ctx_;
     MatVecLayout layout_;

@@ -206,7 +206,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "fp16 weights: mat-vec and mat-mat match the re
 }
 
 TEST_CASE_FIXTURE(VulkanFixture,
-                  "the GPU mat-vec layout (a row per subgroup) matches the reference: MoBiSlice "
+                  "the GPU mat-vec layout (rows per subgroup) matches the reference: MoBiSlice "
                   "at every depth, dense fp32 and fp16") {
     kernels::KernelLibrary lib(ctx);
     // A CPU device such as lavapipe gets the row-per-lane layout unless asked otherwise.
