@@ -1,5 +1,5 @@
-// mobiquant eval: the quality table of a MoBiQuant checkpoint on held-out text (DESIGN.md
-// section 5): full precision, uniform depths, bit-specific baselines, routed budgets and the
+// mobiquant eval: the quality table of a MoBiQuant checkpoint on held-out text (docs/design.md
+// section 6): full precision, uniform depths, bit-specific baselines, routed budgets and the
 // random / mixed-depth controls at the routed bits.
 #include <csignal>
 #include <cstdio>

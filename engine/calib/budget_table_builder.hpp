@@ -1,6 +1,6 @@
 #pragma once
-// The budget table (DESIGN.md section 2, step 4): for a grid of target average bits, the
-// per-linear thresholds that meet the target on the calibration tokens.
+// The budget table (docs/design.md, "Budget table" and "Global allocation"): for a grid of
+// target average bits, the per-linear thresholds that meet the target on the calibration tokens.
 #include <cstdint>
 #include <span>
 #include <vector>

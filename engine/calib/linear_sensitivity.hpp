@@ -1,7 +1,7 @@
 #pragma once
 // How much one unit of a linear's output error costs in the model's loss, so that the routers'
 // log output-error gains of different linears become comparable and one global threshold can
-// share a budget between them (DESIGN.md section 2, step 4).
+// share a budget between them (docs/design.md, "Global allocation").
 //
 // For linear i with quantization error D = W - W(k) at the probe depth k (every other linear
 // full precision), the curvature of the mean next-token NLL along D is measured with the

@@ -1,6 +1,6 @@
 #pragma once
 // Training a router MLP (runtime/router.hpp) on one linear's calibration tokens: regression of
-// the log output-error gain of each residual slice (DESIGN.md section 2, step 3), full-batch
+// the log output-error gain of each residual slice (docs/design.md section 2, step 4), full-batch
 // features and targets standardized, minibatch Adam, hand-written gradients.
 #include <cstdint>
 

@@ -1,6 +1,6 @@
 #pragma once
-// The `eval` job: the quality table of a MoBiQuant checkpoint on held-out text (DESIGN.md
-// section 5). Every configuration runs the Vulkan forward with the perplexity protocol of
+// The `eval` job: the quality table of a MoBiQuant checkpoint on held-out text (docs/design.md
+// section 6). Every configuration runs the Vulkan forward with the perplexity protocol of
 // assets/README.md over the same tokens.
 #include <atomic>
 #include <filesystem>

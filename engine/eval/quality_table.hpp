@@ -1,5 +1,5 @@
 #pragma once
-// The quality table of DESIGN.md section 5, as the `eval` job prints it and the desktop app's
+// The quality table of docs/design.md section 6, as the `eval` job prints it and the desktop app's
 // quality view draws it. bits is always the achieved average over routed linears.
 #include <cstdint>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #pragma once
 // MoBiSlice: a weight matrix W (N outputs x K inputs) as one calibrated 2-bit base slice plus
-// three 2-bit residual slices, each on a grid 4x finer than the one before (DESIGN.md section 1).
+// three 2-bit residual slices, each on a grid 4x finer than the one before (docs/design.md section 1).
 // Reading the first k slices gives a 2k-bit weight; dropping slices is dropping low bits.
 //
 //   Q1 = clamp(floor(W/s1 + z1), 0, 3)            W1 = s1 (Q1 - z1 + 1/2)

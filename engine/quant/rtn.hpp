@@ -1,6 +1,6 @@
 #pragma once
 // Round-to-nearest b-bit group quantization with its own clipping search: the quality table's
-// "bit-specific" baseline (DESIGN.md section 5), calibrated separately for each width. Per row
+// "bit-specific" baseline (docs/design.md section 6), calibrated separately for each width. Per row
 // and group of 128 along K, asymmetric: w' = s (q - z), q = clamp(round(w/s + z), 0, 2^b - 1),
 // with s and z (fp16, as stored) chosen among the same clip ratios MoBiSlice searches, to
 // minimize the E[x^2]-weighted error at exactly b bits.

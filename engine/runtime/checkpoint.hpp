@@ -1,6 +1,6 @@
 #pragma once
 // MoBiQuant checkpoints: GGUF files holding every routed linear as MoBiSlice planes instead of a
-// float matrix (DESIGN.md section 6). Everything else (metadata, tokenizer, embeddings, norms,
+// float matrix (docs/design.md section 5). Everything else (metadata, tokenizer, embeddings, norms,
 // biases, output head) is copied from the source model unchanged, so GGUF tools still open it.
 //
 //   metadata  mobiquant.version = 2 (1: no routers), mobiquant.slice_bits = [2,2,2,2],

@@ -1,6 +1,6 @@
 #pragma once
 // MoBiRoute: one small MLP per routed linear reads that linear's input x_t and scores the three
-// residual slices; a threshold turns the scores into the token's depth (DESIGN.md section 1).
+// residual slices; a threshold turns the scores into the token's depth (docs/design.md section 1).
 //
 //   features  u = x / r,  r = sqrt(mean(x^2) + 1e-6)      (direction)
 //             a = log(r^2)                                  (scale: errors grow with |x|^2)
