@@ -91,7 +91,8 @@ int run(const Options& o) {
     fmt::print(
         "(mat-mat rows: Gweights/s counts weight x token products; GB/s counts each weight "
         "once)\n");
-    // The targets the kernels are held to (see README), per shape and token count.
+    // The targets the kernels are held to (docs/results.md, "Kernel speed"), per shape and token
+    // count.
     auto find = [&](const mq::kernels::KernelTiming& like, const char* kind, uint32_t depth) {
         for (auto& r : results)
             if (r.n == like.n && r.k == like.k && r.tokens == like.tokens && r.kind == kind &&

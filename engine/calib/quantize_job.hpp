@@ -27,7 +27,8 @@ struct QuantizeOptions {
     // Budget table: one global threshold on sensitivity-adjusted scores (calib/
     // linear_sensitivity.hpp) rather than every linear meeting the target on its own. On by
     // default (it makes the shipped checkpoint): lower KL from full precision at every budget
-    // and far lower perplexity below 4 bits than the per-linear table (docs/results.md, "Alternatives measured").
+    // and far lower perplexity below 4 bits than the per-linear table (docs/results.md,
+    // "Alternatives measured").
     bool global_allocation = true;
     // Per residual slice e = 2, 3, 4: the depth whose quantization error measures the loss
     // sensitivity that slice's scores are converted with (folded into the routers' b2).

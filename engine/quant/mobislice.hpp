@@ -1,7 +1,8 @@
 #pragma once
-// MoBiSlice: a weight matrix W (N outputs x K inputs) as one calibrated 2-bit base slice plus
-// three 2-bit residual slices, each on a grid 4x finer than the one before (docs/design.md section 1).
-// Reading the first k slices gives a 2k-bit weight; dropping slices is dropping low bits.
+// MoBiSlice (docs/design.md section 1): a weight matrix W (N outputs x K inputs) as one
+// calibrated 2-bit base slice plus three 2-bit residual slices, each on a grid 4x finer than the
+// one before. Reading the first k slices gives a 2k-bit weight; dropping slices is dropping low
+// bits.
 //
 //   Q1 = clamp(floor(W/s1 + z1), 0, 3)            W1 = s1 (Q1 - z1 + 1/2)
 //   R  = W - W1;  for e = 2..4:  Qe = clamp(floor(R/s_e) + 2, 0, 3),  We = s_e (Qe - 3/2),  R -= We
