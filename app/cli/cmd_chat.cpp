@@ -27,7 +27,7 @@ int run(const Options& o) {
     mq::rt::Generator gen(*session, o.model.policy());
     const auto& tmpl = session->chat_template();
     bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    mq::cli::TokenPrinter printer(false, tty);
+    mq::cli::TokenPrinter printer(false, tty, o.model.weights);
     std::vector<mq::tok::ChatMessage> messages;
     if (!o.system.empty()) messages.push_back({"system", o.system});
     std::fprintf(stderr,

@@ -11,6 +11,7 @@
 #include "cli/device_options.hpp"
 #include "cli/job_printer.hpp"
 #include "cli/model_options.hpp"
+#include "common/bundled_assets.hpp"
 #include "core/atomic_file.hpp"
 #include "eval/quality_eval.hpp"
 #include "vulkan/context.hpp"
@@ -27,10 +28,6 @@ struct Options {
     uint32_t seed = 1;
     bool json = false, save = false, routed_only = false;
 };
-
-std::filesystem::path asset(const char* name) {
-    return std::filesystem::path(MQ_SOURCE_DIR) / "assets" / name;
-}
 
 // KL in millinats per token, or "-" when the table has none (too many tokens x vocabulary to keep).
 std::string kl_cell(double kl) {
@@ -90,10 +87,10 @@ void print_table(const mq::eval::QualityTable& t) {
 int run(Options o) {
     namespace fs = std::filesystem;
     mq::eval::EvalOptions eo;
-    eo.model = o.model.empty() ? mq::cli::default_model_path() : fs::path(o.model);
+    eo.model = o.model.empty() ? mq::app::default_model_path() : fs::path(o.model);
     eo.fp_model = o.fp_model;
-    fs::path text = o.text.empty() ? asset("heldout.txt") : fs::path(o.text);
-    fs::path calib = o.calib.empty() ? asset("calibration.txt") : fs::path(o.calib);
+    fs::path text = o.text.empty() ? mq::app::asset_path("heldout.txt") : fs::path(o.text);
+    fs::path calib = o.calib.empty() ? mq::app::asset_path("calibration.txt") : fs::path(o.calib);
     eo.text = mq::read_text_file(text);
     eo.text_name = text.filename().string();
     eo.calibration_text = mq::read_text_file(calib);

@@ -29,7 +29,7 @@ int run(const Options& o) {
     eo.add_special = !o.raw;
     std::vector<int32_t> prompt = session->tokenizer().encode(o.prompt, eo);
     bool color = !o.json && isatty(STDOUT_FILENO);
-    mq::cli::TokenPrinter printer(o.json, color);
+    mq::cli::TokenPrinter printer(o.json, color, o.model.weights);
     gen.check_prompt(prompt);  // before the prompt is echoed
     if (!o.json) {
         std::fputs(o.prompt.c_str(), stdout);

@@ -7,6 +7,7 @@
 #include "calib/quantize_job.hpp"
 #include "cli/command.hpp"
 #include "cli/job_printer.hpp"
+#include "common/bundled_assets.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
@@ -14,14 +15,11 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-std::filesystem::path asset(const char* name) {
-    return std::filesystem::path(MQ_SOURCE_DIR) / "assets" / name;
-}
-
 int run(mq::calib::QuantizeOptions o, const std::string& calib_path) {
     namespace fs = std::filesystem;
-    if (o.model.empty()) o.model = asset("default-model.gguf");
-    fs::path calib = calib_path.empty() ? asset("calibration.txt") : fs::path(calib_path);
+    if (o.model.empty()) o.model = mq::app::asset_path("default-model.gguf");
+    fs::path calib =
+        calib_path.empty() ? mq::app::asset_path("calibration.txt") : fs::path(calib_path);
     o.calibration_text = mq::read_text_file(calib);
     o.calibration_name = calib.filename().string();
     // Ctrl-C cancels between steps: the job removes its temporary file and nothing is written.

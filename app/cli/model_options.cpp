@@ -5,27 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/bundled_assets.hpp"
 #include "core/error.hpp"
 
 namespace mq::cli {
-
-std::filesystem::path default_model_path() {
-    if (const char* env = std::getenv("MOBIQUANT_MODEL"); env && *env) return env;
-    // The MoBiQuant checkpoint of the bundled model first, then the plain model it was made from.
-    std::vector<std::filesystem::path> dirs;
-    std::error_code ec;
-    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        dirs.push_back(exe.parent_path() / "../../assets");  // build/bin
-        dirs.push_back(exe.parent_path() / "../share/mobiquant");
-    }
-    dirs.push_back(std::filesystem::path(MQ_SOURCE_DIR) / "assets");
-    for (const char* name : {"default-mobiquant.gguf", "default-model.gguf"})
-        for (auto& dir : dirs)
-            if (std::filesystem::exists(dir / name))
-                return std::filesystem::weakly_canonical(dir / name);
-    return dirs.back() / "default-model.gguf";
-}
 
 void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
     cmd.add_option("-m,--model", model,
@@ -55,7 +38,8 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
 }
 
 std::filesystem::path ModelOptions::model_path() const {
-    std::filesystem::path p = model.empty() ? default_model_path() : std::filesystem::path(model);
+    std::filesystem::path p =
+        model.empty() ? app::default_model_path() : std::filesystem::path(model);
     if (!std::filesystem::exists(p))
         fail(
             "model {} not found{}", p.string(),

@@ -12,11 +12,6 @@
 
 namespace mq::cli {
 
-// The model `mobiquant` opens when none is named: $MOBIQUANT_MODEL, else the bundled model in
-// assets/ (next to the executable's build tree or the source tree it was built from): its
-// MoBiQuant checkpoint default-mobiquant.gguf, or the plain default-model.gguf.
-std::filesystem::path default_model_path();
-
 struct ModelOptions {
     std::string model;
     DeviceOptions device;

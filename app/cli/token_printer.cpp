@@ -42,8 +42,9 @@ void TokenPrinter::print(const rt::TokenEvent& ev) const {
 
 void TokenPrinter::print_stats(const rt::GenerationStats& s,
                                const rt::ModelSession& session) const {
-    std::string bits = session.quantized() ? fmt::format("{:.2f} bits average", s.mean_bits)
-                                           : std::string("unquantized fp32");
+    std::string bits = session.quantized()
+                           ? fmt::format("{:.2f} bits average", s.mean_bits)
+                           : "unquantized " + std::string(weights_ == "f16" ? "fp16" : "fp32");
     std::fprintf(stderr,
                  "\n[%u prompt tokens%s: %.1f tok/s | %u generated: %.1f tok/s | %s | stop: %s]\n",
                  s.prompt_tokens,

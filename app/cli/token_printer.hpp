@@ -3,6 +3,7 @@
 // token with --json.
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "runtime/generator.hpp"
 
@@ -10,13 +11,16 @@ namespace mq::cli {
 
 class TokenPrinter {
   public:
-    TokenPrinter(bool json, bool color) : json_(json), color_(color) {}
+    // weights: the --weights storage of unquantized models ("f32" or "f16"), named in the stats.
+    TokenPrinter(bool json, bool color, std::string weights = "f32")
+        : json_(json), color_(color), weights_(std::move(weights)) {}
     void print(const rt::TokenEvent& ev) const;
     void print_stats(const rt::GenerationStats& stats, const rt::ModelSession& session) const;
     static std::string bits_legend();
 
   private:
     bool json_, color_;
+    std::string weights_;
 };
 
 }  // namespace mq::cli

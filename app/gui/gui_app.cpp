@@ -9,7 +9,7 @@
 #include <optional>
 #include <thread>
 
-#include "cli/model_options.hpp"
+#include "common/bundled_assets.hpp"
 #include "core/error.hpp"
 #include "gui/engine_worker.hpp"
 #include "gui/model_jobs.hpp"
@@ -231,7 +231,7 @@ int run_gui(const GuiOptions& o) {
         if (!o.log.empty()) worker.set_log(o.log);
         worker.set_sampling(ui.sampling, uint32_t(ui.max_tokens));
         worker.set_budget(ui.budget);
-        std::string model = o.model.empty() ? cli::default_model_path().string() : o.model;
+        std::string model = o.model.empty() ? app::default_model_path().string() : o.model;
         std::snprintf(ui.model_path.data(), ui.model_path.size(), "%s", model.c_str());
         remember_recent(ui, model);
         worker.open(model);

@@ -12,20 +12,6 @@ namespace mq::gui {
 
 namespace fs = std::filesystem;
 
-fs::path asset_path(const std::string& name) {
-    std::vector<fs::path> dirs;
-    std::error_code ec;
-    auto exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        dirs.push_back(exe.parent_path() / "../../assets");  // build/bin
-        dirs.push_back(exe.parent_path() / "../share/mobiquant");
-    }
-    dirs.push_back(fs::path(MQ_SOURCE_DIR) / "assets");
-    for (auto& dir : dirs)
-        if (fs::exists(dir / name, ec)) return fs::weakly_canonical(dir / name, ec);
-    return dirs.back() / name;
-}
-
 fs::path default_checkpoint_path(const fs::path& model) {
     fs::path stem = model.filename();
     if (stem.extension() == ".gguf") stem.replace_extension();

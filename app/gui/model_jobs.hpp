@@ -14,10 +14,6 @@ class Context;
 
 namespace mq::gui {
 
-// A bundled file in assets/ (beside the build tree, the installed share folder or the source tree
-// this was built from); the source tree's path when none exists, so messages name a real place.
-std::filesystem::path asset_path(const std::string& name);
-
 // "dir/name.gguf" -> "dir/name-mobiquant.gguf"
 std::filesystem::path default_checkpoint_path(const std::filesystem::path& model);
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "common/bundled_assets.hpp"
 #include "gui/engine_worker.hpp"
 #include "gui/model_jobs.hpp"
 #include "gui/plot.hpp"
@@ -173,7 +174,7 @@ void refresh_table(const std::string& model, const JobStatus& eval_status, UiSta
     }
     if (ui.eval_text[0] == 0)
         std::snprintf(ui.eval_text.data(), ui.eval_text.size(), "%s",
-                      asset_path("heldout.txt").c_str());
+                      app::asset_path("heldout.txt").c_str());
 }
 
 void draw_eval_offer(const std::string& model, bool checkpoint, bool generating, ModelJobs& jobs,
@@ -212,7 +213,7 @@ void draw_eval_offer(const std::string& model, bool checkpoint, bool generating,
         EvalRequest r;
         r.model = model;
         r.text = ui.eval_text.data();
-        r.calibration = asset_path("calibration.txt");
+        r.calibration = app::asset_path("calibration.txt");
         r.tokens = uint64_t(ui.eval_tokens);
         jobs.start_eval(r);
     }

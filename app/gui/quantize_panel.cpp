@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/bundled_assets.hpp"
 #include "gui/engine_worker.hpp"
 #include "gui/model_jobs.hpp"
 #include "gui/ui_widgets.hpp"
@@ -36,7 +37,7 @@ void draw_quantize_offer(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     if (offer && ui.quantize_for != model) {  // defaults for the model just opened
         ui.quantize_for = model;
         fill(ui.quantize_out, default_checkpoint_path(model).string());
-        fill(ui.quantize_calib, asset_path("calibration.txt").string());
+        fill(ui.quantize_calib, app::asset_path("calibration.txt").string());
     }
 
     ImGui::Separator();

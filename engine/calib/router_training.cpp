@@ -35,16 +35,8 @@ Rows gain_targets(const Rows& errors) {
     return y;
 }
 
-namespace {
-
-// Router inputs as the runtime computes them: u = x / r and a = log(r^2).
-struct Features {
-    Rows u;
-    std::vector<float> a;
-};
-
-Features features(const Rows& x) {
-    Features f{Rows(x.n, x.width), std::vector<float>(x.n)};
+RouterFeatures router_features(const Rows& x) {
+    RouterFeatures f{Rows(x.n, x.width), std::vector<float>(x.n)};
     for (uint32_t t = 0; t < x.n; ++t) {
         float r2 = dot(x.row(t), x.row(t), x.width) / x.width + 1e-6f;
         float inv = 1.0f / std::sqrt(r2);
@@ -53,6 +45,43 @@ Features features(const Rows& x) {
     }
     return f;
 }
+
+RouterGradient::RouterGradient(const rt::Router& r)
+    : w1(r.w1.size()), wa(r.wa.size()), b1(r.b1.size()), w2(r.w2.size()), b2(r.b2.size()) {}
+
+void router_mse_gradient(const rt::Router& r, const RouterFeatures& f, const Rows& y,
+                         std::span<const uint32_t> rows, RouterGradient& g) {
+    const uint32_t K = r.in, H = r.hidden, O = rt::kRouterOutputs;
+    for (auto* v : {&g.w1, &g.wa, &g.b1, &g.w2, &g.b2}) std::fill(v->begin(), v->end(), 0.0f);
+    std::vector<float> h(H), dh(H);
+    const float scale = 2.0f / float(rows.size() * O);  // d(mean squared error)
+    for (const uint32_t t : rows) {
+        const float* u = f.u.row(t);
+        for (uint32_t j = 0; j < H; ++j)
+            h[j] =
+                std::max(0.0f, dot(r.w1.data() + size_t(j) * K, u, K) + r.wa[j] * f.a[t] + r.b1[j]);
+        std::fill(dh.begin(), dh.end(), 0.0f);
+        for (uint32_t e = 0; e < O; ++e) {
+            float s = r.b2[e];
+            for (uint32_t j = 0; j < H; ++j) s += r.w2[e * H + j] * h[j];
+            const float ds = scale * (s - y.row(t)[e]);
+            g.b2[e] += ds;
+            for (uint32_t j = 0; j < H; ++j) {
+                g.w2[e * H + j] += ds * h[j];
+                dh[j] += ds * r.w2[e * H + j];
+            }
+        }
+        for (uint32_t j = 0; j < H; ++j) {
+            if (h[j] <= 0.0f) continue;
+            g.b1[j] += dh[j];
+            g.wa[j] += dh[j] * f.a[t];
+            float* gw = g.w1.data() + size_t(j) * K;
+            for (uint32_t i = 0; i < K; ++i) gw[i] += dh[j] * u[i];
+        }
+    }
+}
+
+namespace {
 
 struct Adam {
     std::vector<float> m, v;
@@ -72,7 +101,7 @@ struct Adam {
 
 RouterFit train_router(const Rows& x, const Rows& targets, const RouterTraining& o) {
     const uint32_t K = x.width, H = o.hidden, O = rt::kRouterOutputs, n = x.n;
-    Features f = features(x);
+    RouterFeatures f = router_features(x);
     // Standardize the scale feature and the targets; folded back into the weights at the end.
     double a_mean = 0, a_var = 0;
     for (float a : f.a) a_mean += a;
@@ -101,56 +130,25 @@ RouterFit train_router(const Rows& x, const Rows& targets, const RouterTraining&
     for (float& w : r.w2) w = normal(rng) / std::sqrt(float(H));
 
     Adam a1(r.w1.size()), aa(r.wa.size()), ab1(r.b1.size()), a2(r.w2.size()), ab2(r.b2.size());
-    std::vector<float> g1(r.w1.size()), ga(H), gb1(H), g2(r.w2.size()), gb2(O);
+    RouterGradient g(r);
     std::vector<uint32_t> order(n);
     std::iota(order.begin(), order.end(), 0u);
-    std::vector<float> h(H), dh(H);
     uint32_t step = 0;
     const uint32_t total_steps = o.epochs * ((n + o.batch - 1) / o.batch);
     for (uint32_t epoch = 0; epoch < o.epochs; ++epoch) {
         std::shuffle(order.begin(), order.end(), rng);
         for (uint32_t b0 = 0; b0 < n; b0 += o.batch) {
             const uint32_t b1 = std::min(n, b0 + o.batch);
-            std::fill(g1.begin(), g1.end(), 0.0f);
-            std::fill(ga.begin(), ga.end(), 0.0f);
-            std::fill(gb1.begin(), gb1.end(), 0.0f);
-            std::fill(g2.begin(), g2.end(), 0.0f);
-            std::fill(gb2.begin(), gb2.end(), 0.0f);
-            const float scale = 2.0f / float((b1 - b0) * O);  // d(mean squared error)
-            for (uint32_t i = b0; i < b1; ++i) {
-                const uint32_t t = order[i];
-                const float* u = f.u.row(t);
-                for (uint32_t j = 0; j < H; ++j)
-                    h[j] = std::max(
-                        0.0f, dot(r.w1.data() + size_t(j) * K, u, K) + r.wa[j] * f.a[t] + r.b1[j]);
-                std::fill(dh.begin(), dh.end(), 0.0f);
-                for (uint32_t e = 0; e < O; ++e) {
-                    float s = r.b2[e];
-                    for (uint32_t j = 0; j < H; ++j) s += r.w2[e * H + j] * h[j];
-                    const float ds = scale * (s - y.row(t)[e]);
-                    gb2[e] += ds;
-                    for (uint32_t j = 0; j < H; ++j) {
-                        g2[e * H + j] += ds * h[j];
-                        dh[j] += ds * r.w2[e * H + j];
-                    }
-                }
-                for (uint32_t j = 0; j < H; ++j) {
-                    if (h[j] <= 0.0f) continue;
-                    gb1[j] += dh[j];
-                    ga[j] += dh[j] * f.a[t];
-                    float* gw = g1.data() + size_t(j) * K;
-                    for (uint32_t i2 = 0; i2 < K; ++i2) gw[i2] += dh[j] * u[i2];
-                }
-            }
+            router_mse_gradient(r, f, y, std::span(order).subspan(b0, b1 - b0), g);
             ++step;
             // Cosine decay to a tenth: large steps early, a settled fit at the end.
             const float lr = o.learning_rate *
                              (0.55f + 0.45f * std::cos(3.14159265f * float(step) / total_steps));
-            a1.step(r.w1, g1, lr, step);
-            aa.step(r.wa, ga, lr, step);
-            ab1.step(r.b1, gb1, lr, step);
-            a2.step(r.w2, g2, lr, step);
-            ab2.step(r.b2, gb2, lr, step);
+            a1.step(r.w1, g.w1, lr, step);
+            aa.step(r.wa, g.wa, lr, step);
+            ab1.step(r.b1, g.b1, lr, step);
+            a2.step(r.w2, g.w2, lr, step);
+            ab2.step(r.b2, g.b2, lr, step);
         }
     }
     // Fold the standardizations back: the stored router reads raw x and predicts raw log gains.

@@ -3,6 +3,8 @@
 // the log output-error gain of each residual slice (docs/design.md section 2, step 4), full-batch
 // features and targets standardized, minibatch Adam, hand-written gradients.
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "calib/rows.hpp"
 #include "runtime/router.hpp"
@@ -32,6 +34,22 @@ struct RouterFit {
 };
 
 RouterFit train_router(const Rows& x, const Rows& targets, const RouterTraining& options);
+
+// The router's inputs as the runtime computes them (runtime/router.hpp): u = x / r, a = log(r^2).
+struct RouterFeatures {
+    Rows u;
+    std::vector<float> a;
+};
+RouterFeatures router_features(const Rows& x);
+
+// Gradient of the mean squared error between a router's scores and y over `rows`, with respect
+// to each of its weights (train_router's hand-written backward pass).
+struct RouterGradient {
+    std::vector<float> w1, wa, b1, w2, b2;  // shapes of the router's weights
+    explicit RouterGradient(const rt::Router& router);
+};
+void router_mse_gradient(const rt::Router& router, const RouterFeatures& features, const Rows& y,
+                         std::span<const uint32_t> rows, RouterGradient& gradient);
 
 // scores[t] of a trained router for every row of x ([n][3]).
 Rows router_scores(const rt::Router& router, const Rows& x);

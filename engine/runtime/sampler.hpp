@@ -29,7 +29,7 @@ struct SamplerOptions {
     uint32_t top_k = 40;              // 0 = off
     float top_p = 0.95f;              // 1 = off
     float min_p = 0.05f;              // 0 = off
-    float repetition_penalty = 1.1f;  // 1 = off
+    float repetition_penalty = 1.0f;  // 1 = off (as llama.cpp: --temp 0 is plain greedy decoding)
     uint32_t repetition_window = 64;  // last tokens of the history the penalty looks at
     uint64_t seed = 0;                // 0 = a random seed (std::random_device)
 };

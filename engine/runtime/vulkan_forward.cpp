@@ -378,13 +378,8 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
             used->push_back(std::move(td));
         }
     }
-    if (profile_) {
-        last_gpu_us_ = 0;
-        for (auto& timing : step.seq.timings()) {
-            last_gpu_us_ += timing.microseconds;
-            profile_->add(timing.label, T, timing.microseconds);
-        }
-    }
+    if (profile_)
+        for (auto& timing : step.seq.timings()) profile_->add(timing.label, T, timing.microseconds);
     const auto* logits = static_cast<const float*>(logits_.host());
     const uint64_t vocab = d.vocab_size;
     if (all_logits)

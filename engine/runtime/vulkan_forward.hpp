@@ -56,7 +56,6 @@ class VulkanForward {
     const ModelDesc& desc() const { return desc_; }
     // Weight bytes one decode step reads at a uniform depth (0 = unquantized weights).
     uint64_t weight_bytes_per_token(uint32_t depth) const;
-    double last_step_gpu_us() const { return last_gpu_us_; }
 
   private:
     struct Linear;
@@ -91,7 +90,6 @@ class VulkanForward {
     vk::StagedBuffer tokens_, params_, depths_, thresholds_, logits_;
     uint32_t router_hidden_ = 0;
     std::map<std::pair<uint32_t, bool>, std::unique_ptr<Step>> steps_;  // (tokens, routed)
-    double last_gpu_us_ = 0;
     std::unique_ptr<kernels::DispatchProfile> profile_;  // MOBIQUANT_PROFILE=1: GPU time per kernel
 };
 

@@ -3,10 +3,8 @@
 #include <fstream>
 
 #include "core/error.hpp"
-#include "tokenizer/spec.hpp"
-#ifdef MQ_TOKENIZER_GGUF
 #include "formats/gguf.hpp"
-#endif
+#include "tokenizer/spec.hpp"
 
 namespace mq::tok {
 
@@ -22,13 +20,8 @@ TokenizerSpec load_tokenizer_spec(const fs::path& path) {
     if (!in) fail("{}: cannot open", path.string());
     char magic[4] = {};
     in.read(magic, 4);
-    if (in.gcount() == 4 && std::string_view(magic, 4) == "GGUF") {
-#ifdef MQ_TOKENIZER_GGUF
+    if (in.gcount() == 4 && std::string_view(magic, 4) == "GGUF")
         return spec_from_gguf(gguf::File::open(path));
-#else
-        fail("{}: GGUF support is not built in", path.string());
-#endif
-    }
     // Anything else is taken for a SentencePiece ModelProto.
     in.clear();
     in.seekg(0, std::ios::end);

@@ -28,7 +28,6 @@ enum class TokenType : int32_t {
     Unused = 5,
     Byte = 6,  // <0x0A>: byte fallback of SentencePiece vocabularies
 };
-const char* token_type_name(TokenType type);
 
 struct TokenizerSpec {
     // "llama": SentencePiece BPE (merge the pair whose merged piece has the highest score, space

@@ -60,26 +60,6 @@ const char* const kEndMarkers[] = {"<|eot_id|>",      "<|eom_id|>",    "<|im_end
                                    "<end_of_turn>",   "</s>"};
 }  // namespace
 
-const char* token_type_name(TokenType type) {
-    switch (type) {
-        case TokenType::Undefined:
-            return "undefined";
-        case TokenType::Normal:
-            return "normal";
-        case TokenType::Unknown:
-            return "unknown";
-        case TokenType::Control:
-            return "control";
-        case TokenType::UserDefined:
-            return "user-defined";
-        case TokenType::Unused:
-            return "unused";
-        case TokenType::Byte:
-            return "byte";
-    }
-    return "?";
-}
-
 TokenType TokenizerSpec::type(int32_t id) const {
     if (id < 0 || id >= size()) return TokenType::Undefined;
     if (!types.empty()) return types[id];

@@ -50,14 +50,13 @@ void CommandSequence::begin() {
     VK_CHECK(vkBeginCommandBuffer(cb_, &bi));
     if (queries_) vkCmdResetQueryPool(cb_, queries_, 0, 2 * max_timed_);
     labels_.clear();
-    dispatches_ = 0;
     recording_ = true;
     recorded_ = false;
 }
 
 void CommandSequence::dispatch(const Kernel& kernel, VkDescriptorSet set, const void* push,
                                uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz,
-                               std::string label, std::initializer_list<uint32_t> dynamic_offsets) {
+                               std::string label) {
     if (!recording_) fail("dispatch outside begin()/end()");
     const auto& maxc = ctx_.info().max_workgroup_count;
     if (gx > maxc[0] || gy > maxc[1] || gz > maxc[2])
@@ -71,9 +70,8 @@ void CommandSequence::dispatch(const Kernel& kernel, VkDescriptorSet set, const 
     uint32_t q = static_cast<uint32_t>(labels_.size()) * 2;
     if (timed) vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, q);
     vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.pipeline());
-    std::vector<uint32_t> offsets(dynamic_offsets);
-    vkCmdBindDescriptorSets(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout(), 0, 1, &set,
-                            static_cast<uint32_t>(offsets.size()), offsets.data());
+    vkCmdBindDescriptorSets(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout(), 0, 1, &set, 0,
+                            nullptr);
     if (push_bytes)
         vkCmdPushConstants(cb_, kernel.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
     vkCmdDispatch(cb_, gx, gy, gz);
@@ -81,7 +79,6 @@ void CommandSequence::dispatch(const Kernel& kernel, VkDescriptorSet set, const 
         vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, q + 1);
         labels_.push_back(label.empty() ? kernel.spec().shader : std::move(label));
     }
-    dispatches_++;
 }
 
 void CommandSequence::barrier() {
@@ -96,6 +93,7 @@ void CommandSequence::barrier() {
 
 void CommandSequence::copy(const Buffer& src, uint64_t src_offset, const Buffer& dst,
                            uint64_t dst_offset, uint64_t bytes) {
+    if (!recording_) fail("copy outside begin()/end()");
     VkBufferCopy c{src_offset, dst_offset, bytes};
     vkCmdCopyBuffer(cb_, src.handle(), dst.handle(), 1, &c);
 }

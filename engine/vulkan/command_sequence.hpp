@@ -33,9 +33,10 @@ class CommandSequence {
     void begin();  // (re)starts recording; drops what was recorded
     void dispatch(const Kernel& kernel, VkDescriptorSet set, const void* push, uint32_t push_bytes,
                   uint32_t groups_x, uint32_t groups_y = 1, uint32_t groups_z = 1,
-                  std::string label = {}, std::initializer_list<uint32_t> dynamic_offsets = {});
+                  std::string label = {});
     // Makes every earlier shader or transfer write visible to later shaders and transfers.
     void barrier();
+    // A buffer copy (the staging copies of a step on a discrete GPU, vulkan/staged_buffer.hpp).
     void copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset,
               uint64_t bytes);
     void end();
@@ -43,7 +44,6 @@ class CommandSequence {
     // Submits and waits (the queue stays free for other threads during the wait); may be called
     // any number of times after end().
     void submit();
-    size_t dispatch_count() const { return dispatches_; }
 
     // GPU time of each dispatch in the last submit (empty without timestamps).
     std::vector<DispatchTiming> timings() const;
@@ -58,7 +58,6 @@ class CommandSequence {
     VkQueryPool queries_ = VK_NULL_HANDLE;
     uint32_t max_timed_;
     std::vector<std::string> labels_;
-    size_t dispatches_ = 0;
     bool recording_ = false, recorded_ = false;
 };
 

@@ -205,6 +205,10 @@ VkPipelineCache Context::pipeline_cache() const {
     return cache_->handle();
 }
 
+size_t Context::pipeline_cache_loaded_bytes() const {
+    return cache_->loaded_bytes();
+}
+
 void Context::record_validation_message(std::string message) {
     validation_count_++;
     std::lock_guard lock(log_mutex_);

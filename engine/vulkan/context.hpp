@@ -64,6 +64,8 @@ class Context {
     // A new command pool on the compute queue's family (the caller destroys it).
     VkCommandPool create_command_pool(VkCommandPoolCreateFlags flags) const;
     VkPipelineCache pipeline_cache() const;
+    // Bytes of the on-disk pipeline cache this context started from (0: none was read).
+    size_t pipeline_cache_loaded_bytes() const;
     const DeviceInfo& info() const { return info_; }
     const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_; }
 

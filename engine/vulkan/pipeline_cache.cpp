@@ -36,7 +36,9 @@ PipelineCache::PipelineCache(VkDevice device, const DeviceInfo& info, std::files
     VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
     ci.initialDataSize = initial.size();
     ci.pInitialData = initial.empty() ? nullptr : initial.data();
-    if (vkCreatePipelineCache(device_, &ci, nullptr, &cache_) != VK_SUCCESS) {
+    if (vkCreatePipelineCache(device_, &ci, nullptr, &cache_) == VK_SUCCESS) {
+        loaded_bytes_ = initial.size();
+    } else {
         ci.initialDataSize = 0;  // a corrupt file must not stop the program
         ci.pInitialData = nullptr;
         VK_CHECK(vkCreatePipelineCache(device_, &ci, nullptr, &cache_));

@@ -16,11 +16,14 @@ class PipelineCache {
     ~PipelineCache();  // writes the cache back (atomically) when it has a file
     VkPipelineCache handle() const { return cache_; }
     const std::filesystem::path& path() const { return path_; }
+    // Bytes of the file the cache was created from (0: no file, or one the driver refused).
+    size_t loaded_bytes() const { return loaded_bytes_; }
 
   private:
     VkDevice device_;
     VkPipelineCache cache_ = VK_NULL_HANDLE;
     std::filesystem::path path_;
+    size_t loaded_bytes_ = 0;
 };
 
 std::filesystem::path default_cache_dir();

@@ -54,9 +54,9 @@ TEST_CASE_FIXTURE(VulkanFixture, "achieved bits follow the budget on text the ro
     const auto& m = quantized_tiny_model();
     rt::ModelSession session(ctx, m.checkpoint);
     for (float bits : {2.0f, 3.0f, 5.0f, 7.0f, 8.0f}) {
-        auto r = rt::perplexity(session, heldout_text() + calibration_text(),
-                                rt::DepthPolicy::budget(bits));
-        CHECK(r.bits == doctest::Approx(bits).epsilon(0.06));
+        auto r = rt::perplexity(session, heldout_text(), rt::DepthPolicy::budget(bits));
+        MESSAGE("budget " << bits << ": " << r.bits << " bits on " << r.tokens << " tokens");
+        CHECK(std::fabs(r.bits - bits) <= 0.1);
     }
 }
 

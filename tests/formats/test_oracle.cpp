@@ -12,6 +12,7 @@
 
 #include "core/half.hpp"
 #include "formats/gguf.hpp"
+#include "support/fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace mq::gguf;
@@ -66,8 +67,8 @@ void check_value(const Value& ours, const nlohmann::json& theirs, const std::str
 
 TEST_CASE("gguf oracle: @huggingface/gguf reads our files exactly as we do") {
     if (run("command -v node >/dev/null 2>&1").first != 0) {
-        MESSAGE(
-            "node is not installed: skipping the @huggingface/gguf cross-check "
+        mq::test::skip_test(
+            "node is not installed, so the @huggingface/gguf cross-check cannot run "
             "(tools/install-deps.sh installs nodejs and npm)");
         return;
     }

@@ -36,7 +36,8 @@ TEST_CASE_FIXTURE(
     auto r = rt::perplexity(session, text, rt::DepthPolicy::uniform(4), 256, 2048);
     MESSAGE("default model, fp32 Vulkan: perplexity " << r.ppl << " on " << r.tokens << " tokens");
     CHECK(r.tokens == 2048);
-    CHECK(r.ppl == doctest::Approx(kTrainingToolPpl2048).epsilon(0.01));
+    // Reproduced to 2e-6 relative (50.6149 against 50.6148).
+    CHECK(r.ppl == doctest::Approx(kTrainingToolPpl2048).epsilon(2e-5));
 }
 
 TEST_CASE_FIXTURE(
@@ -50,7 +51,8 @@ TEST_CASE_FIXTURE(
     auto r4 = rt::perplexity(session, text, rt::DepthPolicy::uniform(2), 256, 2048);
     MESSAGE("checkpoint: 8 bits " << r8.ppl << ", 4 bits " << r4.ppl);
     CHECK(r8.bits == doctest::Approx(8.0));
-    CHECK(r8.ppl == doctest::Approx(kTrainingToolPpl2048).epsilon(0.02));
+    // 8-bit weights: 50.6189, 8e-5 above full precision.
+    CHECK(r8.ppl == doctest::Approx(kTrainingToolPpl2048).epsilon(1e-3));
     CHECK(r4.ppl > r8.ppl);
 }
 

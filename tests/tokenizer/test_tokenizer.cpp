@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "formats/gguf.hpp"
 #include "oracle_support.hpp"
+#include "support/fixtures.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/unicode.hpp"
 #include "toy_vocab.hpp"
@@ -223,11 +224,8 @@ TEST_CASE("tok: GGUF tokenizer metadata round-trips and bad metadata names its k
 }
 
 TEST_CASE("tok: a truncated or corrupt SentencePiece model gives an error, not a crash") {
-    const auto model = shared_fixture("llama2-tokenizer.model");
-    if (!model) {
-        MESSAGE("skipped: shared/fixtures/llama2-tokenizer.model is not beside the checkout");
-        return;
-    }
+    const auto model = mq::test::fixture("llama2-tokenizer.model");
+    if (!model) return;
     const std::string bytes = read_file(*model);
     auto as_span = [](const std::string& s) {
         return std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size());

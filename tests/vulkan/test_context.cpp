@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "core/error.hpp"
 #include "kernels/matmul_ops.hpp"
@@ -106,10 +108,18 @@ TEST_CASE("the pipeline cache is written on exit and read back on the next start
     fs::path file = fs::directory_iterator(dir)->path();
     auto size = fs::file_size(file);
     CHECK(size >= 16);  // at least the header (lavapipe keeps nothing else)
+    auto read_bytes = [](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string saved = read_bytes(file);
     {
-        vk::Context ctx(options);  // loads it; a second save keeps a valid file
+        vk::Context ctx(options);  // starts from the saved cache
+        CHECK(ctx.pipeline_cache_loaded_bytes() == size);
         CHECK(ctx.validation_message_count() == 0);
     }
+    // The cache it saves again holds what it read (nothing new was compiled).
+    CHECK(read_bytes(file) == saved);
     // A corrupt cache file must not stop the program.
     {
         std::ofstream(file, std::ios::binary | std::ios::trunc)
