@@ -9,6 +9,10 @@ set(MQ_MATVEC_ROWS_PER_LANE 4)
 # Output rows each subgroup of the row-per-subgroup (GPU) MoBiSlice mat-vec computes: the
 # shader's R and the workgroup count of matmul_ops.cpp.
 set(MQ_MATVEC_ROWS_PER_SUBGROUP 4)
+# Invocations per workgroup of the one-dimensional transformer shaders (rmsnorm, attention, the
+# router, ...): their local_size_x and the dispatch sizes of engine/runtime/vulkan_forward.cpp.
+# A power of two (the workgroup reductions halve it).
+set(MQ_WORKGROUP_SIZE 64)
 file(MAKE_DIRECTORY ${MQ_SHADER_OUT})
 set_property(GLOBAL PROPERTY MQ_SHADER_HEADERS "")
 set_property(GLOBAL PROPERTY MQ_SHADER_NAMES "")
@@ -16,7 +20,8 @@ set_property(GLOBAL PROPERTY MQ_SHADER_NAMES "")
 function(mq_shader)
   cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES" ${ARGN})
   set(defs -DMQ_MATVEC_ROWS_PER_LANE=${MQ_MATVEC_ROWS_PER_LANE}
-           -DMQ_MATVEC_ROWS_PER_SUBGROUP=${MQ_MATVEC_ROWS_PER_SUBGROUP})
+           -DMQ_MATVEC_ROWS_PER_SUBGROUP=${MQ_MATVEC_ROWS_PER_SUBGROUP}
+           -DMQ_WORKGROUP_SIZE=${MQ_WORKGROUP_SIZE})
   foreach(d ${S_DEFINES})
     list(APPEND defs -D${d})
   endforeach()

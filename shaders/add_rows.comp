@@ -1,6 +1,6 @@
 #version 450
 // x[t] += y[t] (residual) or, with BROADCAST = 1, x[t] += y (a bias row).
-layout(local_size_x = 64) in;
+layout(local_size_x = MQ_WORKGROUP_SIZE) in;  // cmake/Shaders.cmake
 layout(constant_id = 0) const uint WIDTH = 64;
 layout(constant_id = 1) const uint STRIDE = 128;
 layout(constant_id = 2) const uint BROADCAST = 0;

@@ -3,7 +3,8 @@
 // Causal grouped-query attention over the KV cache: one workgroup per (head, token). Query head
 // h reads kv head h / (HEADS / KV_HEADS). Scores live in shared memory (CTX floats).
 #include "step_params.glsl"
-layout(local_size_x = 64) in;
+#include "workgroup_reduce.glsl"
+layout(local_size_x = WG) in;
 layout(constant_id = 0) const uint HEADS = 1;
 layout(constant_id = 1) const uint KV_HEADS = 1;
 layout(constant_id = 2) const uint HEAD_DIM = 64;
@@ -17,22 +18,6 @@ layout(std430, binding = 3) writeonly buffer Out { float out_[]; };
 STEP_PARAMS(4)
 
 shared float scores[CTX];
-shared float reduce_buf[64];
-
-float workgroup_reduce(float v, bool is_max) {
-    uint lid = gl_LocalInvocationID.x;
-    reduce_buf[lid] = v;
-    barrier();
-    for (uint half_ = 32u; half_ > 0u; half_ >>= 1u) {
-        if (lid < half_)
-            reduce_buf[lid] = is_max ? max(reduce_buf[lid], reduce_buf[lid + half_])
-                                     : reduce_buf[lid] + reduce_buf[lid + half_];
-        barrier();
-    }
-    float r = reduce_buf[0];
-    barrier();
-    return r;
-}
 
 void main() {
     uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
@@ -43,7 +28,7 @@ void main() {
     float scale = inversesqrt(float(HEAD_DIM));
 
     float local_max = -3.4e38;
-    for (uint p = lid; p < n; p += 64u) {
+    for (uint p = lid; p < n; p += WG) {
         uint kbase = p * KV_DIM + kvh * HEAD_DIM;
         float s = 0.0;
         for (uint d = 0u; d < HEAD_DIM; ++d) s += q[qbase + d] * kcache[kbase + d];
@@ -51,15 +36,15 @@ void main() {
         scores[p] = s;
         local_max = max(local_max, s);
     }
-    float m = workgroup_reduce(local_max, true);
+    float m = workgroup_max(local_max);
     float local_sum = 0.0;
-    for (uint p = lid; p < n; p += 64u) {
+    for (uint p = lid; p < n; p += WG) {
         float e = exp(scores[p] - m);
         scores[p] = e;
         local_sum += e;
     }
-    float total = workgroup_reduce(local_sum, false);  // its barriers publish scores[]
-    for (uint d = lid; d < HEAD_DIM; d += 64u) {
+    float total = workgroup_sum(local_sum);  // its barriers publish scores[]
+    for (uint d = lid; d < HEAD_DIM; d += WG) {
         float acc = 0.0;
         for (uint p = 0u; p < n; ++p) acc += scores[p] * vcache[p * KV_DIM + kvh * HEAD_DIM + d];
         out_[qbase + d] = acc / total;

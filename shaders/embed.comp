@@ -1,7 +1,7 @@
 #version 450
 // x[t] = token_embd[tokens[t]] for the tokens of a step. The embedding may be bound in row
 // ranges (rows row0 .. row0+rows-1 of it); each range writes the tokens that fall inside it.
-layout(local_size_x = 64) in;
+layout(local_size_x = MQ_WORKGROUP_SIZE) in;  // cmake/Shaders.cmake
 layout(constant_id = 0) const uint DIM = 64;
 layout(constant_id = 1) const uint E_STRIDE = 128;  // floats per embedding row (padded)
 layout(constant_id = 2) const uint X_STRIDE = 128;  // floats per activation row (padded)

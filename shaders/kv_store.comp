@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // Appends the step's k and v rows to this layer's cache at positions pos0 + t.
 #include "step_params.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = MQ_WORKGROUP_SIZE) in;  // cmake/Shaders.cmake
 layout(constant_id = 0) const uint KV_DIM = 64;
 layout(constant_id = 1) const uint STRIDE = 128;  // floats per row of k and v
 layout(std430, binding = 0) readonly buffer K { float k[]; };

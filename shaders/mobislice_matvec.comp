@@ -59,9 +59,7 @@ void plane_dots(inout float dq[ROWS], uint idx[ROWS], uint xb, float mul) {
         uint xw = xb + 4u * w;
         vec4 x0 = x[xw], x1 = x[xw + 1u], x2 = x[xw + 2u], x3 = x[xw + 3u];
         [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-            uint word = w < 4u ? a[r][w] : b[r][w - 4u];
-            dq[r] += dot(codes4(word, 0u), x0) + dot(codes4(word, 8u), x1) +
-                     dot(codes4(word, 16u), x2) + dot(codes4(word, 24u), x3);
+            dq[r] += word_dot(w < 4u ? a[r][w] : b[r][w - 4u], x0, x1, x2, x3);
         }
     }
 }
@@ -127,10 +125,8 @@ void main() {
         vec4 s4 = vec4(0.0);  // sum of the group's activations
         [[unroll]] for (uint j = 0u; j < 32u; ++j) s4 += x[xb + j];
         float xsum = s4.x + s4.y + s4.z + s4.w;
-        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-            vec2 sz = unpackHalf2x16(scale_zero[row[r] * G + g]);
-            acc[r] += sz.x * (dq[r] - (sz.y * grid - 0.5) * xsum);
-        }
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r)
+            acc[r] += group_value(scale_zero[row[r] * G + g], grid, dq[r], xsum);
     }
     [[unroll]] for (uint r = 0u; r < ROWS; ++r)
         if (row0 + r < pc.rows) y[pc.y_offset + row0 + r] = acc[r] / grid;

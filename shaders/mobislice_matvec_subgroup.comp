@@ -35,12 +35,6 @@ layout(push_constant) uniform Push {
     uint plane_stride;  // uvec4s between planes
 } pc;
 
-// Codes of one plane word against the 16 activations it covers.
-float word_dot(uint q, vec4 x0, vec4 x1, vec4 x2, vec4 x3) {
-    return dot(codes4(q, 0u), x0) + dot(codes4(q, 8u), x1) + dot(codes4(q, 16u), x2) +
-           dot(codes4(q, 24u), x3);
-}
-
 void main() {
     uint depth = clamp(depths[pc.depth_index], 1u, 4u);
     float grid = float(1u << (2u * (depth - 1u)));  // s1 / s_k
@@ -72,8 +66,7 @@ void main() {
                          word_dot(q.w, xs[12], xs[13], xs[14], xs[15]);
                 }
                 // The zero-point term is linear in the activations: each lane its share.
-                vec2 sz = unpackHalf2x16(scale_zero[row * G + c / 2u]);
-                acc[r] += sz.x * (dq - (sz.y * grid - 0.5) * sum_x);
+                acc[r] += group_value(scale_zero[row * G + c / 2u], grid, dq, sum_x);
             }
         }
         for (uint r = 0u; r < R; ++r) {

@@ -5,7 +5,7 @@
 // pairs (x[i], x[i + rope_dim/2]) as Hugging Face and qwen2 checkpoints do.
 // inv_freq[i] = theta^(-2i/rope_dim) / factor_i is computed on the host (llama3 scaling).
 #include "step_params.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = MQ_WORKGROUP_SIZE) in;  // cmake/Shaders.cmake
 layout(constant_id = 0) const uint HEADS = 1;
 layout(constant_id = 1) const uint HEAD_DIM = 64;
 layout(constant_id = 2) const uint ROPE_DIM = 64;

@@ -4,10 +4,12 @@
 // needs no CPU round trip. One workgroup per token. The math is runtime/router.hpp's:
 //   u = x / r, r^2 = mean(x^2) + 1e-6, a = log(r^2);  h = relu(W1 u + wa a + b1);
 //   s = W2 h + b2;  depth = 1, then +1 while s[depth - 1] > threshold.
-layout(local_size_x = 64) in;
+#extension GL_GOOGLE_include_directive : require
+#include "workgroup_reduce.glsl"
+layout(local_size_x = WG) in;
 layout(constant_id = 0) const uint K = 64;        // inputs of the linear
 layout(constant_id = 1) const uint STRIDE = 128;  // floats between tokens' rows of X
-layout(constant_id = 2) const uint H = 16;        // hidden units (<= 64)
+layout(constant_id = 2) const uint H = 16;        // hidden units (<= WG)
 
 // Router weights packed as w1[H][K], wa[H], b1[H], w2[3][H], b2[3].
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -20,21 +22,14 @@ layout(push_constant) uniform Push {
     uint depth_offset;     // depths[depth_offset + t] is written for token t
 } pc;
 
-shared float partial[64];
-shared float hidden[64];
+shared float hidden[WG];
 
 void main() {
     uint t = gl_WorkGroupID.x, lid = gl_LocalInvocationID.x;
     uint base = t * STRIDE;
     float s = 0.0;
-    for (uint i = lid; i < K; i += 64u) s += x[base + i] * x[base + i];
-    partial[lid] = s;
-    barrier();
-    for (uint half_ = 32u; half_ > 0u; half_ >>= 1u) {
-        if (lid < half_) partial[lid] += partial[lid + half_];
-        barrier();
-    }
-    float r2 = partial[0] / float(K) + 1e-6;
+    for (uint i = lid; i < K; i += WG) s += x[base + i] * x[base + i];
+    float r2 = workgroup_sum(s) / float(K) + 1e-6;
     float inv_r = inversesqrt(r2), a = log(r2);
     const uint WA = H * K, B1 = WA + H, W2 = B1 + H, B2 = W2 + 3u * H;
     if (lid < H) {

@@ -1,6 +1,6 @@
 #version 450
 // out[t] = silu(gate[t]) * up[t], in place over the gate rows.
-layout(local_size_x = 64) in;
+layout(local_size_x = MQ_WORKGROUP_SIZE) in;  // cmake/Shaders.cmake
 layout(constant_id = 0) const uint FFN = 64;
 layout(constant_id = 1) const uint STRIDE = 128;
 layout(std430, binding = 0) buffer Gate { float gate[]; };

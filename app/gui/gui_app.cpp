@@ -197,143 +197,207 @@ void print_frame_summary(const std::vector<float>& work_ms, const std::vector<fl
                  b[2]);
 }
 
-}  // namespace
-
-int run_gui(const GuiOptions& o) {
+// The engine's context, made with what the window needs (GLFW's surface extensions, swapchain).
+std::unique_ptr<vk::Context> make_window_context(const GuiOptions& o) {
     std::vector<const char*> instance_ext = init_glfw_for_vulkan();
     vk::ContextOptions co;
     co.device = o.device;
     co.validation = o.validation;
     co.instance_extensions = instance_ext;
     co.device_extensions = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
-    std::unique_ptr<vk::Context> ctx;
     try {
-        ctx = std::make_unique<vk::Context>(co);
+        return std::make_unique<vk::Context>(co);
     } catch (const std::exception& e) {
         glfwTerminate();
         fail("no usable Vulkan device for the window: {}", e.what());
     }
+}
+
+// Whether the user did anything since the last call: mouse moves and buttons, keys, typed
+// characters, wheel, dropped files. Polled: the X server also wakes us for presents, which are
+// not activity.
+class InputWatch {
+  public:
+    explicit InputWatch(GLFWwindow* window) : window_(window) {}
+    bool seen() {
+        double x, y;
+        glfwGetCursorPos(window_, &x, &y);
+        bool seen = x != last_x_ || y != last_y_ || !g_dropped.empty();
+        last_x_ = x;
+        last_y_ = y;
+        const ImGuiIO& io = ImGui::GetIO();
+        seen |= io.InputQueueCharacters.Size > 0 || io.MouseWheel != 0 || io.MouseWheelH != 0;
+        for (bool k : io.KeysDown) seen |= k;
+        for (int b = 0; b < 3; ++b) seen |= glfwGetMouseButton(window_, b) == GLFW_PRESS;
+        return seen;
+    }
+
+  private:
+    GLFWwindow* window_;
+    double last_x_ = -1, last_y_ = -1;
+};
+
+struct FrameTimes {
+    std::vector<float> work_ms, build_ms;
+    int frames = 0;
+};
+
+// Everything one run of the window holds, and the frame loop.
+class Session {
+  public:
+    Session(const GuiOptions& o, vk::Context& ctx, Script* script)
+        : o_(o),
+          script_(script),
+          window_(ctx, "MoBiQuant Studio", o.width, o.height),
+          worker_(ctx),
+          jobs_(ctx),  // after the worker: its jobs are cancelled and joined first
+          app_(worker_, jobs_, ui_),
+          input_(window_.handle()) {
+        glfwSetDropCallback(window_.handle(), [](GLFWwindow*, int n, const char** paths) {
+            for (int i = 0; i < n; ++i) g_dropped.emplace_back(paths[i]);
+        });
+        if (!o.log.empty()) worker_.set_log(o.log);
+        worker_.set_sampling(ui_.sampling, uint32_t(ui_.max_tokens));
+        worker_.set_budget(ui_.budget);
+        open(o.model.empty() ? app::default_model_path().string() : o.model);
+    }
+
+    // Runs frames until the window closes, the script quits or fails, or --frames is reached.
+    // Returns the exit code (0, or 2 when the script failed).
+    int run(FrameTimes& times) {
+        // A steady rate, not one frame per token; on a CPU device (lavapipe) every frame costs
+        // the engine CPU time, so --fps trades smoothness for tokens/s there.
+        const auto period = std::chrono::microseconds(1000000 / std::clamp(o_.fps, 1, 240));
+        while (!window_.should_close() && !app_.quit_requested()) {
+            const auto t0 = Clock::now();
+            draw_frame(times);
+            if (script_) {
+                try {
+                    script_->tick(app_);
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "error: script: %s\n", e.what());
+                    return 2;
+                }
+            }
+            if (o_.frames > 0 && times.frames >= o_.frames) break;
+            open_requested_model();
+            wait_for_next_frame(t0, period);
+        }
+        if (script_ && !script_->done() && !app_.quit_requested()) {
+            std::fprintf(stderr, "error: the window closed before the script finished\n");
+            return 2;
+        }
+        return 0;
+    }
+
+    void print_generation_summary() {
+        auto lk = worker_.lock();
+        const LiveStats& s = worker_.stats();
+        std::fprintf(stderr,
+                     "gui: %llu tokens generated; last reply: prompt %.1f tok/s, generation "
+                     "%.1f tok/s\n",
+                     (unsigned long long)s.total_tokens, s.prefill_tps, s.decode_tps);
+    }
+
+  private:
+    void open(const std::string& model) {
+        std::snprintf(ui_.model_path.data(), ui_.model_path.size(), "%s", model.c_str());
+        remember_recent(ui_, model);
+        worker_.open(model);
+    }
+
+    // Builds the UI, renders and presents it, and saves a screenshot when the script asked.
+    void draw_frame(FrameTimes& times) {
+        const auto t0 = Clock::now();
+        glfwPollEvents();
+        window_.new_frame();
+        app_.inject_input();
+        ImGui::NewFrame();
+        draw_app(worker_, jobs_, ui_);
+        ImGui::Render();
+        times.build_ms.push_back(
+            std::chrono::duration<float, std::milli>(Clock::now() - t0).count());
+        window_.render(ImGui::GetDrawData());
+        float ms = std::chrono::duration<float, std::milli>(Clock::now() - t0).count();
+        times.work_ms.push_back(ms);
+        ui_.frame_ms.push_back(ms);
+        if (ui_.frame_ms.size() > 60) ui_.frame_ms.pop_front();
+        if (std::string shot = app_.take_screenshot(); !shot.empty()) {
+            auto path = std::filesystem::path(o_.screenshot_dir) / (shot + ".png");
+            window_.save_png(ImGui::GetDrawData(), path);
+            std::fprintf(stderr, "gui: screenshot %s\n", path.c_str());
+        }
+        ++ui_.frame;
+        ++times.frames;
+    }
+
+    // A file dropped on the window or chosen in the Models panel (not while eval holds the
+    // device).
+    void open_requested_model() {
+        for (auto& p : g_dropped) ui_.open_request = p;
+        g_dropped.clear();
+        if (!ui_.open_request.empty() && !jobs_.eval.running()) {
+            open(ui_.open_request);
+            ui_.open_request.clear();
+        }
+    }
+
+    // Idle (no input, nothing loading or generating, no script) for a second: redraw at 4 Hz
+    // until input arrives, so an idle window costs (almost) no CPU.
+    void wait_for_next_frame(Clock::time_point t0, std::chrono::microseconds period) {
+        bool busy = script_ || app_.generating() || worker_.phase_is_loading() ||
+                    jobs_.quantize.running() || jobs_.eval.running() || input_.seen();
+        if (busy) last_activity_ = Clock::now();
+        bool idle = Clock::now() - last_activity_ > std::chrono::seconds(1);
+        auto next = t0 + (idle ? std::chrono::microseconds(250000) : period);
+        while (Clock::now() < next && !window_.should_close()) {
+            glfwWaitEventsTimeout(std::chrono::duration<double>(next - Clock::now()).count() +
+                                  1e-4);
+            if (idle && input_.seen()) {
+                last_activity_ = Clock::now();
+                break;
+            }
+        }
+    }
+
+    const GuiOptions& o_;
+    Script* script_;
+    VulkanWindow window_;
+    UiState ui_;
+    EngineWorker worker_;
+    ModelJobs jobs_;
+    App app_;
+    InputWatch input_;
+    Clock::time_point last_activity_ = Clock::now();
+};
+
+// The validation layer's messages; a run that produced any exits with 3.
+int with_validation_result(const vk::Context& ctx, int exit_code) {
+    if (!ctx.validation_enabled()) return exit_code;
+    auto msgs = ctx.validation_messages();
+    std::fprintf(stderr, "gui: %zu validation messages\n", msgs.size());
+    for (auto& m : msgs) std::fprintf(stderr, "  %s\n", m.c_str());
+    return !msgs.empty() && exit_code == 0 ? 3 : exit_code;
+}
+
+}  // namespace
+
+int run_gui(const GuiOptions& o) {
+    std::unique_ptr<vk::Context> ctx = make_window_context(o);
     std::unique_ptr<Script> script;
     if (!o.script.empty()) script = std::make_unique<Script>(o.script);
 
+    FrameTimes times;
+    const auto t_start = Clock::now();
     int exit_code = 0;
-    std::vector<float> work_ms, build_ms;
-    auto t_start = Clock::now();
-    int frames = 0;
     {
-        VulkanWindow window(*ctx, "MoBiQuant Studio", o.width, o.height);
-        glfwSetDropCallback(window.handle(), [](GLFWwindow*, int n, const char** paths) {
-            for (int i = 0; i < n; ++i) g_dropped.emplace_back(paths[i]);
-        });
-        UiState ui;
-        EngineWorker worker(*ctx);
-        ModelJobs jobs(*ctx);  // after the worker: its jobs are cancelled and joined first
-        if (!o.log.empty()) worker.set_log(o.log);
-        worker.set_sampling(ui.sampling, uint32_t(ui.max_tokens));
-        worker.set_budget(ui.budget);
-        std::string model = o.model.empty() ? app::default_model_path().string() : o.model;
-        std::snprintf(ui.model_path.data(), ui.model_path.size(), "%s", model.c_str());
-        remember_recent(ui, model);
-        worker.open(model);
-        App app(worker, jobs, ui);
-
-        // A steady rate, not one frame per token; on a CPU device (lavapipe) every frame costs
-        // the engine CPU time, so --fps trades smoothness for tokens/s there.
-        auto last_activity = Clock::now();
-        double last_x = -1, last_y = -1;
-        auto input_seen = [&] {
-            double x, y;
-            glfwGetCursorPos(window.handle(), &x, &y);
-            bool seen = x != last_x || y != last_y || !g_dropped.empty();
-            last_x = x;
-            last_y = y;
-            const ImGuiIO& io = ImGui::GetIO();
-            seen |= io.InputQueueCharacters.Size > 0 || io.MouseWheel != 0 || io.MouseWheelH != 0;
-            for (bool k : io.KeysDown) seen |= k;
-            for (int b = 0; b < 3; ++b)
-                seen |= glfwGetMouseButton(window.handle(), b) == GLFW_PRESS;
-            return seen;
-        };
-        const auto frame_period = std::chrono::microseconds(1000000 / std::clamp(o.fps, 1, 240));
-        while (!window.should_close() && !app.quit_requested()) {
-            auto t0 = Clock::now();
-            glfwPollEvents();
-            window.new_frame();
-            app.inject_input();
-            ImGui::NewFrame();
-            draw_app(worker, jobs, ui);
-            ImGui::Render();
-            build_ms.push_back(std::chrono::duration<float, std::milli>(Clock::now() - t0).count());
-            window.render(ImGui::GetDrawData());
-            float ms = std::chrono::duration<float, std::milli>(Clock::now() - t0).count();
-            work_ms.push_back(ms);
-            ui.frame_ms.push_back(ms);
-            if (ui.frame_ms.size() > 60) ui.frame_ms.pop_front();
-            if (std::string shot = app.take_screenshot(); !shot.empty()) {
-                auto path = std::filesystem::path(o.screenshot_dir) / (shot + ".png");
-                window.save_png(ImGui::GetDrawData(), path);
-                std::fprintf(stderr, "gui: screenshot %s\n", path.c_str());
-            }
-            ++ui.frame;
-            ++frames;
-            if (script) {
-                try {
-                    script->tick(app);
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "error: script: %s\n", e.what());
-                    exit_code = 2;
-                    break;
-                }
-            }
-            if (o.frames > 0 && frames >= o.frames) break;
-            for (auto& p : g_dropped) ui.open_request = p;
-            g_dropped.clear();
-            if (!ui.open_request.empty() && !jobs.eval.running()) {
-                std::snprintf(ui.model_path.data(), ui.model_path.size(), "%s",
-                              ui.open_request.c_str());
-                remember_recent(ui, ui.open_request);
-                worker.open(ui.open_request);
-                ui.open_request.clear();
-            }
-            // Idle (no input, nothing loading or generating, no script) for a second: redraw at
-            // 4 Hz until input arrives, so an idle window costs (almost) no CPU. Input is polled:
-            // the X server also wakes us for presents, which are not activity.
-            bool busy = script || app.generating() || worker.phase_is_loading() ||
-                        jobs.quantize.running() || jobs.eval.running() || input_seen();
-            if (busy) last_activity = Clock::now();
-            bool idle = Clock::now() - last_activity > std::chrono::seconds(1);
-            auto next = t0 + (idle ? std::chrono::microseconds(250000) : frame_period);
-            while (Clock::now() < next && !window.should_close()) {
-                glfwWaitEventsTimeout(std::chrono::duration<double>(next - Clock::now()).count() +
-                                      1e-4);
-                if (idle && input_seen()) {
-                    last_activity = Clock::now();
-                    break;
-                }
-            }
-        }
-        if (script && !script->done() && exit_code == 0 && !app.quit_requested()) {
-            std::fprintf(stderr, "error: the window closed before the script finished\n");
-            exit_code = 2;
-        }
-        {
-            auto lk = worker.lock();
-            const LiveStats& s = worker.stats();
-            std::fprintf(stderr,
-                         "gui: %llu tokens generated; last reply: prompt %.1f tok/s, generation "
-                         "%.1f tok/s\n",
-                         (unsigned long long)s.total_tokens, s.prefill_tps, s.decode_tps);
-        }
+        Session session(o, *ctx, script.get());
+        exit_code = session.run(times);
+        session.print_generation_summary();
     }
-    print_frame_summary(work_ms, build_ms, frames,
+    print_frame_summary(times.work_ms, times.build_ms, times.frames,
                         std::chrono::duration<double>(Clock::now() - t_start).count());
-    if (ctx->validation_enabled()) {
-        auto msgs = ctx->validation_messages();
-        std::fprintf(stderr, "gui: %zu validation messages\n", msgs.size());
-        for (auto& m : msgs) std::fprintf(stderr, "  %s\n", m.c_str());
-        if (!msgs.empty() && exit_code == 0) exit_code = 3;
-    }
-    return exit_code;
+    return with_validation_result(*ctx, exit_code);
 }
 
 }  // namespace mq::gui

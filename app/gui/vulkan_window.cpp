@@ -4,9 +4,10 @@
 #include <stb_image_write.h>
 
 #include <cstdlib>
-#include <cstring>
 
 #include "core/error.hpp"
+#include "gui/device_handle.hpp"
+#include "vulkan/buffer.hpp"
 
 namespace mq::gui {
 
@@ -214,12 +215,22 @@ void VulkanWindow::render(ImDrawData* draw_data) {
     wd_.SemaphoreIndex = (wd_.SemaphoreIndex + 1) % wd_.ImageCount;
 }
 
-void VulkanWindow::save_png(ImDrawData* draw_data, const std::filesystem::path& path) {
-    VkDevice dev = ctx_.device();
-    const uint32_t w = uint32_t(wd_.Width), h = uint32_t(wd_.Height);
-    const VkFormat format = wd_.SurfaceFormat.format;
-    const auto& mem = ctx_.memory_properties();
+namespace {
 
+// An image of the window's size and format that ImGui's pipeline can draw into: its render pass
+// matches the window's (same format, samples and dependency) and ends ready for a copy.
+struct OffscreenTarget {
+    ImageHandle image;
+    MemoryHandle memory;
+    ImageViewHandle view;
+    RenderPassHandle pass;
+    FramebufferHandle framebuffer;
+    explicit OffscreenTarget(VkDevice dev)
+        : image(dev), memory(dev), view(dev), pass(dev), framebuffer(dev) {}
+};
+
+void create_image(VkDevice dev, const VkPhysicalDeviceMemoryProperties& mem, VkFormat format,
+                  uint32_t w, uint32_t h, OffscreenTarget& t) {
     VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
     ici.imageType = VK_IMAGE_TYPE_2D;
     ici.format = format;
@@ -229,26 +240,23 @@ void VulkanWindow::save_png(ImDrawData* draw_data, const std::filesystem::path& 
     ici.samples = VK_SAMPLE_COUNT_1_BIT;
     ici.tiling = VK_IMAGE_TILING_OPTIMAL;
     ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
-    VkImage image;
-    check_vk(vkCreateImage(dev, &ici, nullptr, &image));
+    check_vk(vkCreateImage(dev, &ici, nullptr, t.image.out()));
     VkMemoryRequirements req;
-    vkGetImageMemoryRequirements(dev, image, &req);
+    vkGetImageMemoryRequirements(dev, t.image.get(), &req);
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
     mai.memoryTypeIndex = memory_type(mem, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-    VkDeviceMemory image_mem;
-    check_vk(vkAllocateMemory(dev, &mai, nullptr, &image_mem));
-    check_vk(vkBindImageMemory(dev, image, image_mem, 0));
+    check_vk(vkAllocateMemory(dev, &mai, nullptr, t.memory.out()));
+    check_vk(vkBindImageMemory(dev, t.image.get(), t.memory.get(), 0));
     VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-    vci.image = image;
+    vci.image = t.image.get();
     vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
     vci.format = format;
     vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    VkImageView view;
-    check_vk(vkCreateImageView(dev, &vci, nullptr, &view));
+    check_vk(vkCreateImageView(dev, &vci, nullptr, t.view.out()));
+}
 
-    // Compatible with the window's render pass (same format and samples), so ImGui's pipeline
-    // draws into it; it ends ready for the copy.
+void create_render_pass(VkDevice dev, VkFormat format, OffscreenTarget& t) {
     VkAttachmentDescription att{};
     att.format = format;
     att.samples = VK_SAMPLE_COUNT_1_BIT;
@@ -279,108 +287,113 @@ void VulkanWindow::save_png(ImDrawData* draw_data, const std::filesystem::path& 
     rpi.pSubpasses = &sub;
     rpi.dependencyCount = 1;
     rpi.pDependencies = &dep;
-    VkRenderPass pass;
-    check_vk(vkCreateRenderPass(dev, &rpi, nullptr, &pass));
+    check_vk(vkCreateRenderPass(dev, &rpi, nullptr, t.pass.out()));
+}
+
+void create_framebuffer(VkDevice dev, uint32_t w, uint32_t h, OffscreenTarget& t) {
+    VkImageView view = t.view.get();
     VkFramebufferCreateInfo fbi{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
-    fbi.renderPass = pass;
+    fbi.renderPass = t.pass.get();
     fbi.attachmentCount = 1;
     fbi.pAttachments = &view;
     fbi.width = w;
     fbi.height = h;
     fbi.layers = 1;
-    VkFramebuffer fb;
-    check_vk(vkCreateFramebuffer(dev, &fbi, nullptr, &fb));
+    check_vk(vkCreateFramebuffer(dev, &fbi, nullptr, t.framebuffer.out()));
+}
 
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = VkDeviceSize(w) * h * 4;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    VkBuffer buffer;
-    check_vk(vkCreateBuffer(dev, &bci, nullptr, &buffer));
-    vkGetBufferMemoryRequirements(dev, buffer, &req);
-    mai.allocationSize = req.size;
-    mai.memoryTypeIndex =
-        memory_type(mem, req.memoryTypeBits,
-                    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-    VkDeviceMemory buffer_mem;
-    check_vk(vkAllocateMemory(dev, &mai, nullptr, &buffer_mem));
-    check_vk(vkBindBufferMemory(dev, buffer, buffer_mem, 0));
+// Draws draw_data into the target, then copies the image into `pixels` (w x h x 4 bytes).
+void record_draw_and_copy(VkCommandBuffer cb, ImDrawData* draw_data, const OffscreenTarget& t,
+                          uint32_t w, uint32_t h, VkBuffer pixels) {
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    check_vk(vkBeginCommandBuffer(cb, &bi));
+    VkClearValue clear{};
+    clear.color = {{0.07f, 0.08f, 0.10f, 1.0f}};
+    VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+    rp.renderPass = t.pass.get();
+    rp.framebuffer = t.framebuffer.get();
+    rp.renderArea.extent = {w, h};
+    rp.clearValueCount = 1;
+    rp.pClearValues = &clear;
+    vkCmdBeginRenderPass(cb, &rp, VK_SUBPASS_CONTENTS_INLINE);
+    ImGui_ImplVulkan_RenderDrawData(draw_data, cb);
+    vkCmdEndRenderPass(cb);
+    VkImageMemoryBarrier ib{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+    ib.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    ib.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    ib.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    ib.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    ib.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    ib.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    ib.image = t.image.get();
+    ib.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
+                         VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &ib);
+    VkBufferImageCopy copy{};
+    copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    copy.imageExtent = {w, h, 1};
+    vkCmdCopyImageToBuffer(cb, t.image.get(), VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, pixels, 1,
+                           &copy);
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
+                         0, nullptr, 0, nullptr);
+    check_vk(vkEndCommandBuffer(cb));
+}
 
+// BGRA or RGBA pixels as opaque RGBA, then a PNG.
+void write_png(std::vector<uint8_t> pixels, VkFormat format, uint32_t w, uint32_t h,
+               const std::filesystem::path& path) {
+    const bool bgra = format == VK_FORMAT_B8G8R8A8_UNORM || format == VK_FORMAT_B8G8R8A8_SRGB;
+    for (size_t i = 0; i < pixels.size(); i += 4) {
+        if (bgra) std::swap(pixels[i], pixels[i + 2]);
+        pixels[i + 3] = 255;
+    }
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    if (!stbi_write_png(path.c_str(), int(w), int(h), 4, pixels.data(), int(w) * 4))
+        fail("could not write the screenshot {}", path.string());
+}
+
+}  // namespace
+
+void VulkanWindow::save_png(ImDrawData* draw_data, const std::filesystem::path& path) {
+    VkDevice dev = ctx_.device();
+    const uint32_t w = uint32_t(wd_.Width), h = uint32_t(wd_.Height);
+    const VkFormat format = wd_.SurfaceFormat.format;
+
+    OffscreenTarget target(dev);
+    create_image(dev, ctx_.memory_properties(), format, w, h, target);
+    create_render_pass(dev, format, target);
+    create_framebuffer(dev, w, h, target);
+    vk::Buffer pixels(ctx_, uint64_t(w) * h * 4, vk::MemoryKind::Host,
+                      VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+
+    CommandPoolHandle pool(dev);  // destroying the pool frees its command buffer
+    *pool.out() = ctx_.create_command_pool(VK_COMMAND_POOL_CREATE_TRANSIENT_BIT);
     VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    cai.commandPool = upload_pool_;
+    cai.commandPool = pool.get();
     cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     cai.commandBufferCount = 1;
     VkCommandBuffer cb;
     check_vk(vkAllocateCommandBuffers(dev, &cai, &cb));
+    FenceHandle fence(dev);
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VkFence fence;
-    check_vk(vkCreateFence(dev, &fci, nullptr, &fence));
+    check_vk(vkCreateFence(dev, &fci, nullptr, fence.out()));
     {
         // ImGui's vertex buffers rotate per draw; with the queue idle none is still in use.
         std::lock_guard lock(ctx_.queue_mutex());
         check_vk(vkQueueWaitIdle(ctx_.queue()));
-        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-        bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-        check_vk(vkBeginCommandBuffer(cb, &bi));
-        VkClearValue clear{};
-        clear.color = {{0.07f, 0.08f, 0.10f, 1.0f}};
-        VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
-        rp.renderPass = pass;
-        rp.framebuffer = fb;
-        rp.renderArea.extent = {w, h};
-        rp.clearValueCount = 1;
-        rp.pClearValues = &clear;
-        vkCmdBeginRenderPass(cb, &rp, VK_SUBPASS_CONTENTS_INLINE);
-        ImGui_ImplVulkan_RenderDrawData(draw_data, cb);
-        vkCmdEndRenderPass(cb);
-        VkImageMemoryBarrier ib{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-        ib.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
-        ib.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-        ib.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-        ib.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-        ib.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-        ib.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-        ib.image = image;
-        ib.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
-                             VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &ib);
-        VkBufferImageCopy copy{};
-        copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-        copy.imageExtent = {w, h, 1};
-        vkCmdCopyImageToBuffer(cb, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, buffer, 1, &copy);
-        VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-        mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-        mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-        vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                             &mb, 0, nullptr, 0, nullptr);
-        check_vk(vkEndCommandBuffer(cb));
+        record_draw_and_copy(cb, draw_data, target, w, h, pixels.handle());
         VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
         si.commandBufferCount = 1;
         si.pCommandBuffers = &cb;
-        check_vk(vkQueueSubmit(ctx_.queue(), 1, &si, fence));
-        check_vk(vkWaitForFences(dev, 1, &fence, VK_TRUE, UINT64_MAX));
+        check_vk(vkQueueSubmit(ctx_.queue(), 1, &si, fence.get()));
+        VkFence done = fence.get();
+        check_vk(vkWaitForFences(dev, 1, &done, VK_TRUE, UINT64_MAX));
     }
-    void* mapped = nullptr;
-    check_vk(vkMapMemory(dev, buffer_mem, 0, VK_WHOLE_SIZE, 0, &mapped));
-    std::vector<uint8_t> rgba(size_t(w) * h * 4);
-    std::memcpy(rgba.data(), mapped, rgba.size());
-    vkUnmapMemory(dev, buffer_mem);
-    bool bgra = format == VK_FORMAT_B8G8R8A8_UNORM || format == VK_FORMAT_B8G8R8A8_SRGB;
-    for (size_t i = 0; i < rgba.size(); i += 4) {
-        if (bgra) std::swap(rgba[i], rgba[i + 2]);
-        rgba[i + 3] = 255;
-    }
-    vkDestroyFence(dev, fence, nullptr);
-    vkFreeCommandBuffers(dev, upload_pool_, 1, &cb);
-    vkDestroyBuffer(dev, buffer, nullptr);
-    vkFreeMemory(dev, buffer_mem, nullptr);
-    vkDestroyFramebuffer(dev, fb, nullptr);
-    vkDestroyRenderPass(dev, pass, nullptr);
-    vkDestroyImageView(dev, view, nullptr);
-    vkDestroyImage(dev, image, nullptr);
-    vkFreeMemory(dev, image_mem, nullptr);
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    if (!stbi_write_png(path.c_str(), int(w), int(h), 4, rgba.data(), int(w) * 4))
-        fail("could not write the screenshot {}", path.string());
+    write_png(pixels.read<uint8_t>(uint64_t(w) * h * 4), format, w, h, path);
 }
 
 }  // namespace mq::gui

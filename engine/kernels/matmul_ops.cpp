@@ -1,6 +1,7 @@
 #include "kernels/matmul_ops.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <string_view>
 
@@ -56,6 +57,28 @@ Dispatch matrix_dispatch(const vk::Kernel& k, VkDescriptorSet set,
     return d;
 }
 
+// The shaders of the products by variant (shaders/mobislice.cmake builds each one). A mat-vec
+// variant: row per lane with x in a uniform buffer, the same with x in a storage buffer (K too
+// wide for the uniform range), or row per subgroup.
+enum MatVecVariant : size_t { kLanesUniformX, kLanesStorageX, kSubgroups, kMatVecVariants };
+constexpr std::array<const char*, kMatVecVariants> kSlicedMatVecShaders = {
+    "mobislice_matvec", "mobislice_matvec_xssbo", "mobislice_matvec_subgroup"};
+constexpr const char* kSlicedMatMatShader = "mobislice_matmat";
+// [WeightFormat][variant]
+constexpr std::array<std::array<const char*, kMatVecVariants>, 2> kDenseMatVecShaders = {{
+    {"dense_matvec", "dense_matvec_xssbo", "dense_matvec_subgroup"},
+    {"dense_matvec_f16", "dense_matvec_f16_xssbo", "dense_matvec_f16_subgroup"},
+}};
+constexpr std::array<const char*, 2> kDenseMatMatShaders = {"dense_matmat", "dense_matmat_f16"};
+
+MatVecVariant matvec_variant(bool subgroups, bool x_in_uniform) {
+    return subgroups ? kSubgroups : x_in_uniform ? kLanesUniformX : kLanesStorageX;
+}
+
+size_t format_index(WeightFormat f) {
+    return f == WeightFormat::F16 ? 1 : 0;
+}
+
 uint32_t plane_stride_vec4(const SlicedChunk& c) {
     return static_cast<uint32_t>(c.plane_stride / 16);
 }
@@ -84,6 +107,15 @@ MatVecLayout resolve_layout(MatVecLayout asked, const vk::DeviceInfo& info) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> matmul_shader_names() {
+    std::vector<std::string_view> names(kSlicedMatVecShaders.begin(), kSlicedMatVecShaders.end());
+    names.push_back(kSlicedMatMatShader);
+    for (const auto& per_format : kDenseMatVecShaders)
+        names.insert(names.end(), per_format.begin(), per_format.end());
+    names.insert(names.end(), kDenseMatMatShaders.begin(), kDenseMatMatShaders.end());
+    return names;
+}
 
 MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout)
     : lib_(library),
@@ -120,7 +152,7 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
     require_size(depth.buffer, (uint64_t(depth.index) + 1) * 4, "depth");
     Plan plan;
     if (layout_ == MatVecLayout::RowPerSubgroup) {
-        vk::Kernel& k = lib_.get({"mobislice_matvec_subgroup",
+        vk::Kernel& k = lib_.get({kSlicedMatVecShaders[kSubgroups],
                                   {kStorage, kStorage, kStorage, kStorage, kStorage},
                                   4 * 4,
                                   {kSubgroupLayoutGroupSize, w.cols}});
@@ -132,7 +164,7 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
         return plan;
     }
     bool ubo = x_fits_uniform(w.cols);
-    vk::Kernel& k = lib_.get({ubo ? "mobislice_matvec" : "mobislice_matvec_xssbo",
+    vk::Kernel& k = lib_.get({kSlicedMatVecShaders[matvec_variant(false, ubo)],
                               {kStorage, kStorage, ubo ? kUniform : kStorage, kStorage, kStorage},
                               4 * 4,
                               {kRowsPerGroup, w.cols, depth.always_full ? 1u : 0u}});
@@ -162,7 +194,7 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
                                  {depths.buffer, depths.index + t}));
         return plan;
     }
-    vk::Kernel& k = lib_.get({"mobislice_matmat",
+    vk::Kernel& k = lib_.get({kSlicedMatMatShader,
                               {kStorage, kStorage, kUniform, kStorage, kStorage},
                               7 * 4,
                               {kRowsPerGroup, w.cols, tiles.size}});
@@ -186,15 +218,11 @@ Plan MatMulOps::dense_matvec(const GpuDenseMatrix& w, const MatVecIo& io) {
     uint64_t x_bytes = uint64_t(w.padded_cols) * 4;
     require_size(io.x, x_bytes, "activation");
     require_size(io.y, (uint64_t(io.y_offset) + w.rows) * 4, "output");
-    std::string name = w.format == WeightFormat::F16 ? "dense_matvec_f16" : "dense_matvec";
-    if (subgroups)
-        name += "_subgroup";
-    else if (!ubo)
-        name += "_xssbo";
-    vk::Kernel& k = lib_.get({name,
-                              {kStorage, ubo && !subgroups ? kUniform : kStorage, kStorage},
-                              2 * 4,
-                              {subgroups ? kSubgroupLayoutGroupSize : kRowsPerGroup, w.cols}});
+    vk::Kernel& k =
+        lib_.get({kDenseMatVecShaders[format_index(w.format)][matvec_variant(subgroups, ubo)],
+                  {kStorage, ubo && !subgroups ? kUniform : kStorage, kStorage},
+                  2 * 4,
+                  {subgroups ? kSubgroupLayoutGroupSize : kRowsPerGroup, w.cols}});
     Plan plan;
     for (const RowChunk& c : w.chunks) {
         std::vector<vk::BufferRange> ranges{
@@ -221,7 +249,7 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
                 dense_matvec(w, {sub(io.x, t * x_row, x_row), io.y, io.y_offset + t * stride}));
         return plan;
     }
-    vk::Kernel& k = lib_.get({w.format == WeightFormat::F16 ? "dense_matmat_f16" : "dense_matmat",
+    vk::Kernel& k = lib_.get({kDenseMatMatShaders[format_index(w.format)],
                               {kStorage, kUniform, kStorage},
                               6 * 4,
                               {kRowsPerGroup, w.cols, tiles.size}});

@@ -8,6 +8,9 @@
 // Activations are read through uniform buffers where they fit the device's uniform range (a
 // mat-mat takes its batch in tiles of tokens that fit, one dispatch per tile), so their range
 // offsets must meet minUniformBufferOffsetAlignment; wider rows fall back to storage reads.
+#include <string_view>
+#include <vector>
+
 #include "kernels/gpu_matrix.hpp"
 #include "kernels/kernel_library.hpp"
 #include "kernels/plan.hpp"
@@ -44,6 +47,9 @@ struct DepthSource {
 // RowPerSubgroup on a GPU with subgroup arithmetic, unless $MOBIQUANT_MATVEC_LAYOUT says
 // "lanes" or "subgroups".
 enum class MatVecLayout { Auto, RowPerLane, RowPerSubgroup };
+
+// Every shader the products below can pick, by name; each must be embedded (tests check).
+std::vector<std::string_view> matmul_shader_names();
 
 class MatMulOps {
   public:

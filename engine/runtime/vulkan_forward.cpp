@@ -18,6 +18,8 @@ using kernels::Plan;
 
 namespace {
 constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+// Invocations per workgroup of the transformer shaders (their WG; cmake/Shaders.cmake).
+constexpr uint32_t kWorkgroupSize = MQ_WORKGROUP_SIZE;
 uint32_t div_up(uint32_t a, uint32_t b) {
     return (a + b - 1) / b;
 }
@@ -92,8 +94,8 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     routed_ = sliced_ && w.routers != nullptr;
     if (routed_) {
         router_hidden_ = w.routers->routers.at(0).hidden;
-        if (router_hidden_ == 0 || router_hidden_ > 64)
-            fail("router hidden size {} is outside 1..64", router_hidden_);
+        if (router_hidden_ == 0 || router_hidden_ > kWorkgroupSize)
+            fail("router hidden size {} is outside 1..{}", router_hidden_, kWorkgroupSize);
     }
     layers_.resize(d.n_layers);
     for (uint32_t l = 0; l < d.n_layers; ++l) {
@@ -191,7 +193,7 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     auto add_rows = [&](const vk::Buffer& x, const vk::Buffer& y, uint32_t width, uint32_t stride,
                         bool broadcast) {
         vk::Kernel& k = kernel("add_rows", {width, stride, broadcast ? 1u : 0u}, 2, 4);
-        add(k, {vk::whole(x), vk::whole(y)}, {T}, {div_up(width, 64), T, 1},
+        add(k, {vk::whole(x), vk::whole(y)}, {T}, {div_up(width, kWorkgroupSize), T, 1},
             broadcast ? "bias" : "residual");
     };
     // Routers write the depths of their linears; the linears wait for them behind a barrier.
@@ -236,7 +238,7 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
                   c.rows * embedding_->row_bytes},
                  vk::whole(tokens_.device()),
                  vk::whole(x_)},
-                {T, c.row0, c.rows}, {div_up(d.dim, 64), T, 1}, "embed");
+                {T, c.row0, c.rows}, {div_up(d.dim, kWorkgroupSize), T, 1}, "embed");
     }
     plan.barrier();
 
@@ -258,17 +260,17 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
         }
         vk::Kernel& rope_q = kernel("rope", {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3, 0);
         add(rope_q, {vk::whole(q_), vk::whole(inv_freq_), vk::whole(params_.device())}, {},
-            {div_up(d.n_heads * d.rope_dim / 2, 64), T, 1}, "rope");
+            {div_up(d.n_heads * d.rope_dim / 2, kWorkgroupSize), T, 1}, "rope");
         vk::Kernel& rope_k =
             kernel("rope", {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3, 0);
         add(rope_k, {vk::whole(k_), vk::whole(inv_freq_), vk::whole(params_.device())}, {},
-            {div_up(d.n_kv_heads * d.rope_dim / 2, 64), T, 1}, "rope");
+            {div_up(d.n_kv_heads * d.rope_dim / 2, kWorkgroupSize), T, 1}, "rope");
         plan.barrier();
         vk::Kernel& store = kernel("kv_store", {d.kv_dim(), kvP}, 5, 0);
         add(store,
             {vk::whole(k_), vk::whole(v_), vk::whole(L.kcache), vk::whole(L.vcache),
              vk::whole(params_.device())},
-            {}, {div_up(d.kv_dim(), 64), T, 1}, "kv_store");
+            {}, {div_up(d.kv_dim(), kWorkgroupSize), T, 1}, "kv_store");
         plan.barrier();
         vk::Kernel& att =
             kernel("attention", {d.n_heads, d.n_kv_heads, d.head_dim, qP, context_}, 5, 0);
@@ -289,8 +291,8 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
         linear(l, rt::Linear::Up, h_, up_, ffnP);
         plan.barrier();
         vk::Kernel& swiglu = kernel("swiglu", {d.ffn_dim, ffnP}, 2, 4);
-        add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T}, {div_up(d.ffn_dim, 64), T, 1},
-            "swiglu");
+        add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T},
+            {div_up(d.ffn_dim, kWorkgroupSize), T, 1}, "swiglu");
         plan.barrier();
         route(l, {rt::Linear::Down}, gate_, d.ffn_dim);
         linear(l, rt::Linear::Down, gate_, tmp_, dimP);

@@ -8,6 +8,7 @@
 #include "core/half.hpp"
 #include "kernel_harness.hpp"
 #include "quant/reference_ops.hpp"
+#include "vulkan/shader_registry.hpp"
 
 using namespace mq;
 using namespace mq::test;
@@ -24,6 +25,15 @@ const Shape kShapes[] = {{64, 128}, {1, 128},   {63, 256}, {65, 200},
                          {127, 77}, {33, 4100}, {130, 33}};
 
 }  // namespace
+
+TEST_CASE("every shader the matrix products can pick is built into the binary") {
+    const auto names = kernels::matmul_shader_names();
+    CHECK(names.size() == 12);  // 3 + 6 mat-vec variants, 1 + 2 mat-mat
+    for (std::string_view name : names) {
+        CAPTURE(name);
+        CHECK(vk::find_shader(name).size() > 5);  // at least a SPIR-V header
+    }
+}
 
 TEST_CASE_FIXTURE(VulkanFixture, "mixed-depth mat-vec matches the reference at every depth") {
     kernels::KernelLibrary lib(ctx);
