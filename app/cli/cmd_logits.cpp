@@ -7,6 +7,7 @@
 #include "cli/model_options.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "runtime/policy_forward.hpp"
 
 namespace {
 
@@ -34,10 +35,8 @@ int run(const Options& o) {
     mq::vk::Context ctx(o.model.device.context_options());
     auto session = o.model.open(ctx);
     // With --budget a checkpoint's routers choose the depths (a plain model mixes neighbours).
-    mq::rt::DepthChooser chooser(session->desc().n_layers, o.model.policy(),
-                                 session->weights().routers);
-    std::vector<float> logits =
-        mq::rt::forward_with(session->forward(), chooser, ids, 0, true, nullptr);
+    mq::rt::PolicyForward forward(*session, o.model.policy());
+    std::vector<float> logits = forward.run(ids, 0, true).logits;
     mq::AtomicFile f(o.out);
     f.write(logits.data(), logits.size() * sizeof(float));
     f.commit();

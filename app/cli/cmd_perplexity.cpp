@@ -59,16 +59,16 @@ int run(const Options& o) {
         // Both runs must cut the text into the same windows.
         if (!window)
             window = std::min(session->forward().max_context(), ref.forward().max_context());
-        mq::rt::perplexity_of_ids(ref.forward(), ids, bos, mq::rt::DepthPolicy::uniform(4),
-                                  ref.weights().routers, window, progress_of("reference"),
+        mq::rt::PolicyForward ref_forward(ref, mq::rt::DepthPolicy::uniform(4));
+        mq::rt::perplexity_of_ids(ref_forward, ids, bos, window, progress_of("reference"),
                                   {.log_probs = &reference});
         if (bar) bar->finish();
         bar.reset();
         capture.kl_reference = &reference;
     }
-    auto r = mq::rt::perplexity_of_ids(session->forward(), ids, bos, o.model.policy(),
-                                       session->weights().routers, window,
-                                       progress_of("perplexity"), capture);
+    mq::rt::PolicyForward forward(*session, o.model.policy());
+    auto r =
+        mq::rt::perplexity_of_ids(forward, ids, bos, window, progress_of("perplexity"), capture);
     if (bar) bar->finish();
     if (o.json) {
         nlohmann::json j{

@@ -97,7 +97,8 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     rt::TokenLogProbs fp_log_probs;
     const bool with_kl =
         rt::kept_log_prob_bytes(ids.size(), d.vocab_size) <= rt::kMaxKeptLogProbBytes;
-    auto measure = [&](rt::VulkanForward& fwd, const std::string& stage, DepthPolicy policy,
+    auto measure = [&](rt::VulkanForward& fwd, const rt::ModelWeights& weights,
+                       const std::string& stage, DepthPolicy policy,
                        std::vector<rt::TokenDepths>* used = nullptr) {
         clock.report(stage, runs_done / total_runs);
         rt::ScoreCapture capture;
@@ -106,8 +107,9 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
             capture.kl_reference = &fp_log_probs;
         else if (with_kl)
             capture.log_probs = &fp_log_probs;
+        rt::PolicyForward forward(fwd, weights, std::move(policy));
         rt::PerplexityResult r = rt::perplexity_of_ids(
-            fwd, ids, bos, std::move(policy), fwd.routed() ? cw.routers : nullptr, 0,
+            forward, ids, bos, 0,
             [&](uint64_t done, uint64_t total) {
                 clock.report(stage, (runs_done + double(done) / total) / total_runs);
             },
@@ -132,7 +134,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
         rt::ModelWeights fw = rt::ModelWeights::load(fp);
         {
             rt::VulkanForward fwd(ctx, fw);
-            table.fp_ppl = measure(fwd, "full precision", DepthPolicy::uniform(4)).ppl;
+            table.fp_ppl = measure(fwd, fw, "full precision", DepthPolicy::uniform(4)).ppl;
         }
         const std::vector<uint32_t> baseline_bits =
             o.routed_only ? std::vector<uint32_t>{} : std::vector<uint32_t>{2, 4, 6, 8};
@@ -150,7 +152,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
                                                     stats[l * rt::kLinearsPerLayer + j]);
                 }
             rt::VulkanForward fwd(ctx, q);
-            QualityPoint p = point(0, measure(fwd, fmt::format("bit-specific {} bits", bits),
+            QualityPoint p = point(0, measure(fwd, q, fmt::format("bit-specific {} bits", bits),
                                               DepthPolicy::uniform(4)));
             p.bits = bits;
             table.bit_specific.push_back(p);
@@ -160,20 +162,20 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     // The checkpoint: uniform depths, routed budgets and the two controls at the routed bits.
     rt::VulkanForward fwd(ctx, cw);
     for (uint8_t k = 1; k <= 4 && !o.routed_only; ++k) {
-        auto r = measure(fwd, fmt::format("uniform depth {}", k), DepthPolicy::uniform(k));
+        auto r = measure(fwd, cw, fmt::format("uniform depth {}", k), DepthPolicy::uniform(k));
         table.uniform.push_back(point(0, r));
     }
     for (double b : budgets) {
         std::vector<rt::TokenDepths> used;
-        auto r = measure(fwd, fmt::format("routed {:.1f} bits", b),
+        auto r = measure(fwd, cw, fmt::format("routed {:.1f} bits", b),
                          DepthPolicy::budget(static_cast<float>(b)), &used);
         table.routed.push_back(point(b, r));
         auto dist = rt::depth_distribution(used, d.n_layers);
         table.random.push_back(
-            control(r, measure(fwd, fmt::format("random depths at {:.2f} bits", r.bits),
+            control(r, measure(fwd, cw, fmt::format("random depths at {:.2f} bits", r.bits),
                                DepthPolicy::random(dist, o.seed))));
         table.mix.push_back(control(
-            r, measure(fwd, fmt::format("mixed depths at {:.2f} bits", r.bits),
+            r, measure(fwd, cw, fmt::format("mixed depths at {:.2f} bits", r.bits),
                        DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))))));
     }
     clock.finish();

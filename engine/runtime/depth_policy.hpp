@@ -1,5 +1,6 @@
 #pragma once
-// How each token's depths are chosen. A plain (unquantized) model always runs dense.
+// How each token's depths are chosen; runtime/policy_forward.hpp runs a forward under a policy.
+// A plain (unquantized) model always runs dense.
 //  - Uniform: every routed linear reads the same number of slices (--depth k).
 //  - Budget: a target of average bits (2.0 .. 8.0). On a checkpoint with routers the routers
 //    choose per token and linear, with thresholds from the checkpoint's budget table; on one
@@ -11,16 +12,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <random>
-#include <span>
 #include <vector>
 
 #include "runtime/model_weights.hpp"
 
 namespace mq::rt {
-
-struct RouterSet;
-class VulkanForward;
 
 // [layer * 7 + linear][depth - 1]: probability of each depth.
 using DepthDistribution = std::vector<std::array<double, 4>>;
@@ -37,33 +33,6 @@ struct DepthPolicy {
     static DepthPolicy mix(float bits);
     static DepthPolicy random(std::shared_ptr<const DepthDistribution> distribution, uint32_t seed);
 };
-
-class DepthChooser {
-  public:
-    DepthChooser(uint32_t n_layers, DepthPolicy policy,
-                 std::shared_ptr<const RouterSet> routers = nullptr);
-    void set_policy(DepthPolicy policy);
-    const DepthPolicy& policy() const { return policy_; }
-    // True when the routers choose on the GPU (thresholds() then gives their thresholds).
-    bool routed() const;
-    const std::vector<float>& thresholds() const { return thresholds_; }
-    TokenDepths next();  // depths for the next token when not routed
-    void reset() { carry_ = 0; }
-
-  private:
-    uint32_t n_layers_;
-    DepthPolicy policy_;
-    std::shared_ptr<const RouterSet> routers_;
-    std::vector<float> thresholds_;
-    double carry_ = 0;  // accumulated (target - achieved) depth
-    std::mt19937 rng_;
-};
-
-// Runs tokens through the forward with the chooser's depths (routed on the GPU or chosen here)
-// and appends the depths each token used to *used (nothing for an unquantized model).
-std::vector<float> forward_with(VulkanForward& forward, DepthChooser& chooser,
-                                std::span<const uint32_t> tokens, uint32_t start_pos,
-                                bool all_logits, std::vector<TokenDepths>* used);
 
 // Share of each depth per routed linear in the depths tokens used (the random control's input).
 std::shared_ptr<DepthDistribution> depth_distribution(const std::vector<TokenDepths>& used,

@@ -13,7 +13,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Generator::Generator(ModelSession& session, DepthPolicy policy)
-    : session_(session), chooser_(session.desc().n_layers, policy, session.weights().routers) {}
+    : session_(session), forward_(session, std::move(policy)) {}
 
 void Generator::set_policy(DepthPolicy policy) {
     std::lock_guard lock(policy_mutex_);
@@ -22,28 +22,26 @@ void Generator::set_policy(DepthPolicy policy) {
 
 DepthPolicy Generator::policy() const {
     std::lock_guard lock(policy_mutex_);
-    return pending_ ? *pending_ : chooser_.policy();
+    return pending_ ? *pending_ : forward_.policy();
 }
 
 void Generator::apply_pending_policy() {
     std::lock_guard lock(policy_mutex_);
-    if (pending_) chooser_.set_policy(std::move(*pending_));
+    if (pending_) forward_.set_policy(std::move(*pending_));
     pending_.reset();
 }
 
 std::vector<float> Generator::run(std::span<const uint32_t> tokens, uint32_t pos,
                                   TokenDepths& last) {
     apply_pending_policy();
-    std::vector<TokenDepths> used;
-    std::vector<float> logits =
-        forward_with(session_.forward(), chooser_, tokens, pos, false, &used);
-    last = used.empty() ? TokenDepths{} : used.back();
-    return logits;
+    PolicyForward::Result r = forward_.run(tokens, pos, false);
+    last = r.depths.empty() ? TokenDepths{} : r.depths.back();
+    return std::move(r.logits);
 }
 
 void Generator::reset() {
     cache_.clear();
-    chooser_.reset();
+    forward_.reset();
 }
 
 void Generator::check_prompt(std::span<const int32_t> prompt) const {

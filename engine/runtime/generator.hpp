@@ -13,6 +13,7 @@
 
 #include "runtime/depth_policy.hpp"
 #include "runtime/model_session.hpp"
+#include "runtime/policy_forward.hpp"
 #include "runtime/sampler.hpp"
 
 namespace mq::rt {
@@ -59,12 +60,12 @@ class Generator {
 
   private:
     void apply_pending_policy();
-    // Runs tokens with the chooser's depths and returns the depths of the last one.
+    // Runs tokens under the policy and returns the depths of the last one.
     std::vector<float> run(std::span<const uint32_t> tokens, uint32_t pos, TokenDepths& last);
     ModelSession& session_;
     mutable std::mutex policy_mutex_;
     std::optional<DepthPolicy> pending_;  // set from any thread, applied before the next token
-    DepthChooser chooser_;                // used by the generating thread only
+    PolicyForward forward_;               // used by the generating thread only
     std::atomic<bool> cancelled_{false};
     std::vector<uint32_t> cache_;  // tokens whose keys and values are in the cache, in order
 };

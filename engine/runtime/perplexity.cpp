@@ -19,19 +19,19 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
                             uint32_t window, uint64_t max_tokens, const ProgressFn& progress,
                             const ScoreCapture& capture) {
     std::vector<int32_t> ids = perplexity_ids(session.tokenizer(), text, max_tokens);
-    return perplexity_of_ids(session.forward(), ids, session.tokenizer().bos(), std::move(policy),
-                             session.weights().routers, window, progress, capture);
+    PolicyForward forward(session, std::move(policy));
+    return perplexity_of_ids(forward, ids, session.tokenizer().bos(), window, progress, capture);
 }
 
-PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> ids, int32_t bos,
-                                   DepthPolicy policy, std::shared_ptr<const RouterSet> routers,
-                                   uint32_t window, const ProgressFn& progress,
+PerplexityResult perplexity_of_ids(PolicyForward& forward, std::span<const int32_t> ids,
+                                   int32_t bos, uint32_t window, const ProgressFn& progress,
                                    const ScoreCapture& capture) {
+    forward.reset();
+    const VulkanForward& fwd = forward.forward();
     if (window == 0 || window > fwd.max_context()) window = fwd.max_context();
     if (ids.size() < 2) fail("the text has {} tokens; perplexity needs at least 2", ids.size());
     if (bos < 0) fail("the model's vocabulary has no BOS token to start each window");
 
-    DepthChooser chooser(fwd.desc().n_layers, std::move(policy), std::move(routers));
     const uint32_t vocab = fwd.desc().vocab_size;
     const TokenLogProbs* ref = capture.kl_reference;
     if (ref && (ref->vocab != vocab || ref->tokens() != ids.size()))
@@ -51,11 +51,12 @@ PerplexityResult perplexity_of_ids(VulkanForward& fwd, std::span<const int32_t> 
         size_t len = std::min<size_t>(window, ids.size() - start);
         std::vector<uint32_t> input{static_cast<uint32_t>(bos)};
         for (size_t j = 0; j + 1 < len; ++j) input.push_back(static_cast<uint32_t>(ids[start + j]));
-        std::vector<TokenDepths> depths;
-        std::vector<float> logits = forward_with(fwd, chooser, input, 0, true, &depths);
-        for (const TokenDepths& d : depths) bits_sum += average_bits(d);
+        PolicyForward::Result step = forward.run(input, 0, true);
+        const std::vector<float>& logits = step.logits;
+        for (const TokenDepths& d : step.depths) bits_sum += average_bits(d);
         if (capture.used_depths)
-            capture.used_depths->insert(capture.used_depths->end(), depths.begin(), depths.end());
+            capture.used_depths->insert(capture.used_depths->end(), step.depths.begin(),
+                                        step.depths.end());
         for (size_t j = 0; j < len; ++j) {
             const float* row = logits.data() + j * vocab;
             double mx = row[0];

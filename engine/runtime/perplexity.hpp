@@ -10,6 +10,7 @@
 
 #include "runtime/depth_policy.hpp"
 #include "runtime/model_session.hpp"
+#include "runtime/policy_forward.hpp"
 
 namespace mq::rt {
 
@@ -59,12 +60,10 @@ PerplexityResult perplexity(ModelSession& session, const std::string& text, Dept
 std::vector<int32_t> perplexity_ids(const tok::Tokenizer& tokenizer, const std::string& text,
                                     uint64_t max_tokens);
 
-// The same on tokens already encoded (ids without BOS), for a forward built by the caller.
-// routers: the weights' routers (null for none).
-PerplexityResult perplexity_of_ids(VulkanForward& forward, std::span<const int32_t> ids,
-                                   int32_t bos, DepthPolicy policy,
-                                   std::shared_ptr<const RouterSet> routers, uint32_t window,
-                                   const ProgressFn& progress = {},
+// The same on tokens already encoded (ids without BOS), with the forward and policy the caller
+// set up (started over first, so a run does not depend on what the forward ran before).
+PerplexityResult perplexity_of_ids(PolicyForward& forward, std::span<const int32_t> ids,
+                                   int32_t bos, uint32_t window, const ProgressFn& progress = {},
                                    const ScoreCapture& capture = {});
 
 }  // namespace mq::rt

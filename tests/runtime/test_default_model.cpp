@@ -72,20 +72,22 @@ TEST_CASE_FIXTURE(VulkanFixture,
         ids = fp.tokenizer().encode(text, eo);
         ids.resize(512);
         bos = fp.tokenizer().bos();
-        rt::perplexity_of_ids(fp.forward(), ids, bos, rt::DepthPolicy::uniform(4), nullptr, 256, {},
-                              {.log_probs = &full_precision});
+        rt::PolicyForward forward(fp, rt::DepthPolicy::uniform(4));
+        rt::perplexity_of_ids(forward, ids, bos, 256, {}, {.log_probs = &full_precision});
     }
     rt::ModelSession session(ctx, kAssets / "default-mobiquant.gguf", {.context = 256});
     REQUIRE(session.weights().routers);
     for (float budget : {3.0f, 7.0f}) {
         std::vector<rt::TokenDepths> used;
-        auto routed = rt::perplexity_of_ids(
-            session.forward(), ids, bos, rt::DepthPolicy::budget(budget), session.weights().routers,
-            256, {}, {.used_depths = &used, .kl_reference = &full_precision});
+        rt::PolicyForward routed_forward(session, rt::DepthPolicy::budget(budget));
+        REQUIRE(routed_forward.routed());
+        auto routed =
+            rt::perplexity_of_ids(routed_forward, ids, bos, 256, {},
+                                  {.used_depths = &used, .kl_reference = &full_precision});
         auto dist = rt::depth_distribution(used, session.desc().n_layers);
-        auto random =
-            rt::perplexity_of_ids(session.forward(), ids, bos, rt::DepthPolicy::random(dist, 1),
-                                  nullptr, 256, {}, {.kl_reference = &full_precision});
+        rt::PolicyForward random_forward(session, rt::DepthPolicy::random(dist, 1));
+        auto random = rt::perplexity_of_ids(random_forward, ids, bos, 256, {},
+                                            {.kl_reference = &full_precision});
         MESSAGE("budget " << budget << ": routed " << routed.ppl << " (KL " << routed.kl << ") at "
                           << routed.bits << " bits, random depths " << random.ppl << " (KL "
                           << random.kl << ") at " << random.bits << " bits");

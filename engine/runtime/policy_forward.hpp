@@ -1,0 +1,52 @@
+#pragma once
+// The forward pass under a depth policy: the one owner of how each token's depths are chosen.
+// A routed checkpoint under a budget lets its routers choose on the GPU, with the budget
+// table's thresholds; any other policy on sliced weights chooses here, token by token (uniform
+// depth, the mix of neighbouring uniform depths, random draws); unquantized weights run dense.
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "runtime/depth_policy.hpp"
+#include "runtime/model_weights.hpp"
+
+namespace mq::rt {
+
+class ModelSession;
+struct RouterSet;
+class VulkanForward;
+
+class PolicyForward {
+  public:
+    // `weights` are those `forward` was built from (their routers, when the forward uses them).
+    PolicyForward(VulkanForward& forward, const ModelWeights& weights, DepthPolicy policy);
+    PolicyForward(ModelSession& session, DepthPolicy policy);
+
+    struct Result {
+        std::vector<float> logits;        // every token's ([n][vocab]) or the last one's
+        std::vector<TokenDepths> depths;  // the depths each token used (none when unquantized)
+    };
+    Result run(std::span<const uint32_t> tokens, uint32_t start_pos, bool all_logits);
+
+    void set_policy(DepthPolicy policy);
+    const DepthPolicy& policy() const { return policy_; }
+    bool routed() const { return !thresholds_.empty(); }  // the routers choose, on the GPU
+    // Starts the policy over: the mix's running average and the random draws' seed.
+    void reset();
+    VulkanForward& forward() { return forward_; }
+
+  private:
+    TokenDepths next_depths();  // one token's depths when the routers do not choose
+
+    VulkanForward& forward_;
+    uint32_t n_layers_;
+    std::shared_ptr<const RouterSet> routers_;  // null unless the forward runs them
+    DepthPolicy policy_;
+    std::vector<float> thresholds_;  // per routed linear, while routed()
+    double carry_ = 0;               // mix: accumulated (target - achieved) depth
+    std::mt19937 rng_;               // random
+};
+
+}  // namespace mq::rt
