@@ -16,6 +16,9 @@ layout(std430, binding = 1) readonly buffer KC { float kcache[]; };
 layout(std430, binding = 2) readonly buffer VC { float vcache[]; };
 layout(std430, binding = 3) writeonly buffer Out { float out_[]; };
 STEP_PARAMS(4)
+#ifdef PER_TOKEN
+TOKEN_SLOTS(5)  // CTX is then one slot's capacity
+#endif
 
 shared float scores[CTX];
 
@@ -23,13 +26,14 @@ void main() {
     uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
     if (t >= step.n_tokens) return;  // uniform per workgroup
     uint kvh = h / (HEADS / KV_HEADS);
-    uint n = step.pos0 + t + 1u;  // positions 0 .. pos
+    uint n = token_position(t) + 1u;  // positions 0 .. pos
+    uint row0 = token_row0(t);
     uint qbase = t * Q_STRIDE + h * HEAD_DIM;
     float scale = inversesqrt(float(HEAD_DIM));
 
     float local_max = -3.4e38;
     for (uint p = lid; p < n; p += WG) {
-        uint kbase = p * KV_DIM + kvh * HEAD_DIM;
+        uint kbase = (row0 + p) * KV_DIM + kvh * HEAD_DIM;
         float s = 0.0;
         for (uint d = 0u; d < HEAD_DIM; ++d) s += q[qbase + d] * kcache[kbase + d];
         s *= scale;
@@ -46,7 +50,8 @@ void main() {
     float total = workgroup_sum(local_sum);  // its barriers publish scores[]
     for (uint d = lid; d < HEAD_DIM; d += WG) {
         float acc = 0.0;
-        for (uint p = 0u; p < n; ++p) acc += scores[p] * vcache[p * KV_DIM + kvh * HEAD_DIM + d];
+        for (uint p = 0u; p < n; ++p)
+            acc += scores[p] * vcache[(row0 + p) * KV_DIM + kvh * HEAD_DIM + d];
         out_[qbase + d] = acc / total;
     }
 }

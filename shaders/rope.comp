@@ -14,13 +14,16 @@ layout(constant_id = 4) const uint NEOX = 0;
 layout(std430, binding = 0) buffer Data { float data[]; };
 layout(std430, binding = 1) readonly buffer InvFreq { float inv_freq[]; };
 STEP_PARAMS(2)
+#ifdef PER_TOKEN
+TOKEN_SLOTS(3)
+#endif
 
 void main() {
     const uint PAIRS = ROPE_DIM / 2u;
     uint gid = gl_GlobalInvocationID.x, t = gl_GlobalInvocationID.y;
     if (gid >= HEADS * PAIRS || t >= step.n_tokens) return;
     uint h = gid / PAIRS, i = gid % PAIRS;
-    float angle = float(step.pos0 + t) * inv_freq[i];
+    float angle = float(token_position(t)) * inv_freq[i];
     float c = cos(angle), s = sin(angle);
     uint base = t * STRIDE + h * HEAD_DIM;
     uint a = NEOX != 0u ? base + i : base + 2u * i;

@@ -10,6 +10,9 @@ layout(local_size_x = WG) in;
 layout(constant_id = 0) const uint K = 64;        // inputs of the linear
 layout(constant_id = 1) const uint STRIDE = 128;  // floats between tokens' rows of X
 layout(constant_id = 2) const uint H = 16;        // hidden units (<= WG)
+// Floats between tokens' threshold rows: 0 shares one row for the step; the number of routed
+// linears gives each token its own row (sequences of different budgets in one step).
+layout(constant_id = 3) const uint THRESHOLD_STRIDE = 0;
 
 // Router weights packed as w1[H][K], wa[H], b1[H], w2[3][H], b2[3].
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -39,7 +42,7 @@ void main() {
     }
     barrier();
     if (lid == 0u) {
-        float threshold = thresholds[pc.threshold_index];
+        float threshold = thresholds[pc.threshold_index + t * THRESHOLD_STRIDE];
         uint depth = 1u;
         for (uint e = 0u; e < 3u; ++e) {
             float score = p[B2 + e];

@@ -6,3 +6,7 @@ mq_shader(NAME attention SOURCE attention.comp)
 mq_shader(NAME swiglu SOURCE swiglu.comp)
 mq_shader(NAME add_rows SOURCE add_rows.comp)
 mq_shader(NAME router SOURCE router.comp)
+# Tokens of several sequences in one step, each at its own position in its own KV region.
+mq_shader(NAME rope_multi SOURCE rope.comp DEFINES PER_TOKEN)
+mq_shader(NAME kv_store_multi SOURCE kv_store.comp DEFINES PER_TOKEN)
+mq_shader(NAME attention_multi SOURCE attention.comp DEFINES PER_TOKEN)

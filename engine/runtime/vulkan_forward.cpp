@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "core/error.hpp"
 #include "runtime/router.hpp"
@@ -18,11 +19,11 @@ using kernels::Plan;
 
 namespace {
 constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-// Invocations per workgroup of the transformer shaders (their WG; cmake/Shaders.cmake).
-constexpr uint32_t kWorkgroupSize = MQ_WORKGROUP_SIZE;
 uint32_t div_up(uint32_t a, uint32_t b) {
     return (a + b - 1) / b;
 }
+// Invocations per workgroup of the transformer shaders (their WG; cmake/Shaders.cmake).
+constexpr uint32_t kWorkgroupSize = MQ_WORKGROUP_SIZE;
 uint32_t float_bits(float f) {
     return std::bit_cast<uint32_t>(f);
 }
@@ -169,7 +170,7 @@ uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
     return bytes;
 }
 
-Plan VulkanForward::build_plan(uint32_t T, bool routed) {
+Plan VulkanForward::build_plan(uint32_t T, bool routed, bool multi) {
     const ModelDesc& d = desc_;
     const uint32_t dimP = padded_width(d.dim), qP = padded_width(d.q_dim()),
                    kvP = padded_width(d.kv_dim()), ffnP = padded_width(d.ffn_dim);
@@ -203,9 +204,12 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
         for (rt::Linear j : which) {
             const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(j)];
             uint32_t index = layer * kLinearsPerLayer + static_cast<uint32_t>(j);
-            vk::Kernel& k = kernel("router", {width, padded_width(width), router_hidden_}, 4, 8);
+            const uint32_t stride = multi ? d.n_layers * kLinearsPerLayer : 0;
+            vk::Kernel& k =
+                kernel("router", {width, padded_width(width), router_hidden_, stride}, 4, 8);
             add(k,
-                {vk::whole(in), vk::whole(lin.router), vk::whole(thresholds_.device()),
+                {vk::whole(in), vk::whole(lin.router),
+                 vk::whole((multi ? token_thresholds_ : thresholds_).device()),
                  vk::whole(depths_.device())},
                 {index, index * max_batch_}, {T, 1, 1}, "router");
         }
@@ -216,15 +220,16 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
         const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(which)];
         uint32_t slot = (layer * kLinearsPerLayer + static_cast<uint32_t>(which)) * max_batch_;
         Plan p;
+        const bool vec = T == 1 && !multi;  // forward_multi: the same kernel for any batch
         if (lin.sliced) {
             kernels::DepthSource ds{vk::whole(depths_.device()), slot};
-            p = T == 1 ? ops_->mobislice_matvec(*lin.sliced, {vk::whole(in), vk::whole(out)}, ds)
-                       : ops_->mobislice_matmat(*lin.sliced,
-                                                {vk::whole(in), T, vk::whole(out), out_stride}, ds);
+            p = vec ? ops_->mobislice_matvec(*lin.sliced, {vk::whole(in), vk::whole(out)}, ds)
+                    : ops_->mobislice_matmat(*lin.sliced,
+                                             {vk::whole(in), T, vk::whole(out), out_stride}, ds);
         } else {
-            p = T == 1 ? ops_->dense_matvec(*lin.dense, {vk::whole(in), vk::whole(out)})
-                       : ops_->dense_matmat(*lin.dense,
-                                            {vk::whole(in), T, vk::whole(out), out_stride});
+            p = vec ? ops_->dense_matvec(*lin.dense, {vk::whole(in), vk::whole(out)})
+                    : ops_->dense_matmat(*lin.dense,
+                                         {vk::whole(in), T, vk::whole(out), out_stride});
         }
         plan.append(p);
     };
@@ -243,6 +248,13 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     plan.barrier();
 
     const uint32_t neox = d.rope_layout == RopeLayout::Neox ? 1u : 0u;
+    // forward_multi: each token's position and KV region come from token_slots_.
+    auto step_bindings = [&](std::vector<vk::BufferRange> b) {
+        b.push_back(vk::whole(params_.device()));
+        if (multi) b.push_back(vk::whole(token_slots_.device()));
+        return b;
+    };
+    const uint32_t extra = multi ? 1 : 0;
     for (uint32_t l = 0; l < d.n_layers; ++l) {
         Layer& L = layers_[l];
         rmsnorm(x_, L.attn_norm, h_);
@@ -258,25 +270,30 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
             add_rows(v_, L.linear[2].bias, d.kv_dim(), kvP, true);
             plan.barrier();
         }
-        vk::Kernel& rope_q = kernel("rope", {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3, 0);
-        add(rope_q, {vk::whole(q_), vk::whole(inv_freq_), vk::whole(params_.device())}, {},
+        const char* rope = multi ? "rope_multi" : "rope";
+        vk::Kernel& rope_q =
+            kernel(rope, {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3 + extra, 0);
+        add(rope_q, step_bindings({vk::whole(q_), vk::whole(inv_freq_)}), {},
             {div_up(d.n_heads * d.rope_dim / 2, kWorkgroupSize), T, 1}, "rope");
         vk::Kernel& rope_k =
-            kernel("rope", {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3, 0);
-        add(rope_k, {vk::whole(k_), vk::whole(inv_freq_), vk::whole(params_.device())}, {},
+            kernel(rope, {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3 + extra, 0);
+        add(rope_k, step_bindings({vk::whole(k_), vk::whole(inv_freq_)}), {},
             {div_up(d.n_kv_heads * d.rope_dim / 2, kWorkgroupSize), T, 1}, "rope");
         plan.barrier();
-        vk::Kernel& store = kernel("kv_store", {d.kv_dim(), kvP}, 5, 0);
+        const vk::Buffer& kcache = multi ? slot_kcache_[l] : L.kcache;
+        const vk::Buffer& vcache = multi ? slot_vcache_[l] : L.vcache;
+        vk::Kernel& store =
+            kernel(multi ? "kv_store_multi" : "kv_store", {d.kv_dim(), kvP}, 5 + extra, 0);
         add(store,
-            {vk::whole(k_), vk::whole(v_), vk::whole(L.kcache), vk::whole(L.vcache),
-             vk::whole(params_.device())},
-            {}, {div_up(d.kv_dim(), kWorkgroupSize), T, 1}, "kv_store");
+            step_bindings({vk::whole(k_), vk::whole(v_), vk::whole(kcache), vk::whole(vcache)}), {},
+            {div_up(d.kv_dim(), kWorkgroupSize), T, 1}, "kv_store");
         plan.barrier();
         vk::Kernel& att =
-            kernel("attention", {d.n_heads, d.n_kv_heads, d.head_dim, qP, context_}, 5, 0);
+            kernel(multi ? "attention_multi" : "attention",
+                   {d.n_heads, d.n_kv_heads, d.head_dim, qP, multi ? slot_context_ : context_},
+                   5 + extra, 0);
         add(att,
-            {vk::whole(q_), vk::whole(L.kcache), vk::whole(L.vcache), vk::whole(att_),
-             vk::whole(params_.device())},
+            step_bindings({vk::whole(q_), vk::whole(kcache), vk::whole(vcache), vk::whole(att_)}),
             {}, {d.n_heads, T, 1}, "attention");
         plan.barrier();
         route(l, {rt::Linear::O}, att_, d.q_dim());
@@ -304,41 +321,76 @@ Plan VulkanForward::build_plan(uint32_t T, bool routed) {
     plan.barrier();
     if (sliced_output_) {
         kernels::DepthSource ds{vk::whole(head_depths_), 0, true};
-        plan.append(T == 1 ? ops_->mobislice_matvec(
-                                 *sliced_output_, {vk::whole(h_), vk::whole(logits_.device())}, ds)
-                           : ops_->mobislice_matmat(*sliced_output_,
-                                                    {vk::whole(h_), T, vk::whole(logits_.device())},
-                                                    ds));
+        plan.append(T == 1 && !multi
+                        ? ops_->mobislice_matvec(*sliced_output_,
+                                                 {vk::whole(h_), vk::whole(logits_.device())}, ds)
+                        : ops_->mobislice_matmat(*sliced_output_,
+                                                 {vk::whole(h_), T, vk::whole(logits_.device())},
+                                                 ds));
     } else {
         const kernels::GpuDenseMatrix& head = output_ ? *output_ : *embedding_;
         plan.append(
-            T == 1 ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_.device())})
-                   : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_.device())}));
+            T == 1 && !multi
+                ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_.device())})
+                : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_.device())}));
     }
     return plan;
 }
 
-VulkanForward::Step& VulkanForward::step_for(uint32_t tokens, bool routed) {
-    auto it = steps_.find({tokens, routed});
-    if (it != steps_.end()) return *it->second;
+VulkanForward::Step& VulkanForward::step_for(uint32_t tokens, bool routed, bool multi) {
+    auto& steps = multi ? multi_steps_ : steps_;
+    auto it = steps.find({tokens, routed});
+    if (it != steps.end()) return *it->second;
     auto step = std::make_unique<Step>(ctx_, profile_ != nullptr);
-    Plan plan = build_plan(tokens, routed);
-    const uint64_t vocab_bytes = uint64_t(desc_.vocab_size) * 4;
+    Plan plan = build_plan(tokens, routed, multi);
+    // Where device memory is not mapped, the step itself carries its inputs in and its results
+    // out (vulkan/staged_buffer.hpp): still one submission per step.
     vk::CommandSequence& seq = step->seq;
     seq.begin();
     tokens_.record_to_device(seq, tokens_.device().size());
     params_.record_to_device(seq, params_.device().size());
+    if (multi) token_slots_.record_to_device(seq, token_slots_.device().size());
+    const vk::StagedBuffer& thresholds = multi ? token_thresholds_ : thresholds_;
     if (routed)
-        thresholds_.record_to_device(seq, thresholds_.device().size());
+        thresholds.record_to_device(seq, thresholds.device().size());
     else if (sliced_)
         depths_.record_to_device(seq, depths_.device().size());
     seq.barrier();
     plan.record(seq);
     seq.barrier();
-    logits_.record_to_host(seq, tokens * vocab_bytes);
+    logits_.record_to_host(seq, uint64_t(tokens) * desc_.vocab_size * 4);
     if (routed) depths_.record_to_host(seq, depths_.device().size());
     seq.end();
-    return *steps_.emplace(std::make_pair(tokens, routed), std::move(step)).first->second;
+    return *steps.emplace(std::make_pair(tokens, routed), std::move(step)).first->second;
+}
+
+void VulkanForward::write_depths(std::span<const TokenDepths> depths) {
+    const ModelDesc& d = desc_;
+    auto* dst = static_cast<uint32_t*>(depths_.host());
+    for (uint32_t t = 0; t < depths.size(); ++t) {
+        if (depths[t].size() != d.n_layers)
+            fail("depths cover {} layers, the model has {}", depths[t].size(), d.n_layers);
+        for (uint32_t l = 0; l < d.n_layers; ++l)
+            for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+                uint8_t k = depths[t][l][j];
+                if (k < 1 || k > quant::kSlices)
+                    fail("depth {} for layer {} linear {} is outside 1..4", k, l,
+                         linear_name(static_cast<rt::Linear>(j)));
+                dst[(l * kLinearsPerLayer + j) * max_batch_ + t] = k;
+            }
+    }
+}
+
+void VulkanForward::read_depths(uint32_t tokens, std::vector<TokenDepths>& used) const {
+    const ModelDesc& d = desc_;
+    const auto* src = static_cast<const uint32_t*>(depths_.host());
+    for (uint32_t t = 0; t < tokens; ++t) {
+        TokenDepths td(d.n_layers);
+        for (uint32_t l = 0; l < d.n_layers; ++l)
+            for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
+                td[l][j] = static_cast<uint8_t>(src[(l * kLinearsPerLayer + j) * max_batch_ + t]);
+        used.push_back(std::move(td));
+    }
 }
 
 void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
@@ -353,33 +405,11 @@ void VulkanForward::run_batch(std::span<const uint32_t> tokens, uint32_t pos,
     std::memcpy(params_.host(), params, sizeof(params));
     if (sliced_ && !routed) {
         if (depths.size() != T) fail("{} tokens but {} depth sets", T, depths.size());
-        auto* dst = static_cast<uint32_t*>(depths_.host());
-        for (uint32_t t = 0; t < T; ++t) {
-            if (depths[t].size() != d.n_layers)
-                fail("depths cover {} layers, the model has {}", depths[t].size(), d.n_layers);
-            for (uint32_t l = 0; l < d.n_layers; ++l)
-                for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
-                    uint8_t k = depths[t][l][j];
-                    if (k < 1 || k > quant::kSlices)
-                        fail("depth {} for layer {} linear {} is outside 1..4", k, l,
-                             linear_name(static_cast<rt::Linear>(j)));
-                    dst[(l * kLinearsPerLayer + j) * max_batch_ + t] = k;
-                }
-        }
+        write_depths(depths);
     }
     Step& step = step_for(T, routed);
     step.seq.submit();
-    if (routed && used) {
-        const auto* src = static_cast<const uint32_t*>(depths_.host());
-        for (uint32_t t = 0; t < T; ++t) {
-            TokenDepths td(d.n_layers);
-            for (uint32_t l = 0; l < d.n_layers; ++l)
-                for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
-                    td[l][j] =
-                        static_cast<uint8_t>(src[(l * kLinearsPerLayer + j) * max_batch_ + t]);
-            used->push_back(std::move(td));
-        }
-    }
+    if (routed && used) read_depths(T, *used);
     if (profile_)
         for (auto& timing : step.seq.timings()) profile_->add(timing.label, T, timing.microseconds);
     const auto* logits = static_cast<const float*>(logits_.host());
@@ -428,6 +458,109 @@ std::vector<float> VulkanForward::run(std::span<const uint32_t> tokens, uint32_t
                   used);
         done += batch;
     }
+    return logits;
+}
+
+void VulkanForward::reserve_slots(uint32_t slots, uint32_t slot_context) {
+    if (slots == 0 || slot_context == 0) fail("need at least one slot of at least one position");
+    const auto& info = ctx_.info();
+    if (uint64_t(slot_context) * 4 + 1024 > info.max_compute_shared_memory)
+        fail("a {}-token context needs more shared memory for attention than {} has", slot_context,
+             info.name);
+    if (slots == n_slots_ && slot_context == slot_context_) return;
+    // One region more: the scratch slot the padding tokens of forward_multi write to.
+    const uint64_t bytes = uint64_t(slots + 1) * slot_context * desc_.kv_dim() * 4;
+    slot_kcache_.clear();
+    slot_vcache_.clear();
+    multi_steps_.clear();  // recorded against the old buffers
+    for (uint32_t l = 0; l < desc_.n_layers; ++l) {
+        slot_kcache_.emplace_back(ctx_, bytes);
+        slot_vcache_.emplace_back(ctx_, bytes);
+    }
+    if (!token_slots_.host()) {
+        token_slots_ = vk::StagedBuffer(ctx_, uint64_t(max_batch_) * 8);
+        token_thresholds_ =
+            vk::StagedBuffer(ctx_, uint64_t(max_batch_) * desc_.n_layers * kLinearsPerLayer * 4);
+    }
+    n_slots_ = slots;
+    slot_context_ = slot_context;
+}
+
+std::vector<float> VulkanForward::forward_multi(std::span<const uint32_t> tokens,
+                                                std::span<const uint32_t> positions,
+                                                std::span<const uint32_t> slots,
+                                                std::span<const TokenDepths> depths,
+                                                std::span<const float> thresholds,
+                                                std::span<const uint32_t> logit_rows,
+                                                std::vector<TokenDepths>* used) {
+    const ModelDesc& d = desc_;
+    const uint32_t T = static_cast<uint32_t>(tokens.size());
+    const uint32_t n_linears = d.n_layers * kLinearsPerLayer;
+    if (n_slots_ == 0) fail("forward_multi needs reserve_slots first");
+    if (T == 0 || T > max_batch_) fail("a step takes 1..{} tokens, got {}", max_batch_, T);
+    if (positions.size() != T || slots.size() != T)
+        fail("{} tokens but {} positions and {} slots", T, positions.size(), slots.size());
+    const bool routed = sliced_ && !thresholds.empty();
+    if (routed && !routed_)
+        fail("this model has no routers (not a MoBiQuant checkpoint of version 2)");
+    if (routed && thresholds.size() != uint64_t(T) * n_linears)
+        fail("{} router thresholds for {} tokens of {} routed linears", thresholds.size(), T,
+             n_linears);
+    if (sliced_ && !routed && depths.size() != T)
+        fail("{} tokens but {} depth sets", T, depths.size());
+    // Steps run at power-of-two sizes (each size is a plan of its own whose pipelines lavapipe
+    // compiles once, seconds each): the rest are padding tokens at position 0 of the scratch
+    // slot, at depth 1, whose logits nobody reads.
+    uint32_t P = 1;
+    while (P < T) P *= 2;
+    P = std::min(P, max_batch_);
+    auto* table = static_cast<uint32_t*>(token_slots_.host());
+    for (uint32_t t = T; t < P; ++t) {
+        table[2 * t] = n_slots_ * slot_context_;
+        table[2 * t + 1] = 0;
+    }
+    for (uint32_t t = 0; t < T; ++t) {
+        if (tokens[t] >= d.vocab_size)
+            fail("token id {} is outside the vocabulary ({})", tokens[t], d.vocab_size);
+        if (slots[t] >= n_slots_) fail("slot {} is outside 0..{}", slots[t], n_slots_ - 1);
+        if (positions[t] >= slot_context_)
+            fail("position {} is outside a slot's context of {}", positions[t], slot_context_);
+        table[2 * t] = slots[t] * slot_context_;
+        table[2 * t + 1] = positions[t];
+    }
+    for (uint32_t r : logit_rows)
+        if (r >= T) fail("logit row {} of a {}-token step", r, T);
+    uint32_t params[2] = {0, P};
+    std::vector<uint32_t> padded_tokens(tokens.begin(), tokens.end());
+    padded_tokens.resize(P, 0);
+    std::memcpy(tokens_.host(), padded_tokens.data(), P * 4);
+    std::memcpy(params_.host(), params, sizeof(params));
+    if (routed) {
+        auto* dst = static_cast<float*>(token_thresholds_.host());
+        std::memcpy(dst, thresholds.data(), thresholds.size() * 4);
+        std::fill(dst + thresholds.size(), dst + uint64_t(P) * n_linears,
+                  std::numeric_limits<float>::infinity());  // no router score passes: depth 1
+    } else if (sliced_) {
+        std::vector<TokenDepths> padded(depths.begin(), depths.end());
+        padded.resize(P, uniform_depths(d.n_layers, 1));
+        write_depths(padded);
+    }
+    Step& step = step_for(P, routed, true);
+    step.seq.submit();
+    if (used) {
+        if (routed)
+            read_depths(T, *used);
+        else if (sliced_)
+            used->insert(used->end(), depths.begin(), depths.end());
+    }
+    if (profile_)
+        for (auto& timing : step.seq.timings()) profile_->add(timing.label, P, timing.microseconds);
+    std::vector<float> logits(logit_rows.size() * uint64_t(d.vocab_size));
+    for (size_t i = 0; i < logit_rows.size(); ++i)
+        std::memcpy(
+            logits.data() + i * d.vocab_size,
+            static_cast<const float*>(logits_.host()) + uint64_t(logit_rows[i]) * d.vocab_size,
+            uint64_t(d.vocab_size) * 4);
     return logits;
 }
 

@@ -51,6 +51,28 @@ class VulkanForward {
                                       std::vector<TokenDepths>* used = nullptr);
     bool routed() const { return routed_; }  // the weights carry routers
 
+    // Several sequences decoding together. reserve_slots gives each of `slots` sequences its own
+    // KV cache region of slot_context positions (apart from forward()'s cache). forward_multi
+    // then runs one step over tokens of any of them: token i goes to position positions[i] of
+    // slot slots[i] (that slot's positions before it must be filled, by this or an earlier
+    // step). Depths: depths[i] per token; or, when thresholds is not empty, the routers choose
+    // with token i's own row of thresholds (thresholds[i * n + k], n = layers * 7). A token's
+    // result does not depend on the other tokens of the step: the mat-mat kernels run even for
+    // one token, so a sequence decodes the same alone or batched. Returns the logits of the
+    // tokens listed in logit_rows ([logit_rows.size()][vocab]); the depths every token used are
+    // appended to *used when given. At most max_batch tokens per step.
+    void reserve_slots(uint32_t slots, uint32_t slot_context);
+    std::vector<float> forward_multi(std::span<const uint32_t> tokens,
+                                     std::span<const uint32_t> positions,
+                                     std::span<const uint32_t> slots,
+                                     std::span<const TokenDepths> depths,
+                                     std::span<const float> thresholds,
+                                     std::span<const uint32_t> logit_rows,
+                                     std::vector<TokenDepths>* used = nullptr);
+    uint32_t slots() const { return n_slots_; }
+    uint32_t slot_context() const { return slot_context_; }
+    uint32_t max_batch() const { return max_batch_; }
+
     uint32_t max_context() const { return context_; }
     bool quantized() const { return sliced_; }
     const ModelDesc& desc() const { return desc_; }
@@ -61,8 +83,10 @@ class VulkanForward {
     struct Linear;
     struct Layer;
     struct Step;
-    Step& step_for(uint32_t tokens, bool routed);
-    kernels::Plan build_plan(uint32_t tokens, bool routed);
+    Step& step_for(uint32_t tokens, bool routed, bool multi = false);
+    kernels::Plan build_plan(uint32_t tokens, bool routed, bool multi = false);
+    void write_depths(std::span<const TokenDepths> depths);
+    void read_depths(uint32_t tokens, std::vector<TokenDepths>& used) const;
     // depths (one set per token) or, when routed, the depths the routers chose are written to
     // *used.
     void run_batch(std::span<const uint32_t> tokens, uint32_t pos,
@@ -90,6 +114,12 @@ class VulkanForward {
     vk::StagedBuffer tokens_, params_, depths_, thresholds_, logits_;
     uint32_t router_hidden_ = 0;
     std::map<std::pair<uint32_t, bool>, std::unique_ptr<Step>> steps_;  // (tokens, routed)
+    // forward_multi: the slots' KV regions per layer, (row of position 0, position) per token,
+    // and one row of router thresholds per token.
+    uint32_t n_slots_ = 0, slot_context_ = 0;
+    std::vector<vk::Buffer> slot_kcache_, slot_vcache_;
+    vk::StagedBuffer token_slots_, token_thresholds_;
+    std::map<std::pair<uint32_t, bool>, std::unique_ptr<Step>> multi_steps_;
     std::unique_ptr<kernels::DispatchProfile> profile_;  // MOBIQUANT_PROFILE=1: GPU time per kernel
 };
 
