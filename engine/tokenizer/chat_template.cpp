@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/error.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace mq::tok {
@@ -193,11 +194,81 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool add_
 
 std::vector<int32_t> ChatTemplate::encode(const Tokenizer& t, std::span<const ChatMessage> messages,
                                           bool add_gen) const {
+    return encode_text(t, apply(messages, add_gen), {});
+}
+
+std::vector<int32_t> ChatTemplate::encode_plain_contents(const Tokenizer& t,
+                                                         std::span<const ChatMessage> messages,
+                                                         bool add_gen) const {
     const std::string prompt = apply(messages, add_gen);
-    std::vector<int32_t> ids = t.encode(prompt, {.add_special = false, .parse_special = true});
+    return encode_text(t, prompt, content_ranges(messages, prompt, add_gen));
+}
+
+std::vector<int32_t> ChatTemplate::encode_text(
+    const Tokenizer& t, const std::string& prompt,
+    std::vector<std::pair<size_t, size_t>> plain_ranges) const {
+    std::vector<int32_t> ids = t.encode(
+        prompt,
+        {.add_special = false, .parse_special = true, .plain_ranges = std::move(plain_ranges)});
     if (t.spec().add_bos && t.bos() >= 0 && (ids.empty() || ids.front() != t.bos()))
         ids.insert(ids.begin(), t.bos());
     return ids;
+}
+
+// The template is rendered a second time with a marker for each content; the text between
+// markers is the template's own. Walking the real rendering with those pieces gives where each
+// content landed (as is, or trimmed as some templates do).
+std::vector<std::pair<size_t, size_t>> ChatTemplate::content_ranges(
+    std::span<const ChatMessage> messages, const std::string& rendered, bool add_gen) const {
+    auto marker = [](size_t i) {
+        std::string m(1, '\x01');
+        m += std::to_string(i);
+        m += '\x02';
+        return m;
+    };
+    std::vector<ChatMessage> marked(messages.begin(), messages.end());
+    for (size_t i = 0; i < marked.size(); ++i) marked[i].content = marker(i);
+    const std::string skeleton = apply(marked, add_gen);
+    // Split the skeleton into template text and the message index of each marker.
+    std::vector<std::string> pieces{""};
+    std::vector<size_t> order;
+    for (size_t p = 0; p < skeleton.size();) {
+        size_t end = skeleton[p] == '\x01' ? skeleton.find('\x02', p) : std::string::npos;
+        if (end == std::string::npos) {
+            pieces.back() += skeleton[p++];
+            continue;
+        }
+        order.push_back(std::stoul(skeleton.substr(p + 1, end - p - 1)));
+        pieces.emplace_back();
+        p = end + 1;
+    }
+    std::vector<std::pair<size_t, size_t>> ranges;
+    if (rendered.compare(0, pieces[0].size(), pieces[0]) != 0)
+        fail("the chat template rendered its markup differently around a message");
+    size_t pos = pieces[0].size();
+    for (size_t k = 0; k < order.size(); ++k) {
+        const std::string& content = messages[order[k]].content;
+        const std::string& next = pieces[k + 1];
+        const std::string_view trimmed = trim(content);
+        const size_t lead = content.find(trimmed.empty() ? content : std::string(trimmed));
+        const std::string_view candidates[] = {
+            content, trimmed, std::string_view(content).substr(lead),
+            std::string_view(content).substr(0, trimmed.empty() ? 0 : lead + trimmed.size())};
+        bool found = false;
+        for (std::string_view c : candidates) {
+            const bool last = k + 1 == order.size();
+            if (rendered.compare(pos, c.size(), c) == 0 &&
+                rendered.compare(pos + c.size(), next.size(), next) == 0 &&
+                (!last || pos + c.size() + next.size() == rendered.size())) {
+                ranges.emplace_back(pos, pos + c.size());
+                pos += c.size() + next.size();
+                found = true;
+                break;
+            }
+        }
+        if (!found) fail("the chat template rendered a message in a way its markup cannot tell");
+    }
+    return ranges;
 }
 
 std::vector<int32_t> ChatTemplate::stop_tokens(const Tokenizer& t) const {

@@ -45,11 +45,23 @@ class ChatTemplate {
     // gets that token): pass untrusted text through your own filter first.
     std::vector<int32_t> encode(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
                                 bool add_generation_prompt) const;
+    // As encode(), but message contents are plain text: control-token text inside a message
+    // ("<|im_end|>", "<|eot_id|>") is tokenized as text, only the template's own markers become
+    // control tokens. For text from untrusted clients (the server).
+    std::vector<int32_t> encode_plain_contents(const Tokenizer& tokenizer,
+                                               std::span<const ChatMessage> messages,
+                                               bool add_generation_prompt) const;
     // Vocabulary entries that end the assistant's turn (those the vocabulary has).
     const std::vector<std::string>& stop_texts() const { return stop_texts_; }
     std::vector<int32_t> stop_tokens(const Tokenizer& tokenizer) const;
 
   private:
+    std::vector<int32_t> encode_text(const Tokenizer& tokenizer, const std::string& prompt,
+                                     std::vector<std::pair<size_t, size_t>> plain_ranges) const;
+    // Where each message's content sits in apply()'s text (byte ranges, in order).
+    std::vector<std::pair<size_t, size_t>> content_ranges(std::span<const ChatMessage> messages,
+                                                          const std::string& rendered,
+                                                          bool add_generation_prompt) const;
     ChatFamily family_ = ChatFamily::Plain;
     std::string bos_, eos_;
     std::string default_system_;  // ChatML: used when the conversation has no system message

@@ -469,6 +469,11 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, EncodeOptions opti
     if (options.add_special && m.spec.add_bos && m.spec.bos_id >= 0) out.push_back(m.spec.bos_id);
     std::unordered_map<std::string, std::vector<int32_t>> cache;
 
+    auto in_plain_range = [&](size_t at, size_t len) {
+        for (const auto& [first, second] : options.plain_ranges)
+            if (at < second && at + len > first) return true;
+        return false;
+    };
     // Split off special-token text (leftmost, then longest), encode the text between.
     size_t raw_start = 0, i = 0;
     while (i < text.size()) {
@@ -476,7 +481,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, EncodeOptions opti
         const Impl::Special* hit = nullptr;
         for (uint32_t k : bucket) {
             const auto& sp = m.specials[k];
-            if ((sp.always || options.parse_special) && text.substr(i, sp.text.size()) == sp.text) {
+            if ((sp.always || (options.parse_special && !in_plain_range(i, sp.text.size()))) &&
+                text.substr(i, sp.text.size()) == sp.text) {
                 hit = &sp;
                 break;
             }

@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/spec.hpp"
@@ -31,6 +32,9 @@ namespace mq::tok {
 struct EncodeOptions {
     bool add_special = true;     // add BOS / EOS as the vocabulary's add_bos / add_eos say
     bool parse_special = false;  // control-token text becomes the control token
+    // Byte ranges [first, second) of the text where control-token text stays plain even with
+    // parse_special (untrusted message contents inside a chat template's markup).
+    std::vector<std::pair<size_t, size_t>> plain_ranges;
 };
 
 struct DecodeOptions {
