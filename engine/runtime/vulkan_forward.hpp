@@ -58,7 +58,8 @@ class VulkanForward {
     // step). Depths: depths[i] per token; or, when thresholds is not empty, the routers choose
     // with token i's own row of thresholds (thresholds[i * n + k], n = layers * 7). A token's
     // result does not depend on the other tokens of the step: the mat-mat kernels run even for
-    // one token, so a sequence decodes the same alone or batched. Returns the logits of the
+    // one token, so a sequence decodes the same alone or batched; a step is padded to a power
+    // of two tokens, so only a few plans are ever compiled. Returns the logits of the
     // tokens listed in logit_rows ([logit_rows.size()][vocab]); the depths every token used are
     // appended to *used when given. At most max_batch tokens per step.
     void reserve_slots(uint32_t slots, uint32_t slot_context);
