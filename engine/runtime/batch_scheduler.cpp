@@ -1,0 +1,262 @@
+#include "runtime/batch_scheduler.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.hpp"
+#include "runtime/router.hpp"
+
+namespace mq::rt {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+}  // namespace
+
+struct BatchScheduler::Sequence {
+    SequenceRequest request;
+    std::promise<SequenceResult> done;
+    Sampler sampler;
+    tok::StreamDecoder decoder;
+    DepthChooser chooser;
+    uint32_t slot = 0;
+    uint32_t pos = 0;            // tokens in this slot's cache
+    std::vector<uint32_t> feed;  // tokens to run next (the prompt, then each sampled token)
+    std::vector<uint32_t> history;
+    GenerationStats stats;
+    double bits_sum = 0;
+    Clock::time_point start, first_token;
+    bool finished = false;
+
+    Sequence(SequenceRequest r, const ModelSession& session)
+        : request(std::move(r)),
+          sampler(request.sampling),
+          decoder(session.tokenizer(), {.skip_special = true, .strip_leading_space = false}),
+          chooser(session.desc().n_layers, request.policy, session.weights().routers) {
+        feed.assign(request.prompt.begin(), request.prompt.end());
+        history = feed;
+        stats.prompt_tokens = static_cast<uint32_t>(feed.size());
+    }
+};
+
+BatchScheduler::BatchScheduler(ModelSession& session, SchedulerOptions options)
+    : session_(session),
+      parallel_(options.parallel),
+      queue_limit_(options.queue),
+      slot_context_(options.slot_context ? options.slot_context : session.forward().max_context()) {
+    VulkanForward& fwd = session_.forward();
+    if (parallel_ == 0 || parallel_ > fwd.max_batch())
+        fail("--parallel must be 1..{} (the forward's batch), got {}", fwd.max_batch(), parallel_);
+    fwd.reserve_slots(parallel_, slot_context_);
+    slot_used_.assign(parallel_, false);
+    thread_ = std::thread([this] { loop(); });
+}
+
+BatchScheduler::~BatchScheduler() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+void BatchScheduler::check(const SequenceRequest& r) const {
+    if (r.prompt.empty()) fail("the prompt is empty");
+    if (r.prompt.size() >= slot_context_)
+        fail("the prompt has {} tokens but a sequence's context holds {}", r.prompt.size(),
+             slot_context_);
+    if (r.max_tokens == 0) fail("max_tokens must be at least 1");
+    if (r.prompt.size() + r.max_tokens > slot_context_)
+        fail("the prompt's {} tokens plus max_tokens {} exceed a sequence's context of {}",
+             r.prompt.size(), r.max_tokens, slot_context_);
+    for (int32_t id : r.prompt)
+        if (id < 0 || id >= session_.tokenizer().n_vocab())
+            fail("token id {} is not in the vocabulary", id);
+    Sampler probe(r.sampling);  // throws for options out of range
+}
+
+std::optional<std::future<SequenceResult>> BatchScheduler::submit(SequenceRequest request) {
+    check(request);
+    auto s = std::make_unique<Sequence>(std::move(request), session_);
+    auto future = s->done.get_future();
+    {
+        std::lock_guard lock(mutex_);
+        // Free slots take requests at once; beyond them the queue holds queue_limit_.
+        const size_t free_slots = parallel_ - running_count_;
+        if (stopping_ || waiting_.size() >= queue_limit_ + free_slots) return std::nullopt;
+        waiting_.push_back(std::move(s));
+    }
+    wake_.notify_all();
+    return future;
+}
+
+uint32_t BatchScheduler::active() const {
+    std::lock_guard lock(mutex_);
+    return running_count_;
+}
+
+uint32_t BatchScheduler::queued() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<uint32_t>(waiting_.size());
+}
+
+void BatchScheduler::loop() {
+    while (true) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !running_.empty(); });
+            if (stopping_) break;
+        }
+        admit();
+        try {
+            step();
+        } catch (const std::exception& e) {
+            for (auto& s : running_) finish(*s, e.what());
+        }
+        std::erase_if(running_, [&](const std::unique_ptr<Sequence>& s) {
+            if (s->finished) slot_used_[s->slot] = false;
+            return s->finished;
+        });
+        std::lock_guard lock(mutex_);
+        running_count_ = static_cast<uint32_t>(running_.size());
+    }
+    for (auto& s : running_) finish(*s, "the server is shutting down");
+    std::lock_guard lock(mutex_);
+    for (auto& s : waiting_) finish(*s, "the server is shutting down");
+    waiting_.clear();
+}
+
+void BatchScheduler::admit() {
+    std::lock_guard lock(mutex_);
+    while (!waiting_.empty() && running_.size() < parallel_) {
+        auto s = std::move(waiting_.front());
+        waiting_.pop_front();
+        s->slot = static_cast<uint32_t>(std::find(slot_used_.begin(), slot_used_.end(), false) -
+                                        slot_used_.begin());
+        slot_used_[s->slot] = true;
+        s->start = Clock::now();
+        running_.push_back(std::move(s));
+    }
+    running_count_ = static_cast<uint32_t>(running_.size());
+}
+
+void BatchScheduler::finish(Sequence& s, std::string error) {
+    if (s.finished) return;
+    s.finished = true;
+    auto now = Clock::now();
+    if (s.stats.generated) {
+        s.stats.prefill_seconds = seconds_between(s.start, s.first_token);
+        s.stats.decode_seconds = seconds_between(s.first_token, now);
+        s.stats.mean_bits = s.bits_sum / s.stats.generated;
+    }
+    s.done.set_value({s.stats, std::move(error)});
+}
+
+void BatchScheduler::step() {
+    VulkanForward& fwd = session_.forward();
+    const tok::Tokenizer& tokenizer = session_.tokenizer();
+    const uint32_t vocab = session_.desc().vocab_size;
+    const uint32_t n_linears = session_.desc().n_layers * kLinearsPerLayer;
+
+    // Tokens per sequence this step: one for each decoding sequence, then prompt chunks.
+    struct Part {
+        Sequence* s;
+        uint32_t n;
+    };
+    std::vector<Part> parts;
+    uint32_t room = fwd.max_batch();
+    for (auto& s : running_)
+        if (s->feed.size() == 1) parts.push_back({s.get(), 1}), --room;
+    // Forward steps run at power-of-two sizes (padded): take as many prompt tokens as make the
+    // step a power of two, when that leaves any.
+    uint32_t pending = 0;
+    for (auto& s : running_)
+        if (s->feed.size() > 1) pending += static_cast<uint32_t>(s->feed.size());
+    const uint32_t decoding = static_cast<uint32_t>(parts.size());
+    const uint32_t total = decoding + std::min(pending, room);
+    uint32_t target = 1;
+    while (target * 2 <= total) target *= 2;
+    if (target > decoding) room = target - decoding;
+    for (auto& s : running_)
+        if (s->feed.size() > 1 && room > 0) {
+            uint32_t n = std::min<uint32_t>(room, static_cast<uint32_t>(s->feed.size()));
+            parts.push_back({s.get(), n});
+            room -= n;
+        }
+
+    // Routed sequences in one forward, sequences with chosen depths in another.
+    for (bool routed_group : {true, false}) {
+        std::vector<const Part*> group;
+        for (const Part& p : parts) {
+            bool routed = fwd.quantized() && fwd.routed() && p.s->chooser.routed();
+            if (routed == routed_group) group.push_back(&p);
+        }
+        if (group.empty()) continue;
+        std::vector<uint32_t> tokens, positions, slots, rows;
+        std::vector<TokenDepths> depths;
+        std::vector<float> thresholds;
+        std::vector<uint32_t> last_token;  // index of each part's last token in the step
+        for (const Part* p : group) {
+            for (uint32_t i = 0; i < p->n; ++i) {
+                tokens.push_back(p->s->feed[i]);
+                positions.push_back(p->s->pos + i);
+                slots.push_back(p->s->slot);
+                if (!fwd.quantized()) continue;
+                if (routed_group) {
+                    const auto& row = p->s->chooser.thresholds();
+                    thresholds.insert(thresholds.end(), row.begin(), row.end());
+                } else {
+                    depths.push_back(p->s->chooser.next());
+                }
+            }
+            last_token.push_back(static_cast<uint32_t>(tokens.size() - 1));
+            if (p->n == p->s->feed.size()) rows.push_back(last_token.back());
+        }
+        if (routed_group && thresholds.size() != tokens.size() * n_linears)
+            fail("router thresholds for {} of {} tokens", thresholds.size() / n_linears,
+                 tokens.size());
+        std::vector<TokenDepths> used;
+        std::vector<float> logits =
+            fwd.forward_multi(tokens, positions, slots, depths, thresholds, rows, &used);
+
+        size_t k = 0;
+        for (size_t g = 0; g < group.size(); ++g) {
+            Sequence& s = *group[g]->s;
+            s.pos += group[g]->n;
+            s.feed.erase(s.feed.begin(), s.feed.begin() + group[g]->n);
+            if (!s.feed.empty()) continue;
+            std::span<const float> row(logits.data() + k++ * vocab, vocab);
+            Sampler::Result r = s.sampler.sample(row, s.history);
+            TokenEvent ev;
+            ev.id = r.id;
+            ev.logprob = r.logprob;
+            ev.top = std::move(r.top);
+            if (!used.empty()) ev.depths = used[last_token[g]];
+            ev.bits = average_bits(ev.depths);
+            ev.position = s.pos;
+            const bool end = tokenizer.is_end_of_generation(static_cast<int32_t>(r.id));
+            ev.text = end ? s.decoder.flush() : s.decoder.push(static_cast<int32_t>(r.id));
+            if (s.stats.generated == 0) s.first_token = Clock::now();
+            s.stats.generated++;
+            s.bits_sum += ev.bits;
+            s.history.push_back(r.id);
+            const bool go_on = s.request.on_token(ev);
+            if (end)
+                s.stats.stop_reason = "end of text";
+            else if (!go_on)
+                s.stats.stop_reason = "stopped";
+            else if (s.stats.generated >= s.request.max_tokens)
+                s.stats.stop_reason = "length";
+            else if (s.pos + 1 >= slot_context_)
+                s.stats.stop_reason = "context full";
+            else
+                s.feed.push_back(r.id);
+            if (s.feed.empty()) finish(s);
+        }
+    }
+}
+
+}  // namespace mq::rt

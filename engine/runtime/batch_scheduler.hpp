@@ -1,0 +1,81 @@
+#pragma once
+// Continuous batching for a server: up to `parallel` sequences decode together, each in its own
+// KV cache slot (VulkanForward::forward_multi), each with its own sampler and depth policy. One
+// thread runs the steps: every step carries one token of each decoding sequence plus prompt
+// chunks of newly admitted ones, up to the forward's batch size. Sequences routed by a budget
+// share one forward (each token with its own router thresholds); sequences with chosen depths
+// (uniform, mix) share another. Requests beyond the free slots wait in a queue; a full queue
+// refuses them. A sequence's tokens do not depend on what it was batched with.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "runtime/generator.hpp"
+
+namespace mq::rt {
+
+struct SchedulerOptions {
+    uint32_t parallel = 4;      // sequences decoding at once (KV slots)
+    uint32_t queue = 64;        // requests waiting for a slot before submit refuses
+    uint32_t slot_context = 0;  // positions per sequence; 0: the forward's max_context
+};
+
+struct SequenceRequest {
+    std::vector<int32_t> prompt;
+    uint32_t max_tokens = 16;
+    SamplerOptions sampling;
+    DepthPolicy policy;
+    // Called on the scheduler thread with each token; return false to end the sequence there
+    // (a stop string matched, the client went away).
+    std::function<bool(const TokenEvent&)> on_token;
+};
+
+struct SequenceResult {
+    GenerationStats stats;  // stop_reason: "length", "end of text", "stopped", "context full"
+    std::string error;      // not empty when the sequence failed
+};
+
+class BatchScheduler {
+  public:
+    BatchScheduler(ModelSession& session, SchedulerOptions options = {});
+    ~BatchScheduler();  // ends the running sequences with an error and joins the thread
+    BatchScheduler(const BatchScheduler&) = delete;
+    BatchScheduler& operator=(const BatchScheduler&) = delete;
+
+    // Throws mq::Error for a request that can never run (empty prompt, prompt plus max_tokens
+    // beyond a slot's context, ids outside the vocabulary, sampler options out of range).
+    void check(const SequenceRequest& request) const;
+    // Queues a checked request; nullopt when the queue is full.
+    std::optional<std::future<SequenceResult>> submit(SequenceRequest request);
+
+    uint32_t slot_context() const { return slot_context_; }
+    uint32_t parallel() const { return parallel_; }
+    uint32_t active() const;
+    uint32_t queued() const;
+
+  private:
+    struct Sequence;
+    void loop();
+    void admit();
+    void step();
+    void finish(Sequence& s, std::string error = {});
+
+    ModelSession& session_;
+    uint32_t parallel_, queue_limit_, slot_context_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::unique_ptr<Sequence>> waiting_;   // guarded by mutex_
+    std::vector<std::unique_ptr<Sequence>> running_;  // scheduler thread only
+    std::vector<bool> slot_used_;
+    uint32_t running_count_ = 0;  // guarded by mutex_ (for active())
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace mq::rt
