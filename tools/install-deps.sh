@@ -10,6 +10,7 @@ pkgs=(
   doctest-dev nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
   xvfb xauth xdotool imagemagick
   libicu-dev sentencepiece python3-sentencepiece
+  libcpp-httplib-dev
 )
 # The tokenizer conformance tests and the GGUF cross-check run npm packages (keep a node that is already there).
 command -v node >/dev/null || pkgs+=(nodejs npm)

