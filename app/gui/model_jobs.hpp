@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gui/background_job.hpp"
+#include "gui/server_job.hpp"
 
 namespace mq::vk {
 class Context;
@@ -30,6 +31,7 @@ struct EvalRequest {
 class ModelJobs {
   public:
     explicit ModelJobs(vk::Context& ctx) : ctx_(ctx) {}
+    vk::Context& context() { return ctx_; }
 
     // Reads the calibration text, checks the inputs (fails in milliseconds on bad ones), then
     // quantizes. The result text is the checkpoint's path.
@@ -39,6 +41,7 @@ class ModelJobs {
 
     BackgroundJob quantize{"quantize"};
     BackgroundJob eval{"eval"};
+    ServerJob server;  // the OpenAI-compatible server on a model of its own
 
   private:
     vk::Context& ctx_;

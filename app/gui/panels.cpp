@@ -171,6 +171,39 @@ void draw_sampling(EngineWorker& worker, UiState& ui) {
     ImGui::TextDisabled("Applies to the next reply.");
 }
 
+// The OpenAI-compatible server on the open model's file (a session of its own), at the budget
+// the slider shows when it starts.
+static void draw_server(ModelJobs& jobs, UiState& ui) {
+    ImGui::Separator();
+    ServerJob& server = jobs.server;
+    const ServerJob::State state = server.state();
+    if (state == ServerJob::State::Running) {
+        ImGui::Text("Serving at %s/v1: %llu requests", server.address().c_str(),
+                    static_cast<unsigned long long>(server.requests()));
+        if (ImGui::Button("Stop server")) server.stop();
+        remember_widget(ui, "server_stop");
+        return;
+    }
+    if (state == ServerJob::State::Starting) {
+        ImGui::TextDisabled("Starting the server...");
+        return;
+    }
+    ImGui::SetNextItemWidth(90);
+    ImGui::InputInt("port", &ui.server_port, 0);
+    ui.server_port = std::clamp(ui.server_port, 1, 65535);
+    ImGui::SameLine();
+    if (ImGui::Button("Start server")) {
+        server.stop();  // a failed one's thread
+        server.start(jobs.context(), ui.model_path.data(), ui.server_port,
+                     rt::DepthPolicy::budget(std::clamp(ui.budget, 2.0f, 8.0f)));
+    }
+    remember_widget(ui, "server_start");
+    ImGui::SameLine();
+    ImGui::TextDisabled("OpenAI-compatible, on 127.0.0.1");
+    if (state == ServerJob::State::Failed)
+        ImGui::TextColored(ImVec4(1, 0.45f, 0.4f, 1), "Server failed: %s", server.error().c_str());
+}
+
 void draw_models(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     ImGui::TextUnformatted("GGUF file or Hugging Face folder:");
     ImGui::SetNextItemWidth(-70);
@@ -225,6 +258,8 @@ void draw_models(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
     } else {
         ImGui::TextDisabled("%s", worker.status().c_str());
     }
+    lk.unlock();
+    draw_server(jobs, ui);
 }
 
 void draw_status_bar(EngineWorker& worker, UiState& ui) {

@@ -46,6 +46,7 @@ struct UiState {
     std::string quantize_for;
     std::array<char, 1024> quantize_out{}, quantize_calib{};
     int quantize_tokens = 2048;
+    int server_port = 8080;  // the Models panel's server
 
     // Quality view: the table of `quality_for` (read when the model or the eval job changes).
     std::string quality_for;
