@@ -83,6 +83,7 @@ class App : public ScriptTarget {
         if (key == "eval_text") return text(ui_.eval_text);
         if (key == "eval_tokens") return void(ui_.eval_tokens = std::stoi(value));
         if (key == "quality_log_scale") return void(ui_.quality_log_y = std::stoi(value) != 0);
+        if (key == "server_port") return void(ui_.server_port = std::stoi(value));
         if (key == "temperature")
             ui_.sampling.temperature = std::stof(value);
         else if (key == "top_k")
@@ -97,7 +98,7 @@ class App : public ScriptTarget {
             fail(
                 "unknown setting \"{}\" (temperature, top_k, top_p, seed, max_tokens, "
                 "quantize_out, quantize_calib, quantize_tokens, eval_text, eval_tokens, "
-                "quality_log_scale)",
+                "quality_log_scale, server_port)",
                 key);
         worker_.set_sampling(ui_.sampling, uint32_t(ui_.max_tokens));
     }

@@ -144,6 +144,38 @@ SCRIPT
     [ "$n" -ge 40 ] || die "the KL plot lacks the routed curve ($n pixels)"
     cmp -s "$work/shots/quality.png" "$work/shots/quality_kl.png" && die "the KL switch changed nothing"
     ;;
+server)
+    # The Models panel's server: started on a free port it answers /health and /v1/models (with
+    # the panel's model), and stopped it no longer listens.
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat > "$work/script.txt" <<SCRIPT
+timeout 40
+wait_model
+click tab_models
+wait 0.3
+set server_port $port
+click server_start
+wait 8
+screenshot server
+click server_stop
+wait 1
+quit
+SCRIPT
+    (for _ in $(seq 1 70); do
+        if curl -sf "http://127.0.0.1:$port/health" > "$work/health.json" &&
+            curl -sf "http://127.0.0.1:$port/v1/models" > "$work/models.json"; then break; fi
+        sleep 0.1
+    done) &
+    client=$!
+    run_app --script "$work/script.txt"
+    rc=$?
+    wait $client
+    [ $rc -eq 0 ] || die "exit code $rc (2 = script failed, 3 = validation messages)"
+    grep -q '"status":"ok"' "$work/health.json" || die "the server did not answer /health"
+    grep -q '"object":"model"' "$work/models.json" || die "the server did not list its model"
+    shot_ok server
+    curl -s "http://127.0.0.1:$port/health" > /dev/null && die "the server still listens after stop"
+    ;;
 quantize)
     # The Models panel's quantize offer on a plain model: bad input (more calibration tokens than
     # the text has) fails at once with a message; start, see progress, cancel (nothing is
