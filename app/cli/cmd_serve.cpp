@@ -1,7 +1,9 @@
 // mobiquant serve: an OpenAI-compatible HTTP server on the model, with the bits of every token.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <thread>
 
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
@@ -14,7 +16,7 @@ struct Options {
     mq::server::ServerOptions server;
 };
 
-mq::server::ApiServer* g_server = nullptr;
+volatile std::sig_atomic_t g_stop = 0;  // set by SIGINT / SIGTERM
 
 int run(Options& o) {
     mq::vk::Context ctx(o.model.device.context_options());
@@ -22,10 +24,7 @@ int run(Options& o) {
     o.server.policy = o.model.policy();
     if (o.server.model_id.empty()) o.server.model_id = o.model.model_path().stem().string();
     mq::server::ApiServer server(*session, o.server);
-    g_server = &server;
-    auto on_signal = [](int) {
-        if (g_server) g_server->stop();
-    };
+    auto on_signal = [](int) { g_stop = 1; };
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::fprintf(stderr, "Serving %s on %s (%u parallel sequences%s); Ctrl-C stops.\n",
@@ -33,8 +32,9 @@ int run(Options& o) {
                  o.server.api_key.empty() ? "" : ", API key required");
     std::printf("listening on %s\n", server.address().c_str());
     std::fflush(stdout);
-    server.run();
-    g_server = nullptr;
+    server.start();
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.stop();
     std::fprintf(stderr, "stopped after %llu requests\n",
                  static_cast<unsigned long long>(server.requests()));
     return 0;

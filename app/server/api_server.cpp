@@ -200,6 +200,8 @@ struct ApiServer::Impl {
     std::atomic<uint64_t> requests{0}, next_id{0};
     int bound_port = 0;
     std::thread thread;
+    // A stop() that comes before run() has started listening must still end it.
+    std::atomic<bool> stopping{false}, running{false};
 
     Impl(rt::ModelSession& s, ServerOptions o)
         : session(s),
@@ -414,7 +416,9 @@ ApiServer::~ApiServer() {
 }
 
 void ApiServer::run() {
-    impl_->http.listen_after_bind();
+    impl_->running = true;
+    if (!impl_->stopping) impl_->http.listen_after_bind();
+    impl_->running = false;
 }
 
 void ApiServer::start() {
@@ -423,6 +427,9 @@ void ApiServer::start() {
 }
 
 void ApiServer::stop() {
+    impl_->stopping = true;
+    while (impl_->running && !impl_->http.is_running())  // run() is about to listen
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     impl_->http.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
 }
