@@ -216,6 +216,8 @@ class File {
     std::span<const std::byte> tensor_data(const TensorInfo& tensor) const;
     // Dequantized / converted copy (see can_dequantize); throws for other types.
     std::vector<float> tensor_to_f32(const TensorInfo& tensor) const;
+    // Lets the kernel drop the tensor's mapped pages (MappedBytes::drop_pages).
+    void drop_pages(const TensorInfo& tensor) const;
 
   private:
     File() = default;

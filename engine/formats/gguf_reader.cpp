@@ -420,6 +420,10 @@ std::span<const std::byte> File::tensor_data(const TensorInfo& tensor) const {
     return storage_->bytes().subspan(data_offset_ + own->offset, own->bytes);
 }
 
+void File::drop_pages(const TensorInfo& tensor) const {
+    storage_->drop_pages(tensor_data(tensor));
+}
+
 std::vector<float> File::tensor_to_f32(const TensorInfo& tensor) const {
     if (!can_dequantize(tensor.type))
         fail("gguf {}: tensor '{}' has type {}, which cannot be converted to f32", name_,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,6 +47,17 @@ std::shared_ptr<const MappedBytes> MappedBytes::copy_of(std::span<const std::byt
     result->data_ = result->owned_.data();
     result->size_ = result->owned_.size();
     return result;
+}
+
+void MappedBytes::drop_pages(std::span<const std::byte> range) const {
+    if (!mapping_ || range.empty()) return;
+    const auto* base = static_cast<const std::byte*>(mapping_);
+    if (range.data() < base || range.data() + range.size() > base + size_) return;
+    // Whole pages around the range: a read-only file mapping refaults neighbours on demand.
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = uint64_t(range.data() - base) / page * page;
+    const uint64_t end = std::min<uint64_t>(size_, uint64_t(range.data() - base) + range.size());
+    ::madvise(const_cast<std::byte*>(base) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedBytes::~MappedBytes() {

@@ -23,6 +23,11 @@ class MappedBytes {
     std::span<const std::byte> bytes() const { return {data_, size_}; }
     const std::byte* data() const { return data_; }
     uint64_t size() const { return size_; }
+    // Gives the pages of `range` (inside bytes()) back to the kernel so they stop counting in
+    // the process's memory; later reads fault them in from the file again. Streaming jobs call
+    // it on a tensor they are done with, or a whole-model pass grows to the file's size.
+    // Nothing happens for an owned copy.
+    void drop_pages(std::span<const std::byte> range) const;
 
   private:
     MappedBytes() = default;

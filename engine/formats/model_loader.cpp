@@ -172,6 +172,39 @@ std::vector<float> LoadedModel::to_f32(const ModelTensor& t) const {
     return ref->file->tensor_to_f32(*ref->info);
 }
 
+std::vector<float> LoadedModel::rows_to_f32(const ModelTensor& t,
+                                            std::span<const uint32_t> rows) const {
+    if (t.dims.size() != 2) fail("tensor {} {} is not a matrix", t.name, t.shape_string());
+    const uint64_t width = t.dims[0], n_rows = t.dims[1];
+    for (uint32_t r : rows)
+        if (r >= n_rows) fail("row {} of tensor {} {}: out of range", r, t.name, t.shape_string());
+    std::vector<float> out(rows.size() * width);
+    if (!t.ggml_type || !gguf::can_dequantize(*t.ggml_type)) {
+        std::vector<float> all = to_f32(t);
+        for (size_t i = 0; i < rows.size(); ++i)
+            std::copy_n(all.data() + rows[i] * width, width, out.data() + i * width);
+        return out;
+    }
+    const uint64_t row_bytes = gguf::tensor_bytes(*t.ggml_type, width);
+    std::span<const std::byte> data = bytes(t);
+    if (data.size() != row_bytes * n_rows)
+        fail("tensor {} holds {} bytes; {} {} needs {}", t.name, data.size(), t.shape_string(),
+             t.type, row_bytes * n_rows);
+    for (size_t i = 0; i < rows.size(); ++i)
+        gguf::dequantize(*t.ggml_type, data.subspan(rows[i] * row_bytes, row_bytes),
+                         std::span<float>(out.data() + i * width, width));
+    return out;
+}
+
+void LoadedModel::drop_pages(const ModelTensor& t) const {
+    if (gguf_) {
+        if (const gguf::TensorInfo* info = gguf_->find_tensor(t.source_name))
+            gguf_->drop_pages(*info);
+        return;
+    }
+    if (auto ref = hf_->find_tensor(t.source_name)) ref->file->drop_pages(*ref->info);
+}
+
 uint64_t LoadedModel::parameter_count() const {
     uint64_t n = 0;
     if (desc_.mobiquant) {

@@ -51,6 +51,11 @@ class LoadedModel {
     const ModelTensor& get(std::string_view name) const;                // throws naming the tensor
     std::span<const std::byte> bytes(const ModelTensor& tensor) const;  // as stored
     std::vector<float> to_f32(const ModelTensor& tensor) const;         // dequantized
+    // f32 copies of some rows of a 2-D tensor (rows of dims[0] values), e.g. the embeddings
+    // of a few tokens, without converting the whole tensor.
+    std::vector<float> rows_to_f32(const ModelTensor& tensor, std::span<const uint32_t> rows) const;
+    // Lets the kernel drop the tensor's mapped pages once a streaming job is done with it.
+    void drop_pages(const ModelTensor& tensor) const;
     uint64_t parameter_count() const;  // elements of all tensors (tied output counted once)
 
     // The underlying files (exactly one is set), e.g. for tokenizer metadata.

@@ -217,6 +217,10 @@ std::optional<gguf::TensorType> ggml_type(DType dtype) {
     }
 }
 
+void File::drop_pages(const TensorInfo& tensor) const {
+    storage_->drop_pages(tensor_data(tensor));
+}
+
 std::vector<float> File::tensor_to_f32(const TensorInfo& tensor) const {
     std::span<const std::byte> data = tensor_data(tensor);
     std::vector<float> out(tensor.n_elements());

@@ -72,6 +72,8 @@ class File {
     std::span<const std::byte> tensor_data(const TensorInfo& tensor) const;
     // F32, F16, BF16, F64 converted; integer types converted by value; others throw.
     std::vector<float> tensor_to_f32(const TensorInfo& tensor) const;
+    // Lets the kernel drop the tensor's mapped pages (MappedBytes::drop_pages).
+    void drop_pages(const TensorInfo& tensor) const;
 
   private:
     File() = default;

@@ -14,8 +14,12 @@ const char* linear_name(Linear l) {
 
 namespace {
 
+// The f32 copy; the tensor's mapped pages are dropped, so reading a model tensor by tensor
+// does not leave the whole file counted in the process's memory.
 std::vector<float> read(const LoadedModel& m, const std::string& name, uint64_t expected) {
-    std::vector<float> v = m.to_f32(m.get(name));
+    const ModelTensor& t = m.get(name);
+    std::vector<float> v = m.to_f32(t);
+    m.drop_pages(t);
     if (v.size() != expected)
         fail("tensor {} has {} values; the model's metadata implies {}", name, v.size(), expected);
     return v;
@@ -23,53 +27,79 @@ std::vector<float> read(const LoadedModel& m, const std::string& name, uint64_t 
 
 }  // namespace
 
-ModelWeights ModelWeights::load(const LoadedModel& model) {
-    ModelWeights w;
-    w.desc = model.desc();
-    const ModelDesc& d = w.desc;
-    if (d.mobiquant) {
-        const gguf::File* f = model.gguf();
-        uint64_t version = f ? f->get_uint_or("mobiquant.version", 0) : 0;
-        if (version < kOldestCheckpointVersion || version > kCheckpointVersion)
-            fail(
-                "{} is a MoBiQuant checkpoint of format version {}; this build reads versions {} "
-                "to {}",
-                model.path().string(), version, kOldestCheckpointVersion, kCheckpointVersion);
-        if (f->get_uint_or("mobiquant.group_size", 0) != quant::kGroupSize)
-            fail("{}: mobiquant.group_size must be {}", model.path().string(), quant::kGroupSize);
-        auto bits = f->get_int_array("mobiquant.slice_bits");
-        if (bits != std::vector<int64_t>(quant::kSlices, quant::kSliceBits))
-            fail("{}: only 4 slices of 2 bits are supported (mobiquant.slice_bits)",
-                 model.path().string());
-    }
-    w.token_embd = read(model, "token_embd.weight", uint64_t(d.vocab_size) * d.dim);
-    w.output_norm = read(model, "output_norm.weight", d.dim);
-    if (!d.tied_output) w.output = read(model, "output.weight", uint64_t(d.vocab_size) * d.dim);
-    w.layers.resize(d.n_layers);
+namespace {
+
+// Checks a checkpoint's format fields; a plain model passes.
+void check_checkpoint_format(const LoadedModel& model) {
+    if (!model.desc().mobiquant) return;
+    const gguf::File* f = model.gguf();
+    uint64_t version = f ? f->get_uint_or("mobiquant.version", 0) : 0;
+    if (version < kOldestCheckpointVersion || version > kCheckpointVersion)
+        fail(
+            "{} is a MoBiQuant checkpoint of format version {}; this build reads versions {} "
+            "to {}",
+            model.path().string(), version, kOldestCheckpointVersion, kCheckpointVersion);
+    if (f->get_uint_or("mobiquant.group_size", 0) != quant::kGroupSize)
+        fail("{}: mobiquant.group_size must be {}", model.path().string(), quant::kGroupSize);
+    auto bits = f->get_int_array("mobiquant.slice_bits");
+    if (bits != std::vector<int64_t>(quant::kSlices, quant::kSliceBits))
+        fail("{}: only 4 slices of 2 bits are supported (mobiquant.slice_bits)",
+             model.path().string());
+}
+
+// Every linear's shape: [out][in] per Linear.
+void set_linear_shapes(const ModelDesc& d, LayerWeights& L) {
     const uint32_t out_dims[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim,
                                  d.ffn_dim, d.ffn_dim,  d.dim};
     const uint32_t in_dims[] = {d.dim, d.dim, d.dim, d.q_dim(), d.dim, d.dim, d.ffn_dim};
-    for (uint32_t i = 0; i < d.n_layers; ++i) {
-        LayerWeights& L = w.layers[i];
-        std::string p = fmt::format("blk.{}.", i);
-        L.attn_norm = read(model, p + "attn_norm.weight", d.dim);
-        L.ffn_norm = read(model, p + "ffn_norm.weight", d.dim);
-        for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
-            LinearWeights& lw = L.linear[j];
-            lw.rows = out_dims[j];
-            lw.cols = in_dims[j];
-            std::string base = linear_tensor_base(i, static_cast<Linear>(j));
-            if (d.mobiquant && !model.find(base + ".weight"))
-                lw.sliced = load_sliced_linear(model, i, static_cast<Linear>(j), lw.rows, lw.cols);
-            else
-                lw.dense = read(model, base + ".weight", uint64_t(lw.rows) * lw.cols);
-            if (d.qkv_bias && j <= static_cast<uint32_t>(Linear::V))
-                lw.bias = read(model, base + ".bias", lw.rows);
-        }
+    for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+        L.linear[j].rows = out_dims[j];
+        L.linear[j].cols = in_dims[j];
     }
-    if (d.mobiquant)
+}
+
+}  // namespace
+
+ModelWeights ModelWeights::load_frame(const LoadedModel& model) {
+    check_checkpoint_format(model);
+    ModelWeights w;
+    w.desc = model.desc();
+    w.output_norm = read(model, "output_norm.weight", w.desc.dim);
+    w.layers.resize(w.desc.n_layers);
+    for (LayerWeights& L : w.layers) set_linear_shapes(w.desc, L);
+    if (w.desc.mobiquant)
         if (auto routers = load_routers(model))
             w.routers = std::make_shared<const RouterSet>(std::move(*routers));
+    return w;
+}
+
+LayerWeights ModelWeights::load_layer(const LoadedModel& model, uint32_t layer) {
+    const ModelDesc& d = model.desc();
+    if (layer >= d.n_layers) fail("layer {} of a {}-layer model", layer, d.n_layers);
+    LayerWeights L;
+    set_linear_shapes(d, L);
+    std::string p = fmt::format("blk.{}.", layer);
+    L.attn_norm = read(model, p + "attn_norm.weight", d.dim);
+    L.ffn_norm = read(model, p + "ffn_norm.weight", d.dim);
+    for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
+        LinearWeights& lw = L.linear[j];
+        std::string base = linear_tensor_base(layer, static_cast<Linear>(j));
+        if (d.mobiquant && !model.find(base + ".weight"))
+            lw.sliced = load_sliced_linear(model, layer, static_cast<Linear>(j), lw.rows, lw.cols);
+        else
+            lw.dense = read(model, base + ".weight", uint64_t(lw.rows) * lw.cols);
+        if (d.qkv_bias && j <= static_cast<uint32_t>(Linear::V))
+            lw.bias = read(model, base + ".bias", lw.rows);
+    }
+    return L;
+}
+
+ModelWeights ModelWeights::load(const LoadedModel& model) {
+    ModelWeights w = load_frame(model);
+    const ModelDesc& d = w.desc;
+    w.token_embd = read(model, "token_embd.weight", uint64_t(d.vocab_size) * d.dim);
+    if (!d.tied_output) w.output = read(model, "output.weight", uint64_t(d.vocab_size) * d.dim);
+    for (uint32_t i = 0; i < d.n_layers; ++i) w.layers[i] = load_layer(model, i);
     return w;
 }
 

@@ -56,6 +56,12 @@ struct ModelWeights {
 
     // Reads every tensor as f32 (dequantizing F16/BF16/Q8_0/Q4_0 as needed).
     static ModelWeights load(const LoadedModel& model);
+    // For jobs that stream a model layer by layer (quantize): the description, the output norm,
+    // the routers of a checkpoint and every linear's shape, but no embeddings, no output head
+    // and no layer tensors (fill layers[l] with load_layer when it is needed, drop it after).
+    static ModelWeights load_frame(const LoadedModel& model);
+    // Layer l's norms, linears (dense f32, or the slices of a checkpoint) and biases.
+    static LayerWeights load_layer(const LoadedModel& model, uint32_t layer);
     // Slices every linear with MoBiSlice (plain min/max clipping search unless options say more).
     void slice_all(const quant::SliceOptions& options = {});
     bool sliced() const;
