@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 
+#include "calib/blas.hpp"
+#include "core/error.hpp"
 #include "core/parallel.hpp"
 
 namespace mq::calib {
@@ -12,9 +14,14 @@ namespace mq::calib {
 Rows depth_errors(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
                   const Rows& x) {
     Rows err(x.n, quant::kSlices);
+    if (lin.dense.size() != size_t(lin.rows) * lin.cols || decoded.size() != quant::kSlices)
+        fail("depth_errors: needs the dense weights and all {} depths", quant::kSlices);
     std::vector<float> diff(lin.dense.size());
     for (uint32_t k = 0; k < quant::kSlices; ++k) {
-        for (size_t i = 0; i < diff.size(); ++i) diff[i] = lin.dense[i] - decoded[k][i];
+        const float* dk = decoded[k].data();
+        parallel_for(diff.size(), [&](uint64_t i0, uint64_t i1) {
+            for (uint64_t i = i0; i < i1; ++i) diff[i] = lin.dense[i] - dk[i];
+        });
         Rows y = matmul_rows(x, diff, lin.rows);
         for (uint32_t t = 0; t < x.n; ++t) err.row(t)[k] = dot(y.row(t), y.row(t), y.width);
     }
@@ -52,15 +59,20 @@ RouterGradient::RouterGradient(const rt::Router& r)
 void router_mse_gradient(const rt::Router& r, const RouterFeatures& f, const Rows& y,
                          std::span<const uint32_t> rows, RouterGradient& g) {
     const uint32_t K = r.in, H = r.hidden, O = rt::kRouterOutputs;
+    const uint32_t nb = static_cast<uint32_t>(rows.size());
     for (auto* v : {&g.w1, &g.wa, &g.b1, &g.w2, &g.b2}) std::fill(v->begin(), v->end(), 0.0f);
-    std::vector<float> h(H), dh(H);
-    const float scale = 2.0f / float(rows.size() * O);  // d(mean squared error)
-    for (const uint32_t t : rows) {
-        const float* u = f.u.row(t);
-        for (uint32_t j = 0; j < H; ++j)
-            h[j] =
-                std::max(0.0f, dot(r.w1.data() + size_t(j) * K, u, K) + r.wa[j] * f.a[t] + r.b1[j]);
-        std::fill(dh.begin(), dh.end(), 0.0f);
+    // The minibatch's features, hidden pre-activations and their gradients ([nb][K], [nb][H]):
+    // the two K-wide products go through BLAS, the small H x 3 layer stays scalar.
+    if (g.u.n < nb) g.u = Rows(nb, K), g.h = Rows(nb, H), g.dh = Rows(nb, H);
+    for (uint32_t i = 0; i < nb; ++i) std::copy_n(f.u.row(rows[i]), K, g.u.row(i));
+    gemm_nt(g.u.v.data(), r.w1.data(), g.h.v.data(), nb, H, K);
+    const float scale = 2.0f / float(nb * O);  // d(mean squared error)
+    for (uint32_t i = 0; i < nb; ++i) {
+        const uint32_t t = rows[i];
+        float* h = g.h.row(i);
+        float* dh = g.dh.row(i);
+        for (uint32_t j = 0; j < H; ++j) h[j] = std::max(0.0f, h[j] + r.wa[j] * f.a[t] + r.b1[j]);
+        std::fill(dh, dh + H, 0.0f);
         for (uint32_t e = 0; e < O; ++e) {
             float s = r.b2[e];
             for (uint32_t j = 0; j < H; ++j) s += r.w2[e * H + j] * h[j];
@@ -72,13 +84,12 @@ void router_mse_gradient(const rt::Router& r, const RouterFeatures& f, const Row
             }
         }
         for (uint32_t j = 0; j < H; ++j) {
-            if (h[j] <= 0.0f) continue;
+            if (h[j] <= 0.0f) dh[j] = 0.0f;
             g.b1[j] += dh[j];
             g.wa[j] += dh[j] * f.a[t];
-            float* gw = g.w1.data() + size_t(j) * K;
-            for (uint32_t i = 0; i < K; ++i) gw[i] += dh[j] * u[i];
         }
     }
+    gemm_tn(g.dh.v.data(), g.u.v.data(), g.w1.data(), H, K, nb);  // dL/dw1 = dh^T u
 }
 
 namespace {

@@ -46,6 +46,7 @@ RouterFeatures router_features(const Rows& x);
 // to each of its weights (train_router's hand-written backward pass).
 struct RouterGradient {
     std::vector<float> w1, wa, b1, w2, b2;  // shapes of the router's weights
+    Rows u, h, dh;                          // minibatch workspace, reused between calls
     explicit RouterGradient(const rt::Router& router);
 };
 void router_mse_gradient(const rt::Router& router, const RouterFeatures& features, const Rows& y,

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "calib/blas.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "formats/model_loader.hpp"
 
 namespace mq::calib {
 
@@ -18,20 +20,10 @@ float dot(const float* a, const float* b, uint32_t n) {
 }
 
 Rows matmul_rows(const Rows& x, std::span<const float> w, uint32_t rows) {
+    if (w.size() != size_t(rows) * x.width)
+        fail("matmul_rows: {} weights for {} rows of {}", w.size(), rows, x.width);
     Rows y(x.n, rows);
-    const uint32_t k = x.width;
-    parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
-        // Four tokens at a time share each weight row while it is in cache.
-        uint64_t t = t0;
-        for (; t + 4 <= t1; t += 4)
-            for (uint32_t r = 0; r < rows; ++r) {
-                const float* wr = w.data() + size_t(r) * k;
-                for (uint32_t u = 0; u < 4; ++u) y.row(t + u)[r] = dot(wr, x.row(t + u), k);
-            }
-        for (; t < t1; ++t)
-            for (uint32_t r = 0; r < rows; ++r)
-                y.row(t)[r] = dot(w.data() + size_t(r) * k, x.row(t), k);
-    });
+    gemm_nt(x.v.data(), w.data(), y.v.data(), x.n, rows, x.width);
     return y;
 }
 
@@ -49,24 +41,70 @@ Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps) {
 }
 
 std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m) {
-    std::vector<std::vector<float>> out;
-    for (uint32_t k = 1; k <= quant::kSlices; ++k) out.push_back(m.dequantize(k));
+    // All four depths in one pass over the codes (SlicedMatrix::weight's arithmetic, per row
+    // and group instead of per value), rows in parallel.
+    std::vector<std::vector<float>> out(quant::kSlices,
+                                        std::vector<float>(size_t(m.rows) * m.cols));
+    const uint32_t groups = m.groups_per_row();
+    parallel_for(m.rows, [&](uint64_t r0, uint64_t r1) {
+        for (uint64_t r = r0; r < r1; ++r)
+            for (uint32_t g = 0; g < groups; ++g) {
+                const float s1 = m.scale(uint32_t(r), g), z1 = m.zero(uint32_t(r), g);
+                float scale[quant::kSlices], zero[quant::kSlices];
+                for (uint32_t k = 1; k <= quant::kSlices; ++k) {
+                    scale[k - 1] = quant::depth_scale(s1, k);
+                    zero[k - 1] = quant::depth_zero(z1, k);
+                }
+                const uint32_t c0 = g * quant::kGroupSize,
+                               c1 = std::min(m.cols, c0 + quant::kGroupSize);
+                for (uint32_t c = c0; c < c1; ++c) {
+                    uint32_t q = 0;
+                    for (uint32_t k = 0; k < quant::kSlices; ++k) {
+                        q = (q << quant::kSliceBits) | m.code(k, uint32_t(r), c);
+                        out[k][r * m.cols + c] = scale[k] * (static_cast<float>(q) - zero[k]);
+                    }
+                }
+            }
+    });
     return out;
 }
 
 Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
                  const Rows& x, std::span<const uint8_t> depths) {
+    if (x.width != lin.cols)
+        fail("linear_rows: {}-wide rows for a {}x{} linear", x.width, lin.rows, lin.cols);
+    if (!depths.empty() && depths.size() != x.n)
+        fail("linear_rows: {} depths for {} rows", depths.size(), x.n);
+    auto weights = [&](uint8_t k) -> const std::vector<float>& {
+        const std::vector<float>& w = k == 0 ? lin.dense : decoded.at(k - 1);
+        if (w.size() != size_t(lin.rows) * lin.cols)
+            fail("linear_rows: no {} weights for the {}x{} linear",
+                 k == 0 ? std::string("dense") : fmt::format("depth-{}", k), lin.rows, lin.cols);
+        return w;
+    };
     Rows y(x.n, lin.rows);
-    parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {
-        for (uint64_t t = t0; t < t1; ++t) {
-            const uint8_t k = depths.empty() ? 0 : depths[t];
-            const float* w = k == 0 ? lin.dense.data() : decoded[k - 1].data();
-            for (uint32_t r = 0; r < lin.rows; ++r) {
-                float v = dot(w + size_t(r) * lin.cols, x.row(t), lin.cols);
-                y.row(t)[r] = lin.bias.empty() ? v : v + lin.bias[r];
-            }
+    const bool one_depth = depths.empty() || std::all_of(depths.begin(), depths.end(),
+                                                         [&](uint8_t k) { return k == depths[0]; });
+    if (one_depth) {
+        gemm_nt(x.v.data(), weights(depths.empty() ? 0 : depths[0]).data(), y.v.data(), x.n,
+                lin.rows, lin.cols);
+    } else {
+        // One product per depth over the rows that use it.
+        for (uint8_t k = 0; k <= quant::kSlices; ++k) {
+            std::vector<uint32_t> picked;
+            for (uint32_t t = 0; t < x.n; ++t)
+                if (depths[t] == k) picked.push_back(t);
+            if (picked.empty()) continue;
+            Rows xs(static_cast<uint32_t>(picked.size()), x.width);
+            for (uint32_t i = 0; i < xs.n; ++i) std::copy_n(x.row(picked[i]), x.width, xs.row(i));
+            Rows ys(xs.n, lin.rows);
+            gemm_nt(xs.v.data(), weights(k).data(), ys.v.data(), xs.n, lin.rows, lin.cols);
+            for (uint32_t i = 0; i < xs.n; ++i) std::copy_n(ys.row(i), lin.rows, y.row(picked[i]));
         }
-    });
+    }
+    if (!lin.bias.empty())
+        for (uint32_t t = 0; t < y.n; ++t)
+            for (uint32_t r = 0; r < lin.rows; ++r) y.row(t)[r] += lin.bias[r];
     return y;
 }
 
@@ -167,6 +205,22 @@ Rows embed_rows(const rt::ModelWeights& w, std::span<const uint32_t> tokens) {
         if (tokens[t] >= w.desc.vocab_size) fail("token {} is outside the vocabulary", tokens[t]);
         std::copy_n(w.token_embd.data() + size_t(tokens[t]) * dim, dim, x.row(t));
     }
+    return x;
+}
+
+Rows embed_rows(const LoadedModel& model, std::span<const uint32_t> tokens) {
+    const ModelDesc& d = model.desc();
+    for (uint32_t t : tokens)
+        if (t >= d.vocab_size) fail("token {} is outside the vocabulary", t);
+    const ModelTensor& embd = model.get("token_embd.weight");
+    Rows x;
+    x.n = static_cast<uint32_t>(tokens.size());
+    x.width = d.dim;
+    x.v = model.rows_to_f32(embd, tokens);
+    model.drop_pages(embd);
+    if (x.v.size() != size_t(x.n) * x.width)
+        fail("token_embd.weight rows have {} values; the model's dim is {}",
+             x.n ? x.v.size() / x.n : 0, d.dim);
     return x;
 }
 

@@ -51,6 +51,9 @@ void layer_pass(const rt::ModelWeights& w, uint32_t l, Rows& x, uint32_t seq_len
 
 // The embeddings of tokens as a residual stream.
 Rows embed_rows(const rt::ModelWeights& w, std::span<const uint32_t> tokens);
+// The same read from the model file, converting only the rows of these tokens (streaming jobs
+// never hold the whole embedding table).
+Rows embed_rows(const LoadedModel& model, std::span<const uint32_t> tokens);
 
 // E[x^2] per input channel of every linear of the unquantized model over the given tokens
 // ([layer * 7 + linear][cols]).
