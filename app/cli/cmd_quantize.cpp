@@ -38,15 +38,22 @@ int run(mq::calib::QuantizeOptions o, const std::string& calib_path) {
 }
 
 mq::cli::Registration reg{
-    "quantize", "Make a MoBiQuant checkpoint (2/4/6/8 bits in one file) from a GGUF model",
+    "quantize",
+    "Make a MoBiQuant checkpoint (2/4/6/8 bits in one file) from a GGUF model or a Hugging Face "
+    "directory",
     [](CLI::App& cmd) {
         auto o = std::make_shared<mq::calib::QuantizeOptions>();
         auto calib = std::make_shared<std::string>();
         cmd.add_option("-m,--model", o->model,
-                       "Input GGUF model (default: assets/default-model.gguf)");
+                       "Input model: a GGUF file (F32, F16, BF16, Q8_0, Q4/5_0/1, Q4/5/6_K) or a "
+                       "Hugging Face directory (safetensors, sharded or not) (default: "
+                       "assets/default-model.gguf)");
         cmd.add_option("-o,--out", o->out, "Output checkpoint (.gguf)")->required();
         cmd.add_option("--calib", *calib, "Calibration text (default: assets/calibration.txt)");
-        cmd.add_option("--calib-tokens", o->tokens, "Calibration tokens in all")
+        cmd.add_option("--calib-tokens", o->tokens,
+                       "Calibration tokens in all: every token's activations are held at each "
+                       "layer, so memory and time grow with it (the job estimates its peak memory "
+                       "first and refuses to start when the machine cannot hold it)")
             ->check(CLI::Range(1u, 10000000u))
             ->capture_default_str();
         cmd.add_option("--window", o->window, "Tokens per calibration sequence")

@@ -9,15 +9,21 @@ using rt::Linear;
 
 LayerCalibrator::LayerCalibrator(rt::ModelWeights& w, std::span<const uint32_t> tokens,
                                  uint32_t seq_len, LayerCalibration options)
+    : LayerCalibrator(w, embed_rows(w, tokens), seq_len, options) {}
+
+LayerCalibrator::LayerCalibrator(rt::ModelWeights& w, Rows embeddings, uint32_t seq_len,
+                                 LayerCalibration options)
     : w_(w),
       seq_len_(seq_len),
       options_(options),
-      x_(embed_rows(w, tokens)),
+      x_(std::move(embeddings)),
       rng_(options.router.seed),
       scores_(w.layers.size() * rt::kLinearsPerLayer),
       routers_(w.layers.size() * rt::kLinearsPerLayer) {
-    if (seq_len == 0 || tokens.size() % seq_len)
+    if (seq_len == 0 || x_.n % seq_len)
         fail("calibration tokens must fill whole sequences of {}", seq_len);
+    if (x_.width != w.desc.dim)
+        fail("{}-wide embeddings for a model of dim {}", x_.width, w.desc.dim);
 }
 
 Rows LayerCalibrator::calibrate_linear(uint32_t l, Linear j, const Rows& x) {

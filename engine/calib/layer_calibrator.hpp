@@ -37,6 +37,10 @@ class LayerCalibrator {
     // tokens: [sequences * seq_len] ids, each sequence starting with BOS at position 0.
     LayerCalibrator(rt::ModelWeights& w, std::span<const uint32_t> tokens, uint32_t seq_len,
                     LayerCalibration options);
+    // Streaming: the tokens' embeddings given (embed_rows of the model file), and w holding
+    // only the layers being calibrated (w.layers[l] filled before calibrate_layer(l)).
+    LayerCalibrator(rt::ModelWeights& w, Rows embeddings, uint32_t seq_len,
+                    LayerCalibration options);
 
     // Quantizes layer `l` (layers go in order 0, 1, ...). step(stage) is called before each
     // linear, and may throw to cancel.

@@ -8,10 +8,13 @@
 #include "calib/calibration_tokens.hpp"
 #include "calib/layer_calibrator.hpp"
 #include "calib/linear_sensitivity.hpp"
+#include "calib/quantize_memory.hpp"
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/hf_gguf_metadata.hpp"
 #include "runtime/model_session.hpp"
+#include "runtime/slice_store.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace mq::calib {
@@ -42,15 +45,27 @@ CheckedInputs checked_inputs(const QuantizeOptions& o) {
         if (d < 1 || d >= quant::kSlices) fail("probe depth {} is outside 1..3", d);
     auto model = LoadedModel::open(o.model);
     if (model.desc().mobiquant) fail("{} is already a MoBiQuant checkpoint", o.model.string());
-    if (!model.gguf())
-        fail(
-            "quantizing a Hugging Face directory is not supported yet: convert it to GGUF first "
-            "(llama.cpp's convert_hf_to_gguf.py)");
+    if (model.hf()) rt::check_hf_tokenizer_round_trip(model, o.calibration_text);
     if (model.desc().n_layers == 0) fail("{} has no layers with routed linears", o.model.string());
     tok::Tokenizer tokenizer(rt::load_tokenizer_spec_of(model));
     CalibrationTokens calib = calibration_tokens(tokenizer, o.calibration_text, o.tokens, o.window,
                                                  model.desc().context_length);
     return {std::move(model), std::move(calib)};
+}
+
+// A Hugging Face llama's q/k rows rotate half-split pairs; the checkpoint is a GGUF llama,
+// which rotates interleaved pairs: reorder the rows as llama.cpp's converter does, and run the
+// calibration with the GGUF layout so the slices match what the checkpoint's readers expect.
+bool needs_rope_reorder(const LoadedModel& model) {
+    return model.hf() && model.desc().arch == "llama";
+}
+
+void reorder_rope_rows(const ModelDesc& d, rt::LayerWeights& L) {
+    for (auto [j, heads] : {std::pair{rt::Linear::Q, d.n_heads}, {rt::Linear::K, d.n_kv_heads}}) {
+        rt::LinearWeights& lin = L[j];
+        lin.dense = rope_rows_neox_to_normal(lin.dense, lin.cols, heads);
+        if (!lin.bias.empty()) lin.bias = rope_rows_neox_to_normal(lin.bias, 1, heads);
+    }
 }
 
 }  // namespace
@@ -62,9 +77,16 @@ void check_quantize_inputs(const QuantizeOptions& o) {
 void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
               const std::atomic<bool>* cancel) {
     auto [model, calib] = checked_inputs(o);
+    check_quantize_memory(
+        estimate_quantize_memory(model.desc(), calib.ids.size(), o.global_allocation),
+        available_memory());
     JobClock clock(progress, cancel);
-    clock.report("reading the model", 0);
-    rt::ModelWeights w = rt::ModelWeights::load(model);
+    // Streaming: the frame (shapes, norms of the head) now, each layer's tensors when it is
+    // calibrated, the finished slices in a temporary file until the checkpoint is written.
+    clock.report("reading the embeddings of the calibration tokens", 0);
+    rt::ModelWeights w = rt::ModelWeights::load_frame(model);
+    const bool reorder = needs_rope_reorder(model);
+    if (reorder) w.desc.rope_layout = RopeLayout::Normal;
     const uint32_t sequences = calib.sequences, seq_len = calib.seq_len;
 
     LayerCalibration lc;
@@ -73,24 +95,45 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     lc.router.hidden = o.router_hidden;
     lc.router.epochs = o.router_epochs;
     lc.router.seed = o.seed;
-    LayerCalibrator calibrator(w, calib.ids, seq_len, lc);
+    LayerCalibrator calibrator(w, embed_rows(model, calib.ids), seq_len, lc);
     const uint32_t n_layers = w.desc.n_layers, total = n_layers * rt::kLinearsPerLayer;
-    uint32_t done = 0;
-    // Share of the job's time the layers take (the global table's loss probes take the rest).
-    const double layers_share = o.global_allocation ? 0.9 : 0.97;
-    for (uint32_t l = 0; l < n_layers; ++l)
-        calibrator.calibrate_layer(l, [&](const std::string& linear) {
+    fs::path out_dir = o.out.has_parent_path() ? o.out.parent_path() : fs::path(".");
+    rt::SliceStore slices(out_dir, n_layers);
+    // Shares of the job's time: the layers, the global table's loss probes, writing. Within the
+    // layers, each linear counts by its size.
+    const double layers_share = o.global_allocation ? 0.88 : 0.96, write_share = 0.02;
+    uint64_t layer_weights = 0, done = 0;
+    for (const auto& lin : w.layers[0].linear) layer_weights += uint64_t(lin.rows) * lin.cols;
+    const uint64_t all_weights = layer_weights * n_layers;
+    for (uint32_t l = 0; l < n_layers; ++l) {
+        clock.report(fmt::format("layer {}/{}: reading", l + 1, n_layers),
+                     layers_share * double(done) / double(all_weights));
+        w.layers[l] = rt::ModelWeights::load_layer(model, l);
+        if (reorder) reorder_rope_rows(w.desc, w.layers[l]);
+        calibrator.calibrate_layer(l, [&, j = 0u](const std::string& linear) mutable {
             clock.report(fmt::format("layer {}/{}: {} (slices, router)", l + 1, n_layers, linear),
-                         layers_share * done++ / total);
+                         layers_share * double(done) / double(all_weights));
+            const auto& lin = w.layers[l].linear[j++];
+            done += uint64_t(lin.rows) * lin.cols;
         });
+        for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) {
+            rt::LinearWeights& lin = w.layers[l].linear[j];
+            slices.put(l, static_cast<rt::Linear>(j), *lin.sliced);
+            lin.sliced.reset();
+        }
+    }
     rt::RouterSet set;
     set.routers = std::move(calibrator.routers());
     if (o.global_allocation) {
         // The full-precision weights again (calibration dropped them), with the new slices.
         rt::ModelWeights probe = rt::ModelWeights::load(model);
+        if (reorder) {
+            probe.desc.rope_layout = RopeLayout::Normal;
+            for (auto& L : probe.layers) reorder_rope_rows(probe.desc, L);
+        }
         for (uint32_t l = 0; l < n_layers; ++l)
             for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j)
-                probe.layers[l].linear[j].sliced = w.layers[l].linear[j].sliced;
+                probe.layers[l].linear[j].sliced = slices.get(l, static_cast<rt::Linear>(j));
         std::map<uint32_t, std::vector<float>> offsets;
         for (uint32_t depth : o.probe_depths) {
             if (offsets.count(depth)) continue;
@@ -98,10 +141,11 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
             so.probe_depth = depth;
             offsets[depth] =
                 linear_log_sensitivities(probe, calib.ids, seq_len, so, [&](uint32_t i) {
-                    clock.report(
-                        fmt::format("loss sensitivity of linear {}/{} (depth {})", i + 1, total,
-                                    depth),
-                        0.9 + 0.08 * (offsets.size() * total + i) / (total * rt::kRouterOutputs));
+                    clock.report(fmt::format("loss sensitivity of linear {}/{} (depth {})", i + 1,
+                                             total, depth),
+                                 layers_share + (1 - layers_share - write_share - 0.01) *
+                                                    double(offsets.size() * total + i) /
+                                                    double(total * rt::kRouterOutputs));
                 });
         }
         // Fold each slice's offset into its router's output bias: the scores become predicted
@@ -113,10 +157,10 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
                 set.routers[i].b2[e] += off;
                 for (uint32_t t = 0; t < scores[i].n; ++t) scores[i].row(t)[e] += off;
             }
-        clock.report("budget table", 0.98);
+        clock.report("budget table", 1 - write_share - 0.01);
         set.table = build_global_budget_table(scores, std::vector<float>(total, 0.0f));
     } else {
-        clock.report("budget table", 0.98);
+        clock.report("budget table", 1 - write_share - 0.01);
         set.table = build_budget_table(calibrator.scores());
     }
     w.routers = std::make_shared<const rt::RouterSet>(std::move(set));
@@ -141,8 +185,11 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         sequences, seq_len, o.calibration_name, o.clip_steps, o.router_hidden,
         o.residual_weights ? " (o/down errors per token / residual RMS^2)" : "", o.router_epochs,
         r2, allocation);
-    clock.report("writing the checkpoint", 0.98);
-    rt::save_checkpoint(w, model, o.out, note, o.model.filename().string());
+    clock.report("writing the checkpoint", 1 - write_share);
+    rt::save_checkpoint(
+        w, slices, model, o.out, note, o.model.filename().string(), [&](double fraction) {
+            clock.report("writing the checkpoint", 1 - write_share + write_share * fraction);
+        });
     clock.finish();
 }
 

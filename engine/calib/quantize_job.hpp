@@ -1,8 +1,10 @@
 #pragma once
-// The `quantize` job (docs/design.md section 2): a plain GGUF model and a calibration text in, one
-// MoBiQuant checkpoint out. Layer by layer on activations captured from the partly quantized
-// model: activation-weighted base scales, the residual slices, one router MLP per routed linear,
-// and the table of per-linear thresholds over target budgets.
+// The `quantize` job (docs/design.md section 2): a plain model (GGUF file or Hugging Face directory)
+// and a calibration text in, one MoBiQuant checkpoint out. Streams: one layer's weights in memory
+// at a time, the finished slices in a temporary file until the checkpoint is written. Layer by
+// layer on activations captured from the partly quantized model: activation-weighted base scales,
+// the residual slices, one router MLP per routed linear, and the table of per-linear thresholds
+// over target budgets.
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -14,7 +16,7 @@
 namespace mq::calib {
 
 struct QuantizeOptions {
-    std::filesystem::path model;   // plain GGUF model (F32/F16/BF16/Q8_0...)
+    std::filesystem::path model;   // plain GGUF (F32/F16/BF16/Q8_0/K-quants) or HF directory
     std::filesystem::path out;     // the checkpoint, written through a temporary file
     std::string calibration_text;  // UTF-8 text the activations are captured on
     std::string calibration_name;  // where it came from, recorded in the checkpoint
@@ -37,8 +39,9 @@ struct QuantizeOptions {
 };
 
 // Fails fast (mq::Error) on what would only fail later: unreadable or already quantized model,
-// a Hugging Face directory, no routed linears, calibration text too short for the requested
-// tokens, an output path that cannot be written. Cheap: reads metadata and tokenizes the text.
+// a Hugging Face tokenizer GGUF metadata cannot state, no routed linears, calibration text too
+// short for the requested tokens, an output path that cannot be written. Cheap: reads metadata and
+// tokenizes the text.
 void check_quantize_inputs(const QuantizeOptions& options);
 
 // Runs the whole job. Calls check_quantize_inputs first. Throws mq::Cancelled as soon as

@@ -273,6 +273,13 @@ class Writer {
                     std::vector<std::byte> data);
     // Convenience: an F32 tensor from floats (copied).
     void add_tensor_f32(std::string name, std::vector<uint64_t> dims, std::span<const float> data);
+    // Streaming: the bytes come from `source`, called once when the file is written, which must
+    // pass exactly the tensor's size to the sink it is given (checked). Lets a job write tensors
+    // that never sit in memory all at once (read back from a spill file, copied from a mapping).
+    using ByteSink = std::function<void(const void*, size_t)>;
+    using TensorSource = std::function<void(const ByteSink&)>;
+    void add_tensor_from(std::string name, TensorType type, std::vector<uint64_t> dims,
+                         TensorSource source);
 
     // Writes through mq::AtomicFile: the file appears complete or not at all.
     void write(const std::filesystem::path& path) const;
@@ -284,8 +291,10 @@ class Writer {
         TensorInfo info;
         std::span<const std::byte> data;
         std::shared_ptr<std::vector<std::byte>> owned;
+        TensorSource source;  // set for add_tensor_from
     };
     void emit(const std::function<void(const void*, size_t)>& sink) const;
+    TensorInfo checked_info(std::string name, TensorType type, std::vector<uint64_t> dims) const;
 
     std::vector<std::pair<std::string, Value>> metadata_;
     std::vector<PendingTensor> tensors_;

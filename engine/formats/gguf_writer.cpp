@@ -152,8 +152,8 @@ void Writer::set_alignment(uint32_t alignment) {
     set_u32("general.alignment", alignment);
 }
 
-void Writer::add_tensor(std::string name, TensorType type, std::vector<uint64_t> dims,
-                        std::span<const std::byte> data) {
+TensorInfo Writer::checked_info(std::string name, TensorType type,
+                                std::vector<uint64_t> dims) const {
     check_string(name, fmt::format("tensor name '{}'", name));
     if (std::any_of(tensors_.begin(), tensors_.end(),
                     [&](const PendingTensor& t) { return t.info.name == name; }))
@@ -161,18 +161,25 @@ void Writer::add_tensor(std::string name, TensorType type, std::vector<uint64_t>
     if (dims.empty() || dims.size() > kMaxDims)
         fail("gguf writer: tensor '{}' has {} dimensions (expected 1 to {})", name, dims.size(),
              kMaxDims);
-    PendingTensor t;
-    t.info.name = std::move(name);
-    t.info.type = type;
-    t.info.dims = std::move(dims);
+    TensorInfo info;
+    info.name = std::move(name);
+    info.type = type;
+    info.dims = std::move(dims);
     uint64_t n = 1;
-    for (uint64_t d : t.info.dims)
+    for (uint64_t d : info.dims)
         if (__builtin_mul_overflow(n, d, &n))
-            fail("gguf writer: tensor '{}' shape overflows", t.info.name);
-    if (t.info.dims[0] % type_traits(type).block_size != 0)
+            fail("gguf writer: tensor '{}' shape overflows", info.name);
+    if (info.dims[0] % type_traits(type).block_size != 0)
         fail("gguf writer: tensor '{}' row length {} is not a multiple of the {} block size {}",
-             t.info.name, t.info.dims[0], tensor_type_name(type), type_traits(type).block_size);
-    t.info.bytes = tensor_bytes(type, n);
+             info.name, info.dims[0], tensor_type_name(type), type_traits(type).block_size);
+    info.bytes = tensor_bytes(type, n);
+    return info;
+}
+
+void Writer::add_tensor(std::string name, TensorType type, std::vector<uint64_t> dims,
+                        std::span<const std::byte> data) {
+    PendingTensor t;
+    t.info = checked_info(std::move(name), type, std::move(dims));
     if (data.size() != t.info.bytes)
         fail("gguf writer: tensor '{}' {} {} needs {} bytes, got {}", t.info.name,
              t.info.shape_string(), tensor_type_name(type), t.info.bytes, data.size());
@@ -185,6 +192,15 @@ void Writer::add_tensor(std::string name, TensorType type, std::vector<uint64_t>
     auto owned = std::make_shared<std::vector<std::byte>>(std::move(data));
     add_tensor(std::move(name), type, std::move(dims), std::span<const std::byte>(*owned));
     tensors_.back().owned = std::move(owned);
+}
+
+void Writer::add_tensor_from(std::string name, TensorType type, std::vector<uint64_t> dims,
+                             TensorSource source) {
+    PendingTensor t;
+    t.info = checked_info(std::move(name), type, std::move(dims));
+    if (!source) fail("gguf writer: tensor '{}' has no source", t.info.name);
+    t.source = std::move(source);
+    tensors_.push_back(std::move(t));
 }
 
 void Writer::add_tensor_f32(std::string name, std::vector<uint64_t> dims,
@@ -226,7 +242,21 @@ void Writer::emit(const Sink& raw_sink) const {
     }
     pad();
     for (const PendingTensor& t : tensors_) {
-        sink(t.data.data(), t.data.size());
+        if (t.source) {
+            uint64_t given = 0;
+            t.source([&](const void* p, size_t n) {
+                given += n;
+                if (given > t.info.bytes)
+                    fail("gguf writer: tensor '{}' source gave more than its {} bytes", t.info.name,
+                         t.info.bytes);
+                sink(p, n);
+            });
+            if (given != t.info.bytes)
+                fail("gguf writer: tensor '{}' source gave {} of its {} bytes", t.info.name, given,
+                     t.info.bytes);
+        } else {
+            sink(t.data.data(), t.data.size());
+        }
         pad();
     }
 }

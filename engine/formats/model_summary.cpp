@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <map>
 #include <string>
 
@@ -187,7 +188,19 @@ std::string model_info_text(const LoadedModel& model, bool list_tensors) {
     line("model", fmt::format("{} ({}, {})", d.name,
                               d.source == "gguf" ? "GGUF" : "Hugging Face safetensors",
                               model.path().string()));
-    line("architecture", d.arch + (d.mobiquant ? " (MoBiQuant checkpoint)" : ""));
+    std::string kind = d.mobiquant ? " (MoBiQuant checkpoint" : "";
+    if (d.mobiquant) {
+        // What it was quantized from: "made from a Q4_K model" (mobiquant.source_type).
+        std::string from = model.gguf()->get_string_or("mobiquant.source_type", "");
+        for (char& c : from) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        // "an F16", "a Q4_K": the article goes by how the first letter is spoken.
+        const bool vowel_sound =
+            !from.empty() && std::string("AEFHILMNORSX").find(from[0]) != std::string::npos;
+        if (!from.empty())
+            kind += fmt::format(", made from {} {} model", vowel_sound ? "an" : "a", from);
+        kind += ")";
+    }
+    line("architecture", d.arch + kind);
     line("sizes", fmt::format("vocab {}, dim {}, layers {}, heads {} (kv {}, head size {}), ffn {}",
                               d.vocab_size, d.dim, d.n_layers, d.n_heads, d.n_kv_heads, d.head_dim,
                               d.ffn_dim));

@@ -7,6 +7,8 @@
 
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
+#include "runtime/hf_gguf_metadata.hpp"
+#include "runtime/slice_store.hpp"
 
 namespace mq::rt {
 
@@ -27,24 +29,63 @@ std::string linear_tensor_base(uint32_t layer, Linear l) {
     return fmt::format("blk.{}.{}", layer, tensor_suffix(l));
 }
 
-void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
-                     const std::filesystem::path& out, const std::string& calibration_note,
-                     const std::string& source_name) {
-    if (!w.sliced()) fail("save_checkpoint: the weights are not sliced");
+namespace {
+
+// One part of a linear's slices (plane e < kSlices, or the scale/zero words) into a sink.
+using SlicePart = std::function<void(uint32_t layer, Linear linear, uint32_t part,
+                                     const gguf::Writer::ByteSink& sink)>;
+
+// The source model's bytes in chunks, its mapped pages dropped afterwards: copying a large
+// embedding table does not leave it counted in the process's memory.
+gguf::Writer::TensorSource copied_from(const LoadedModel& source, const ModelTensor& t) {
+    return [&source, &t](const gguf::Writer::ByteSink& sink) {
+        std::span<const std::byte> bytes = source.bytes(t);
+        constexpr size_t kChunk = 16u << 20;
+        for (size_t done = 0; done < bytes.size(); done += kChunk)
+            sink(bytes.data() + done, std::min(kChunk, bytes.size() - done));
+        source.drop_pages(t);
+    };
+}
+
+void write_checkpoint(const ModelWeights& w, const SlicePart& slice_part, const LoadedModel& source,
+                      const std::filesystem::path& out, const std::string& calibration_note,
+                      const std::string& source_name,
+                      const std::function<void(double)>& written = {}) {
     const gguf::File* src = source.gguf();
-    if (!src)
-        fail(
-            "quantizing a Hugging Face directory is not supported yet: convert it to GGUF first "
-            "(llama.cpp's convert_hf_to_gguf.py)");
     gguf::Writer writer;
-    for (const auto& [key, value] : src->metadata())
-        if (key.rfind("mobiquant.", 0) != 0 && key != "general.alignment") writer.set(key, value);
+    // Streamed tensors report the share of their bytes written so far.
+    uint64_t total = 0, done = 0;
+    auto add_from = [&](std::string name, gguf::TensorType type, std::vector<uint64_t> dims,
+                        gguf::Writer::TensorSource from) {
+        uint64_t n = 1;
+        for (uint64_t d : dims) n *= d;
+        total += gguf::tensor_bytes(type, n);
+        writer.add_tensor_from(std::move(name), type, std::move(dims),
+                               [&, from = std::move(from)](const gguf::Writer::ByteSink& sink) {
+                                   from([&](const void* p, size_t n) {
+                                       sink(p, n);
+                                       done += n;
+                                   });
+                                   if (written) written(double(done) / double(total));
+                               });
+    };
+    if (src) {
+        for (const auto& [key, value] : src->metadata())
+            if (key.rfind("mobiquant.", 0) != 0 && key != "general.alignment")
+                writer.set(key, value);
+    } else {
+        // A Hugging Face directory: llama.cpp's keys from its config and tokenizer.
+        write_hf_model_metadata(writer, source);
+        add_hf_extra_tensors(writer, source);
+    }
     writer.set_u32("mobiquant.version", kCheckpointVersion);
     std::vector<int32_t> bits(quant::kSlices, quant::kSliceBits);
     writer.set_i32_array("mobiquant.slice_bits", bits);
     writer.set_u32("mobiquant.group_size", quant::kGroupSize);
     writer.set_string("mobiquant.calibration", calibration_note);
     if (!source_name.empty()) writer.set_string("mobiquant.source", source_name);
+    if (const ModelTensor* q = source.find(linear_tensor_base(0, Linear::Q) + ".weight"))
+        writer.set_string("mobiquant.source_type", q->type);
     if (w.routers) {
         writer.set_u32("mobiquant.router_hidden", w.routers->routers.at(0).hidden);
         writer.set_f32_array("mobiquant.budget_grid", w.routers->table.budgets);
@@ -62,20 +103,29 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
     for (const ModelTensor& t : source.tensors()) {
         if (std::find(linear_names.begin(), linear_names.end(), t.name) != linear_names.end())
             continue;
+        if (!src && !t.canonical) continue;  // rotary caches, a tied model's spare lm_head
         if (!t.ggml_type) fail("tensor {} has a type GGUF cannot store", t.name);
-        writer.add_tensor(t.source_name, *t.ggml_type, t.dims, source.bytes(t));
+        // GGUF names: the file's own for a GGUF source, the canonical ones for a directory.
+        add_from(src ? t.source_name : t.name, *t.ggml_type, t.dims, copied_from(source, t));
     }
     for (uint32_t l = 0; l < w.layers.size(); ++l)
         for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
-            const quant::SlicedMatrix& m = *w.layers[l].linear[j].sliced;
-            std::string base = linear_tensor_base(l, static_cast<Linear>(j));
+            const LinearWeights& lw = w.layers[l].linear[j];
+            const quant::SlicedMatrix shape{.rows = lw.rows, .cols = lw.cols};
+            const Linear linear = static_cast<Linear>(j);
+            std::string base = linear_tensor_base(l, linear);
+            auto part = [&slice_part, l, linear](uint32_t p) {
+                return [&slice_part, l, linear, p](const gguf::Writer::ByteSink& sink) {
+                    slice_part(l, linear, p, sink);
+                };
+            };
             for (uint32_t e = 0; e < quant::kSlices; ++e)
-                writer.add_tensor(fmt::format("{}.slice{}", base, e + 1), gguf::TensorType::I32,
-                                  {m.words_per_row(), m.rows}, as_bytes(m.planes[e]));
-            writer.add_tensor(base + ".scale_zero", gguf::TensorType::F16,
-                              {2, m.groups_per_row(), m.rows}, as_bytes(m.scale_zero));
+                add_from(fmt::format("{}.slice{}", base, e + 1), gguf::TensorType::I32,
+                         {shape.words_per_row(), shape.rows}, part(e));
+            add_from(base + ".scale_zero", gguf::TensorType::F16,
+                     {2, shape.groups_per_row(), shape.rows}, part(quant::kSlices));
             if (!w.routers) continue;
-            const Router& r = w.routers->at(l, static_cast<Linear>(j));
+            const Router& r = w.routers->at(l, linear);
             const auto f32 = gguf::TensorType::F32;
             writer.add_tensor(base + ".router_w1", f32, {r.in, r.hidden}, as_bytes(r.w1));
             writer.add_tensor(base + ".router_wa", f32, {r.hidden}, as_bytes(r.wa));
@@ -84,6 +134,35 @@ void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
             writer.add_tensor(base + ".router_b2", f32, {kRouterOutputs}, as_bytes(r.b2));
         }
     writer.write(out);
+}
+
+}  // namespace
+
+void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
+                     const std::filesystem::path& out, const std::string& calibration_note,
+                     const std::string& source_name) {
+    if (!w.sliced()) fail("save_checkpoint: the weights are not sliced");
+    auto in_memory = [&w](uint32_t l, Linear j, uint32_t part, const gguf::Writer::ByteSink& sink) {
+        const quant::SlicedMatrix& m = *w.layers[l][j].sliced;
+        const std::vector<uint32_t>& words = part < quant::kSlices ? m.planes[part] : m.scale_zero;
+        sink(words.data(), words.size() * sizeof(uint32_t));
+    };
+    write_checkpoint(w, in_memory, source, out, calibration_note, source_name);
+}
+
+void save_checkpoint(const ModelWeights& w, const SliceStore& slices, const LoadedModel& source,
+                     const std::filesystem::path& out, const std::string& calibration_note,
+                     const std::string& source_name, const std::function<void(double)>& written) {
+    for (uint32_t l = 0; l < w.layers.size(); ++l)
+        for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
+            if (!slices.has(l, static_cast<Linear>(j)))
+                fail("save_checkpoint: layer {} {} has no slices", l,
+                     linear_name(static_cast<Linear>(j)));
+    auto stored = [&slices](uint32_t l, Linear j, uint32_t part,
+                            const gguf::Writer::ByteSink& sink) {
+        slices.read_part(l, j, part, sink);
+    };
+    write_checkpoint(w, stored, source, out, calibration_note, source_name, written);
 }
 
 std::optional<RouterSet> load_routers(const LoadedModel& model) {

@@ -6,6 +6,7 @@
 //   metadata  mobiquant.version = 2 (1: no routers), mobiquant.slice_bits = [2,2,2,2],
 //             mobiquant.group_size = 128, mobiquant.calibration (free text: how it was made),
 //             mobiquant.source (file name of the plain model it was made from),
+//             mobiquant.source_type (its linears' tensor type: "f16", "q4_k", ...),
 //             mobiquant.router_hidden = H, mobiquant.budget_grid = [2.0, 2.05, ... 8.0] (f32)
 //   tensors   blk.N.<linear>.slice1 .. slice4   I32 {words_per_row, rows}: 16 two-bit codes a word
 //             blk.N.<linear>.scale_zero         F16 {2, groups, rows}: s1, z1 per row and group
@@ -15,6 +16,7 @@
 //             blk.N.<linear>.router_b2          F32 {3}
 //             mobiquant.thresholds              F32 {layers * 7, budgets}: per-linear thresholds
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <optional>
@@ -23,6 +25,8 @@
 #include "runtime/router.hpp"
 
 namespace mq::rt {
+
+class SliceStore;
 
 constexpr uint32_t kCheckpointVersion = 2;
 constexpr uint32_t kOldestCheckpointVersion = 1;  // still read: budgets mix uniform depths
@@ -34,6 +38,13 @@ constexpr uint32_t kOldestCheckpointVersion = 1;  // still read: budgets mix uni
 void save_checkpoint(const ModelWeights& w, const LoadedModel& source,
                      const std::filesystem::path& out, const std::string& calibration_note,
                      const std::string& source_name = {});
+// The same for a job that streams: the slices come from `slices` (w's linears hold only their
+// shapes), and no tensor is held in memory whole while writing. written(fraction) follows the
+// bytes written and may throw (mq::Cancelled) to stop: no file is left then.
+void save_checkpoint(const ModelWeights& w, const SliceStore& slices, const LoadedModel& source,
+                     const std::filesystem::path& out, const std::string& calibration_note,
+                     const std::string& source_name = {},
+                     const std::function<void(double)>& written = {});
 
 // The tensor name prefix of a linear: "blk.3.ffn_down".
 std::string linear_tensor_base(uint32_t layer, Linear l);

@@ -2,10 +2,12 @@
 // refuses before doing any work.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 
 #include "calib/quantize_job.hpp"
+#include "calib/quantize_memory.hpp"
 #include "calib_fixture.hpp"
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
@@ -103,4 +105,56 @@ TEST_CASE("cancelling quantize leaves no output file and no temporary file") {
     CHECK_THROWS_AS(calib::quantize(options_for(m, out), progress, &cancel), mq::Cancelled);
     CHECK_FALSE(fs::exists(out));
     CHECK_FALSE(has_temp_files(m.dir));
+}
+
+TEST_CASE("quantize reports every phase in order, and a cancel while writing leaves no file") {
+    const auto& m = quantized_tiny_model();
+    fs::path out = m.dir / "cancelled-writing.gguf";
+    fs::remove(out);
+    std::atomic<bool> cancel{false};
+    double last = 0;
+    std::vector<std::string> stages;
+    auto progress = [&](const JobProgress& p) {
+        CHECK(p.fraction >= last);  // never goes back
+        last = p.fraction;
+        if (stages.empty() || stages.back() != p.stage) stages.push_back(p.stage);
+        // Some tensors written: stop there.
+        if (p.stage == "writing the checkpoint" && p.fraction > 0.985) cancel = true;
+    };
+    CHECK_THROWS_AS(calib::quantize(options_for(m, out), progress, &cancel), mq::Cancelled);
+    CHECK_FALSE(fs::exists(out));
+    CHECK_FALSE(has_temp_files(m.dir));
+    auto seen = [&](const std::string& part) {
+        return std::any_of(stages.begin(), stages.end(),
+                           [&](const std::string& s) { return s.find(part) != std::string::npos; });
+    };
+    CHECK(seen("reading the embeddings"));
+    CHECK(seen("layer 1/2: reading"));
+    CHECK(seen("layer 2/2: down"));
+    CHECK(seen("loss sensitivity"));
+    CHECK(seen("writing the checkpoint"));
+}
+
+TEST_CASE("quantize memory: the estimate scales with the model and names the sizes") {
+    ModelDesc d;
+    d.arch = "llama";
+    d.vocab_size = 32000;
+    d.dim = 2048;
+    d.n_layers = 16;
+    d.n_heads = 32;
+    d.n_kv_heads = 8;
+    d.head_dim = 64;
+    d.ffn_dim = 8192;
+    const auto small = calib::estimate_quantize_memory(d, 2048, false);
+    // One layer at a time: well under the f32 size of the model (4.4 GB).
+    CHECK(small.total() < 3'000'000'000ull);
+    CHECK(small.probes == 0);
+    CHECK(calib::estimate_quantize_memory(d, 4096, false).activations == 2 * small.activations);
+    d.n_layers = 32;
+    CHECK(calib::estimate_quantize_memory(d, 2048, false).layer == small.layer);
+    CHECK(calib::estimate_quantize_memory(d, 2048, true).probes > 0);
+    CHECK_NOTHROW(calib::check_quantize_memory(small, 100'000'000'000ull));
+    CHECK_THROWS_WITH_AS(calib::check_quantize_memory(small, 500'000'000ull),
+                         doctest::Contains("0.5 GB is available"), mq::Error);
+    CHECK(calib::available_memory() > 0);
 }

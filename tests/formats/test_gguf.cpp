@@ -321,3 +321,31 @@ TEST_CASE("gguf: Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K dequantize as their block
         }
     }
 }
+
+TEST_CASE("gguf: a tensor written from a source reads back like one given as bytes") {
+    std::vector<float> values(1000);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5f * float(i);
+    Writer writer;
+    writer.add_tensor_f32("first", {10, 100}, values);
+    writer.add_tensor_from("streamed", TensorType::F32, {10, 100},
+                           [&](const Writer::ByteSink& sink) {
+                               // In uneven pieces, as a spill file read in chunks would give.
+                               sink(values.data(), 333 * sizeof(float));
+                               sink(values.data() + 333, 667 * sizeof(float));
+                           });
+    File f = File::from_bytes(writer.to_bytes());
+    CHECK(f.tensor_to_f32(*f.find_tensor("streamed")) == values);
+    CHECK(f.tensor_to_f32(*f.find_tensor("first")) == values);
+
+    Writer short_source;
+    short_source.add_tensor_from("short", TensorType::F32, {4}, [&](const Writer::ByteSink& sink) {
+        sink(values.data(), 3 * sizeof(float));
+    });
+    CHECK_THROWS_WITH_AS(short_source.to_bytes(), doctest::Contains("gave 12 of its 16 bytes"),
+                         mq::Error);
+    Writer long_source;
+    long_source.add_tensor_from("long", TensorType::F32, {2}, [&](const Writer::ByteSink& sink) {
+        sink(values.data(), 3 * sizeof(float));
+    });
+    CHECK_THROWS_AS(long_source.to_bytes(), mq::Error);
+}
