@@ -53,6 +53,39 @@ double quantize_group(const float* w, const float* importance, uint32_t n, const
     return err;
 }
 
+// quantize_group's error for ranking the clipping search's candidates, in float and without
+// divisions or floor calls (multiplication by the reciprocal step, truncation of the clamped
+// value), so that the compiler vectorizes it: the search costs most of the slicing. It can only
+// differ where a value sits within rounding of a step boundary; the chosen candidate is then
+// quantized by quantize_group itself.
+float search_error(const float* w, const float* importance, uint32_t n, const GroupParams& p) {
+    float err[kGroupSize];
+    const float s1 = p.s1, inv1 = 1.0f / p.s1, z1 = p.z1;
+    for (uint32_t i = 0; i < n; ++i) {
+        const float x = w[i];
+        const float q =
+            static_cast<float>(static_cast<int>(std::min(std::max(x * inv1 + z1, 0.0f), 3.0f)));
+        float r = x - s1 * (q - z1 + 0.5f);
+        float e2 = r * r, s = s1, inv = inv1, depth_weight = 1.0f;
+        for (uint32_t e = 1; e < kSlices; ++e) {
+            s *= 0.25f;
+            inv *= 4.0f;
+            depth_weight *= 16.0f;
+            const float qe = static_cast<float>(
+                static_cast<int>(std::min(std::max(r * inv + 2.0f, 0.0f), 3.0f)));
+            r -= s * (qe - 1.5f);
+            e2 += depth_weight * r * r;
+        }
+        err[i] = importance ? importance[i] * e2 : e2;
+    }
+    float acc[8] = {};
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (uint32_t j = 0; j < 8; ++j) acc[j] += err[i + j];
+    for (; i < n; ++i) acc[0] += err[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 }  // namespace
 
 SlicedMatrix slice_matrix(std::span<const float> weights, uint32_t rows, uint32_t cols,
@@ -83,11 +116,11 @@ SlicedMatrix slice_matrix(std::span<const float> weights, uint32_t rows, uint32_
                                            : options.channel_importance.data() + c0;
                     auto [mn, mx] = std::minmax_element(w, w + n);
                     GroupParams best = make_params(*mn, *mx);
-                    double best_err = quantize_group(w, imp, n, best, nullptr);
+                    float best_err = options.clip_steps ? search_error(w, imp, n, best) : 0.0f;
                     for (uint32_t step = 1; step <= options.clip_steps; ++step) {
                         float a = 1.0f - (1.0f - options.min_clip) * step / options.clip_steps;
                         GroupParams p = make_params(a * *mn, a * *mx);
-                        double err = quantize_group(w, imp, n, p, nullptr);
+                        float err = search_error(w, imp, n, p);
                         if (err < best_err) best_err = err, best = p;
                     }
                     std::fill(&codes[0][0], &codes[0][0] + sizeof(codes), uint8_t{0});

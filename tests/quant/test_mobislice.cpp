@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/half.hpp"
 #include "quant/mobislice.hpp"
 #include "quant/reference_ops.hpp"
 #include "support/test_data.hpp"
@@ -116,4 +118,65 @@ TEST_CASE("bad shapes are refused with a message") {
     CHECK_THROWS_AS(slice_matrix({}, 0, 4), mq::Error);
     SlicedMatrix m = slice_matrix(std::vector<float>(128, 1.0f), 1, 128);
     CHECK_THROWS_AS(m.weight(0, 0, 5), mq::Error);
+}
+
+namespace {
+
+// The clipping search's objective in double, as the slicing defines it: per value the squared
+// error at every depth weighted 16^(k-1), times the channel importance.
+double exact_group_error(const float* w, const float* imp, uint32_t n, float s1, float z1) {
+    double err = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        float q = std::clamp(std::floor(w[i] / s1 + z1), 0.0f, 3.0f);
+        float r = w[i] - s1 * (q - z1 + 0.5f);
+        double e2 = double(r) * r, dw = 1;
+        float s = s1;
+        for (uint32_t e = 1; e < kSlices; ++e) {
+            s *= 0.25f;
+            dw *= 16;
+            float qe = std::clamp(std::floor(r / s) + 2.0f, 0.0f, 3.0f);
+            r -= s * (qe - 1.5f);
+            e2 += dw * double(r) * r;
+        }
+        err += imp[i] * e2;
+    }
+    return err;
+}
+
+// (s1, z1) of a clip range, as the slicing rounds them to fp16.
+std::pair<float, float> params(float lo, float hi) {
+    float range = std::max({hi - lo, 1e-3f * std::max(std::fabs(lo), std::fabs(hi)), 1e-6f});
+    uint16_t s_bits = mq::float_to_half(range / 4);
+    if ((s_bits & 0x7fff) == 0) s_bits = 1;
+    float s1 = mq::half_to_float(s_bits);
+    return {s1, mq::half_to_float(mq::float_to_half(-lo / s1))};
+}
+
+}  // namespace
+
+TEST_CASE("the clipping search picks the candidate with the least error (or one within 1e-4)") {
+    const uint32_t n = 24, k = 512;
+    auto w = llm_like_weights(n, k, 11);
+    std::vector<float> importance = random_vector(k, 12, 1.0f);
+    for (float& x : importance) x = 0.1f + x * x;
+    SliceOptions o;
+    o.channel_importance = importance;
+    SlicedMatrix m = slice_matrix(w, n, k, o);
+    uint32_t exact_picks = 0, groups = 0;
+    for (uint32_t r = 0; r < n; ++r)
+        for (uint32_t g = 0; g < m.groups_per_row(); ++g, ++groups) {
+            const float* wg = w.data() + size_t(r) * k + g * kGroupSize;
+            const float* ig = importance.data() + g * kGroupSize;
+            auto [mn, mx] = std::minmax_element(wg, wg + kGroupSize);
+            double best = INFINITY;
+            for (uint32_t step = 0; step <= o.clip_steps; ++step) {
+                float a = 1.0f - (1.0f - o.min_clip) * step / o.clip_steps;
+                auto [s1, z1] = params(a * *mn, a * *mx);
+                best = std::min(best, exact_group_error(wg, ig, kGroupSize, s1, z1));
+            }
+            double chosen = exact_group_error(wg, ig, kGroupSize, m.scale(r, g), m.zero(r, g));
+            CHECK(chosen <= best * (1 + 1e-4));
+            exact_picks += chosen == best;
+        }
+    CHECK(exact_picks >= groups * 9 / 10);
 }
