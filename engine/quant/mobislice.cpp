@@ -1,6 +1,7 @@
 #include "quant/mobislice.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -59,24 +60,33 @@ double quantize_group(const float* w, const float* importance, uint32_t n, const
 // differ where a value sits within rounding of a step boundary; the chosen candidate is then
 // quantized by quantize_group itself.
 float search_error(const float* w, const float* importance, uint32_t n, const GroupParams& p) {
+    static const std::array<float, kGroupSize> ones = [] {
+        std::array<float, kGroupSize> a;
+        a.fill(1.0f);
+        return a;
+    }();
+    const float* imp = importance ? importance : ones.data();  // no branch in the loop
     float err[kGroupSize];
     const float s1 = p.s1, inv1 = 1.0f / p.s1, z1 = p.z1;
-    for (uint32_t i = 0; i < n; ++i) {
+    // Code in 0..3 of v (already offset): clamp, then truncation = floor for v >= 0.
+    auto code = [](float v) {
+        v = v < 0.0f ? 0.0f : v;
+        v = v > 3.0f ? 3.0f : v;
+        return static_cast<float>(static_cast<int>(v));
+    };
+    const float s2 = s1 * 0.25f, s3 = s1 * 0.0625f, s4 = s1 * 0.015625f;
+    const float i2 = inv1 * 4.0f, i3 = inv1 * 16.0f, i4 = inv1 * 64.0f;
+    for (uint32_t i = 0; i < n; ++i) {  // the depths unrolled: one straight line per value
         const float x = w[i];
-        const float q =
-            static_cast<float>(static_cast<int>(std::min(std::max(x * inv1 + z1, 0.0f), 3.0f)));
-        float r = x - s1 * (q - z1 + 0.5f);
-        float e2 = r * r, s = s1, inv = inv1, depth_weight = 1.0f;
-        for (uint32_t e = 1; e < kSlices; ++e) {
-            s *= 0.25f;
-            inv *= 4.0f;
-            depth_weight *= 16.0f;
-            const float qe = static_cast<float>(
-                static_cast<int>(std::min(std::max(r * inv + 2.0f, 0.0f), 3.0f)));
-            r -= s * (qe - 1.5f);
-            e2 += depth_weight * r * r;
-        }
-        err[i] = importance ? importance[i] * e2 : e2;
+        float r = x - s1 * (code(x * inv1 + z1) - z1 + 0.5f);
+        float e2 = r * r;
+        r -= s2 * (code(r * i2 + 2.0f) - 1.5f);
+        e2 += 16.0f * r * r;
+        r -= s3 * (code(r * i3 + 2.0f) - 1.5f);
+        e2 += 256.0f * r * r;
+        r -= s4 * (code(r * i4 + 2.0f) - 1.5f);
+        e2 += 4096.0f * r * r;
+        err[i] = imp[i] * e2;
     }
     float acc[8] = {};
     uint32_t i = 0;
