@@ -7,6 +7,7 @@
 #include <random>
 
 #include "calib/budget_table_builder.hpp"
+#include "calib/fisher_sensitivity.hpp"
 #include "calib/linear_sensitivity.hpp"
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
@@ -131,4 +132,240 @@ TEST_CASE("loss sensitivities are finite and do not depend on a linear's output 
     for (size_t i = 0; i < off.size(); ++i)
         CHECK(off_b[i] ==
               doctest::Approx(i == v0 ? off[i] - std::log(4.0f) : off[i]).epsilon(1e-3));
+}
+
+namespace {
+
+calib::Rows dense_forward(const rt::ModelWeights& w, std::span<const uint32_t> tokens,
+                          uint32_t seq_len) {
+    const std::vector<std::vector<float>> none;
+    calib::Rows x = calib::embed_rows(w, tokens);
+    for (uint32_t l = 0; l < w.layers.size(); ++l)
+        calib::layer_pass(w, l, x, seq_len,
+                          [&](uint32_t layer, rt::Linear j, const calib::Rows& in) {
+                              return calib::linear_rows(w.layers[layer][j], none, in, {});
+                          });
+    return x;
+}
+
+// Sum over positions of the next token's NLL (each sequence's last position has none).
+double total_nll(const rt::ModelWeights& w, std::span<const uint32_t> tokens, uint32_t seq_len) {
+    const double positions = double(tokens.size() - tokens.size() / seq_len);
+    return positions *
+           calib::mean_next_token_nll(w, dense_forward(w, tokens, seq_len), tokens, seq_len);
+}
+
+}  // namespace
+
+TEST_CASE("backward pass: every linear's weight gradient matches central differences") {
+    auto dir = std::filesystem::temp_directory_path() / "mq_test_backward";
+    test::TinyModelSpec llama, qwen;
+    qwen.arch = "qwen2";  // half-split RoPE, q/k/v biases, untied head
+    qwen.tied = false;
+    qwen.qkv_bias = true;
+    for (const auto& spec : {llama, qwen}) {
+        CAPTURE(spec.arch);
+        auto model = LoadedModel::open(test::write_tiny_model(spec, dir));
+        rt::ModelWeights w = rt::ModelWeights::load(model);
+        const uint32_t seq_len = 16;
+        std::vector<uint32_t> tokens = sample_from(w, seq_len, 3, 11);
+        // dL/dW = sum_t g_t x_t^T for the total NLL.
+        const size_t n_linears = w.layers.size() * rt::kLinearsPerLayer;
+        std::vector<std::vector<double>> grad_w(n_linears);
+        const std::vector<calib::LogitGradientFn> nll = {[&](uint32_t t, std::span<float> p) {
+            if (t % seq_len == seq_len - 1)
+                std::fill(p.begin(), p.end(), 0.0f);
+            else
+                p[tokens[t + 1]] -= 1.0f;
+        }};
+        calib::model_backward(
+            calib::WeightSource::of(w), tokens, seq_len, nll,
+            [&](uint32_t l, uint32_t, rt::Linear j, const calib::Rows& x, const calib::Rows& g,
+                const calib::Rows&) {
+                auto& gw = grad_w[l * rt::kLinearsPerLayer + static_cast<uint32_t>(j)];
+                gw.assign(size_t(g.width) * x.width, 0.0);
+                for (uint32_t t = 0; t < x.n; ++t)
+                    for (uint32_t r = 0; r < g.width; ++r)
+                        for (uint32_t c = 0; c < x.width; ++c)
+                            gw[size_t(r) * x.width + c] += double(g.row(t)[r]) * x.row(t)[c];
+            });
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal;
+        double worst = 0;
+        for (uint32_t l = 0; l < w.layers.size(); ++l)
+            for (uint32_t jj = 0; jj < rt::kLinearsPerLayer; ++jj) {
+                const rt::Linear j = static_cast<rt::Linear>(jj);
+                CAPTURE(l);
+                CAPTURE(rt::linear_name(j));
+                const rt::LinearWeights& lin = w.layers[l][j];
+                // A random direction with the weights' own scale.
+                std::vector<float> dir_w(lin.dense.size());
+                for (float& v : dir_w) v = normal(rng) / std::sqrt(float(lin.cols));
+                double analytic = 0;
+                for (size_t i = 0; i < dir_w.size(); ++i)
+                    analytic += grad_w[l * rt::kLinearsPerLayer + jj][i] * dir_w[i];
+                const float h = 1e-2f;
+                rt::ModelWeights plus = w, minus = w;
+                for (size_t i = 0; i < dir_w.size(); ++i) {
+                    plus.layers[l][j].dense[i] += h * dir_w[i];
+                    minus.layers[l][j].dense[i] -= h * dir_w[i];
+                }
+                const double numeric =
+                    (total_nll(plus, tokens, seq_len) - total_nll(minus, tokens, seq_len)) /
+                    (2 * h);
+                const double rel = std::abs(analytic - numeric) / std::max(std::abs(numeric), 1.0);
+                worst = std::max(worst, rel);
+                CHECK(rel < 2e-3);
+            }
+        MESSAGE(spec.arch << ": worst relative error of dL/dW along a random direction " << worst);
+    }
+}
+
+namespace {
+
+// Spearman's rank correlation (no ties expected).
+double rank_correlation(std::span<const float> a, std::span<const float> b) {
+    auto ranks = [](std::span<const float> v) {
+        std::vector<size_t> order(v.size());
+        for (size_t i = 0; i < v.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return v[x] < v[y]; });
+        std::vector<double> r(v.size());
+        for (size_t i = 0; i < order.size(); ++i) r[order[i]] = double(i);
+        return r;
+    };
+    const auto ra = ranks(a), rb = ranks(b);
+    const double n = double(a.size());
+    double d2 = 0;
+    for (size_t i = 0; i < ra.size(); ++i) d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
+    return 1.0 - 6.0 * d2 / (n * (n * n - 1.0));
+}
+
+struct SlicedTiny {
+    rt::ModelWeights dense, w;  // before and after slicing
+    std::vector<uint32_t> tokens;
+    uint32_t seq_len = 32;
+};
+
+SlicedTiny sliced_tiny(uint32_t layers) {
+    auto dir = std::filesystem::temp_directory_path() / "mq_test_sensitivity";
+    test::TinyModelSpec spec;
+    spec.n_layers = layers;
+    SlicedTiny s;
+    s.dense = rt::ModelWeights::load(LoadedModel::open(test::write_tiny_model(spec, dir)));
+    s.tokens = sample_from(s.dense, s.seq_len, 4, 4);
+    s.w = s.dense;
+    quant::SliceOptions so;
+    so.clip_steps = 0;
+    s.w.slice_all(so);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("Fisher sensitivities rank the linears as the loss probes do") {
+    SlicedTiny s = sliced_tiny(3);
+    calib::SensitivityOptions probe;
+    probe.probe_depth = 2;
+    const std::vector<float> old_offsets =
+        calib::linear_log_sensitivities(s.w, s.tokens, s.seq_len, probe);
+    calib::FisherOptions fo;
+    fo.depths = {2};
+    fo.samples = 8;
+    for (auto target : {calib::CurvatureTarget::ModelFisher, calib::CurvatureTarget::DataNll}) {
+        fo.target = target;
+        auto stats =
+            calib::linear_curvatures(calib::WeightSource::of(s.w), s.tokens, s.seq_len, fo);
+        REQUIRE(stats.size() == 1);
+        REQUIRE(stats[0].size() == old_offsets.size());
+        for (auto form : {calib::CurvatureForm::PerToken, calib::CurvatureForm::PerSequence,
+                          calib::CurvatureForm::Diagonal}) {
+            std::vector<float> off = calib::log_sensitivities(stats[0], form);
+            double rho = rank_correlation(old_offsets, off);
+            double mean_diff = 0;
+            for (size_t i = 0; i < off.size(); ++i) mean_diff += off[i] - old_offsets[i];
+            mean_diff /= off.size();
+            double spread = 0;
+            for (size_t i = 0; i < off.size(); ++i)
+                spread = std::max(spread, std::abs(off[i] - old_offsets[i] - mean_diff));
+            MESSAGE("target " << int(target) << " form " << int(form) << ": rank correlation "
+                              << rho << ", mean log ratio " << mean_diff << ", largest deviation "
+                              << spread);
+            if (target == calib::CurvatureTarget::ModelFisher &&
+                form == calib::CurvatureForm::PerToken)
+                CHECK(rho > 0.8);
+        }
+    }
+}
+
+TEST_CASE("Fisher sensitivities do not depend on a linear's output units") {
+    SlicedTiny a = sliced_tiny(2);
+    // Layer 0's v in units twice as large, o reading them at half scale: v's offset drops by
+    // log 4, the others stay (same draws, same model function).
+    rt::ModelWeights b = a.dense;
+    for (float& v : b.layers[0][rt::Linear::V].dense) v *= 2.0f;
+    for (float& v : b.layers[0][rt::Linear::O].dense) v *= 0.5f;
+    quant::SliceOptions so;
+    so.clip_steps = 0;
+    b.slice_all(so);
+    calib::FisherOptions fo;
+    auto sa = calib::linear_curvatures(calib::WeightSource::of(a.w), a.tokens, a.seq_len, fo);
+    auto sb = calib::linear_curvatures(calib::WeightSource::of(b), a.tokens, a.seq_len, fo);
+    const std::vector<float> off = calib::log_sensitivities(sa[0]),
+                             off_b = calib::log_sensitivities(sb[0]);
+    const uint32_t v0 = static_cast<uint32_t>(rt::Linear::V);
+    for (size_t i = 0; i < off.size(); ++i)
+        CHECK(off_b[i] ==
+              doctest::Approx(i == v0 ? off[i] - std::log(4.0f) : off[i]).epsilon(1e-3));
+}
+
+TEST_CASE("Fisher sensitivities: progress, cancel and bad input") {
+    SlicedTiny s = sliced_tiny(2);
+    const calib::WeightSource src = calib::WeightSource::of(s.w);
+    calib::FisherOptions fo;
+    fo.depths = {1, 3};
+    std::vector<uint32_t> seen;
+    auto stats =
+        calib::linear_curvatures(src, s.tokens, s.seq_len, fo, [&](uint32_t i, uint32_t total) {
+            CHECK(total == 5);  // 2 forwards, head, 2 backwards
+            seen.push_back(i);
+        });
+    CHECK(seen == std::vector<uint32_t>{0, 1, 2, 3, 4});
+    REQUIRE(stats.size() == 2);
+    // A deeper slice leaves a smaller error.
+    for (size_t i = 0; i < stats[0].size(); ++i) CHECK(stats[1][i].error < stats[0][i].error);
+
+    struct Cancelled {};
+    uint32_t calls = 0;
+    CHECK_THROWS_AS(calib::linear_curvatures(src, s.tokens, s.seq_len, fo,
+                                             [&](uint32_t i, uint32_t) {
+                                                 ++calls;
+                                                 if (i == 3) throw Cancelled{};
+                                             }),
+                    Cancelled);
+    CHECK(calls == 4);
+
+    fo.depths = {5};
+    CHECK_THROWS_AS(calib::linear_curvatures(src, s.tokens, s.seq_len, fo), Error);
+    fo.depths = {2};
+    CHECK_THROWS_AS(calib::linear_curvatures(src, std::span(s.tokens).first(40), s.seq_len, fo),
+                    Error);
+    CHECK_THROWS_AS(
+        calib::linear_curvatures(calib::WeightSource::of(s.dense), s.tokens, s.seq_len, fo), Error);
+}
+
+TEST_CASE("output head backward is the same in chunks") {
+    SlicedTiny s = sliced_tiny(1);
+    const calib::WeightSource src = calib::WeightSource::of(s.w);
+    calib::Rows x = dense_forward(s.w, s.tokens, s.seq_len);
+    auto grad = [&](uint32_t t, std::span<float> p) { p[(t * 7) % p.size()] -= 1.0f; };
+    calib::Rows whole = calib::head_backward(src, x, grad);
+    // 300 logits of 4 bytes: 5 rows per chunk, the last chunk ragged.
+    calib::Rows chunked = calib::head_backward(src, x, grad, 5 * 300 * 4);
+    REQUIRE(whole.v.size() == chunked.v.size());
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < whole.v.size(); ++i) {
+        worst = std::max(worst, double(std::abs(chunked.v[i] - whole.v[i])));
+        scale = std::max(scale, double(std::abs(whole.v[i])));
+    }
+    CHECK(worst <= 1e-5 * scale);
 }
