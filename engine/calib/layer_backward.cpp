@@ -258,11 +258,14 @@ void model_backward(const WeightSource& w, std::span<const uint32_t> tokens, uin
         if (step) step(stage++, stages);
     };
     std::vector<Rows> inputs(n_layers);
+    for (uint32_t t : tokens)
+        if (t >= d.vocab_size) fail("token {} is outside the vocabulary", t);
     Rows x(n, d.dim);
-    for (uint32_t t = 0; t < n; ++t) {
-        if (tokens[t] >= d.vocab_size) fail("token {} is outside the vocabulary", tokens[t]);
-        std::copy_n(w.token_embd.data() + size_t(tokens[t]) * d.dim, d.dim, x.row(t));
-    }
+    if (w.embed)
+        x = w.embed(tokens);
+    else
+        for (uint32_t t = 0; t < n; ++t)
+            std::copy_n(w.token_embd.data() + size_t(tokens[t]) * d.dim, d.dim, x.row(t));
     for (uint32_t l = 0; l < n_layers; ++l) {
         report();
         inputs[l] = x;

@@ -19,7 +19,9 @@ namespace mq::calib {
 // memory): the description, the whole-model tensors and an accessor for layer l's weights.
 struct WeightSource {
     ModelDesc desc;
-    std::span<const float> token_embd;   // [vocab][dim]
+    std::span<const float> token_embd;  // [vocab][dim]; unused when embed is set
+    // The embeddings of some tokens as rows (a streaming source gathers them from the file).
+    std::function<Rows(std::span<const uint32_t>)> embed;
     std::span<const float> output_norm;  // [dim]
     std::span<const float> output;       // [vocab][dim] (the embeddings when tied)
     std::function<const rt::LayerWeights&(uint32_t)> layer;

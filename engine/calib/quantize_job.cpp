@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include "calib/budget_table_builder.hpp"
 #include "calib/calibration_tokens.hpp"
+#include "calib/fisher_sensitivity.hpp"
 #include "calib/layer_calibrator.hpp"
 #include "calib/linear_sensitivity.hpp"
 #include "calib/quantize_memory.hpp"
@@ -125,29 +128,49 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     rt::RouterSet set;
     set.routers = std::move(calibrator.routers());
     if (o.global_allocation) {
-        // The full-precision weights again (calibration dropped them), with the new slices.
-        rt::ModelWeights probe = rt::ModelWeights::load(model);
-        if (reorder) {
-            probe.desc.rope_layout = RopeLayout::Normal;
-            for (auto& L : probe.layers) reorder_rope_rows(probe.desc, L);
-        }
-        for (uint32_t l = 0; l < n_layers; ++l)
-            for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j)
-                probe.layers[l].linear[j].sliced = slices.get(l, static_cast<rt::Linear>(j));
+        // One forward and one backward pass of the full-precision model over the calibration
+        // tokens, reading a layer at a time from the file with its new slices.
+        const std::vector<float> head = model.to_f32(
+            model.get(model.desc().tied_output ? "token_embd.weight" : "output.weight"));
+        const std::vector<float> output_norm = model.to_f32(model.get("output_norm.weight"));
+        std::optional<std::pair<uint32_t, rt::LayerWeights>> current;
+        WeightSource source;
+        source.desc = w.desc;
+        source.output_norm = output_norm;
+        source.output = head;
+        source.embed = [&](std::span<const uint32_t> ids) { return embed_rows(model, ids); };
+        source.layer = [&](uint32_t l) -> const rt::LayerWeights& {
+            if (!current || current->first != l) {
+                current.reset();
+                rt::LayerWeights L = rt::ModelWeights::load_layer(model, l);
+                if (reorder) reorder_rope_rows(w.desc, L);
+                for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j)
+                    L.linear[j].sliced = slices.get(l, static_cast<rt::Linear>(j));
+                current.emplace(l, std::move(L));
+            }
+            return current->second;
+        };
+        // Every probed depth's curvature from the same pass.
+        FisherOptions fo;
+        fo.depths.clear();
+        for (uint32_t depth : o.probe_depths)
+            if (std::find(fo.depths.begin(), fo.depths.end(), depth) == fo.depths.end())
+                fo.depths.push_back(depth);
+        fo.seed = o.seed;
+        fo.residual_weights = o.residual_weights;
+        auto curvatures =
+            linear_curvatures(source, calib.ids, seq_len, fo, [&](uint32_t i, uint32_t stages) {
+                clock.report(fmt::format("loss sensitivity: {} ({}/{})",
+                                         i < n_layers    ? "forward"
+                                         : i == n_layers ? "output head"
+                                                         : "backward",
+                                         i + 1, stages),
+                             layers_share + (1 - layers_share - write_share - 0.01) * i / stages);
+            });
+        current.reset();
         std::map<uint32_t, std::vector<float>> offsets;
-        for (uint32_t depth : o.probe_depths) {
-            if (offsets.count(depth)) continue;
-            SensitivityOptions so;
-            so.probe_depth = depth;
-            offsets[depth] =
-                linear_log_sensitivities(probe, calib.ids, seq_len, so, [&](uint32_t i) {
-                    clock.report(fmt::format("loss sensitivity of linear {}/{} (depth {})", i + 1,
-                                             total, depth),
-                                 layers_share + (1 - layers_share - write_share - 0.01) *
-                                                    double(offsets.size() * total + i) /
-                                                    double(total * rt::kRouterOutputs));
-                });
-        }
+        for (size_t di = 0; di < fo.depths.size(); ++di)
+            offsets[fo.depths[di]] = log_sensitivities(curvatures[di]);
         // Fold each slice's offset into its router's output bias: the scores become predicted
         // log loss gains, comparable across linears, and one threshold per budget serves all.
         std::vector<Rows> scores = calibrator.scores();
@@ -172,8 +195,10 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         o.global_allocation
             ? fmt::format(
                   "one global threshold on scores converted to log loss gains by per-linear "
-                  "loss sensitivities (symmetric NLL curvature along the depth {}/{}/{} "
-                  "quantization error per unit of output error, folded into the routers' b2)",
+                  "loss sensitivities (Fisher curvature of the KL from full precision along the "
+                  "depth {}/{}/{} quantization error, per token, from one backward pass with "
+                  "Gaussian draws of the model's own Fisher, per unit of output error, folded "
+                  "into the routers' b2)",
                   o.probe_depths[0], o.probe_depths[1], o.probe_depths[2])
             : std::string("each linear meeting the target on its own");
     std::string note = fmt::format(

@@ -37,10 +37,13 @@ QuantizeMemory estimate_quantize_memory(const ModelDesc& d, uint64_t n, bool glo
     // f32 layer + for the largest linear: its 4 decoded depths, the difference matrix and slices.
     m.layer = layer_weights * 4 + largest * (4 * 5 + 2);
     if (global_allocation) {
-        // The probes hold the whole model in f32 with its slices, and a layer input per layer.
-        const uint64_t head = uint64_t(d.vocab_size) * dim * (d.tied_output ? 1 : 2);
-        m.probes = (layer_weights * d.n_layers + head) * 4 + layer_weights * d.n_layers * 9 / 8 +
-                   n * dim * 4 * (d.n_layers + 2) + n * uint64_t(d.vocab_size) * 4;
+        // The loss-sensitivity pass (calib/fisher_sensitivity.hpp): the output head in f32, a
+        // residual stream per layer, one layer's weights with its slices and the head's logits
+        // for a chunk of tokens (at most ~256 MB), besides the layer's traced intermediates.
+        const uint64_t head = uint64_t(d.vocab_size) * dim * 4;
+        m.probes = head + n * dim * 4 * (d.n_layers + 2) + layer_weights * 4 * 9 / 8 +
+                   std::min<uint64_t>(n * uint64_t(d.vocab_size) * 4 * 2, 512ull << 20) +
+                   n * 4 * (3 * ffn + 4 * dim + 3 * q + 2 * kv);
     }
     // Routers, calibration scores, tokenizer, code and libraries.
     m.fixed = (200u << 20) + uint64_t(d.n_layers) * 7 * (n * 12 + ffn * 16 * 4);

@@ -102,38 +102,6 @@ TEST_CASE("global budget table with equal offsets on equal linears gives each th
     }
 }
 
-TEST_CASE("loss sensitivities are finite and do not depend on a linear's output units") {
-    auto dir = std::filesystem::temp_directory_path() / "mq_test_sensitivity";
-    auto path = test::write_tiny_model({}, dir);
-    auto model = LoadedModel::open(path);
-    rt::ModelWeights w = rt::ModelWeights::load(model);
-    // Text the model itself would write (sampled from it): a model is then at the minimum of its
-    // expected loss, so the loss curves upwards along every weight error, as a trained model's
-    // does on real text.
-    const uint32_t seq_len = 32, sequences = 4;
-    std::vector<uint32_t> tokens = sample_from(w, seq_len, sequences, 4);
-    quant::SliceOptions so;
-    so.clip_steps = 0;  // min/max scales: slicing 2W gives exactly twice the slices of W
-    rt::ModelWeights a = w;
-    a.slice_all(so);
-    std::vector<float> off = calib::linear_log_sensitivities(a, tokens, seq_len);
-    REQUIRE(off.size() == w.layers.size() * rt::kLinearsPerLayer);
-    for (float v : off) CHECK(std::isfinite(v));
-
-    // The same function with layer 0's v outputs in units twice as large (o reads them at half
-    // scale): v's output errors are 4x larger for the same loss, so its offset is log 4 lower
-    // and its adjusted scores (log error + offset) stay put; every other linear is unchanged.
-    rt::ModelWeights b = w;
-    for (float& v : b.layers[0][rt::Linear::V].dense) v *= 2.0f;
-    for (float& v : b.layers[0][rt::Linear::O].dense) v *= 0.5f;
-    b.slice_all(so);
-    std::vector<float> off_b = calib::linear_log_sensitivities(b, tokens, seq_len);
-    const uint32_t v0 = static_cast<uint32_t>(rt::Linear::V);
-    for (size_t i = 0; i < off.size(); ++i)
-        CHECK(off_b[i] ==
-              doctest::Approx(i == v0 ? off[i] - std::log(4.0f) : off[i]).epsilon(1e-3));
-}
-
 namespace {
 
 calib::Rows dense_forward(const rt::ModelWeights& w, std::span<const uint32_t> tokens,
@@ -223,6 +191,65 @@ TEST_CASE("backward pass: every linear's weight gradient matches central differe
 
 namespace {
 
+// The reference the Fisher estimate replaces: for each linear, the symmetric difference
+// (L(W + D) + L(W - D)) / 2 - L(W) of the calibration NLL along its depth-k quantization error D,
+// re-running the rest of the model twice per linear (O(layers^2) forwards), over the same
+// weighted output error E; returns log(C / E) per linear.
+std::vector<float> probe_log_sensitivities(const rt::ModelWeights& w,
+                                           std::span<const uint32_t> tokens, uint32_t seq_len,
+                                           uint32_t depth) {
+    const uint32_t n_layers = static_cast<uint32_t>(w.layers.size());
+    const std::vector<std::vector<float>> none;
+    auto dense = [&](uint32_t l, rt::Linear j, const calib::Rows& in) {
+        return calib::linear_rows(w.layers[l][j], none, in, {});
+    };
+    std::vector<calib::Rows> layer_inputs(n_layers);
+    calib::Rows x = calib::embed_rows(w, tokens);
+    for (uint32_t l = 0; l < n_layers; ++l) {
+        layer_inputs[l] = x;
+        calib::layer_pass(w, l, x, seq_len, dense);
+    }
+    const double base = calib::mean_next_token_nll(w, x, tokens, seq_len);
+    std::vector<float> out;
+    for (uint32_t l = 0; l < n_layers; ++l)
+        for (uint32_t jj = 0; jj < rt::kLinearsPerLayer; ++jj) {
+            const rt::Linear j = static_cast<rt::Linear>(jj);
+            const rt::LinearWeights& lin = w.layers[l][j];
+            rt::LinearWeights minus = lin, plus = lin;
+            minus.dense = lin.sliced->dequantize(depth);
+            for (size_t i = 0; i < plus.dense.size(); ++i)
+                plus.dense[i] = 2.0f * lin.dense[i] - minus.dense[i];
+            double loss_sum = 0, err = 0;
+            for (const rt::LinearWeights* probe : {&minus, &plus}) {
+                calib::Rows y = layer_inputs[l];
+                for (uint32_t l2 = l; l2 < n_layers; ++l2)
+                    calib::layer_pass(
+                        w, l2, y, seq_len,
+                        [&](uint32_t layer, rt::Linear k, const calib::Rows& in) {
+                            if (layer != l || k != j) return dense(layer, k, in);
+                            calib::Rows got = calib::linear_rows(*probe, none, in, {});
+                            if (probe == &minus) {
+                                std::vector<float> tw = calib::weights_errors_by_residual(j)
+                                                            ? calib::residual_error_weights(y)
+                                                            : std::vector<float>(in.n, 1.0f);
+                                calib::Rows ref = dense(layer, k, in);
+                                for (uint32_t t = 0; t < in.n; ++t)
+                                    for (uint32_t r = 0; r < got.width; ++r) {
+                                        double d = double(got.row(t)[r]) - ref.row(t)[r];
+                                        err += tw[t] * d * d;
+                                    }
+                            }
+                            return got;
+                        });
+                loss_sum += calib::mean_next_token_nll(w, y, tokens, seq_len);
+            }
+            const double curvature = 0.5 * loss_sum - base;
+            REQUIRE(curvature > 0);
+            out.push_back(static_cast<float>(std::log(curvature / (err / tokens.size()))));
+        }
+    return out;
+}
+
 // Spearman's rank correlation (no ties expected).
 double rank_correlation(std::span<const float> a, std::span<const float> b) {
     auto ranks = [](std::span<const float> v) {
@@ -264,10 +291,7 @@ SlicedTiny sliced_tiny(uint32_t layers) {
 
 TEST_CASE("Fisher sensitivities rank the linears as the loss probes do") {
     SlicedTiny s = sliced_tiny(3);
-    calib::SensitivityOptions probe;
-    probe.probe_depth = 2;
-    const std::vector<float> old_offsets =
-        calib::linear_log_sensitivities(s.w, s.tokens, s.seq_len, probe);
+    const std::vector<float> old_offsets = probe_log_sensitivities(s.w, s.tokens, s.seq_len, 2);
     calib::FisherOptions fo;
     fo.depths = {2};
     fo.samples = 8;
@@ -291,8 +315,12 @@ TEST_CASE("Fisher sensitivities rank the linears as the loss probes do") {
                               << rho << ", mean log ratio " << mean_diff << ", largest deviation "
                               << spread);
             if (target == calib::CurvatureTarget::ModelFisher &&
-                form == calib::CurvatureForm::PerToken)
-                CHECK(rho > 0.8);
+                form == calib::CurvatureForm::PerToken) {
+            // Measured: 0.96 and -0.29 (the probes' curvature includes the products of
+            // different tokens' errors and the data NLL's residual term).
+            CHECK(rho > 0.85);
+            CHECK(std::abs(mean_diff) < 0.6);
+        }
         }
     }
 }
