@@ -32,11 +32,15 @@
 // different output channels too, 1/(2N) sum_t sum_r g_tr^2 dy_tr^2 ("diagonal"). With the data
 // target r_s = p_s - onehot(next token) it is the empirical Fisher of the calibration text's NLL.
 //
-// The choice (the defaults). Model Fisher, per token, one draw. On the default model its offsets
-// rank the 28 linears as the probes did (Spearman 0.95) and the routed KL at 2.5/3.0/3.5/4.5/7.0
-// bits is within 1% of the probes' checkpoint or lower (down to -35% at 7 bits); the data target
-// scored the same within noise, the per-sequence form agrees less with the probes (one draw is
-// too noisy).
+// The choice (the defaults). Model Fisher, diagonal, one draw. The diagonal form is the per-token
+// one averaged over the quantization error's signs: D's rows are rounding errors with no common
+// sign, so the products of different output channels' errors have mean ~0 and dropping them
+// removes their noise (one draw of (g_t . dy_t)^2 is a chi-square with one degree of freedom
+// per token; the diagonal sums one per channel). On the default model (4 layers, 28 linears)
+// the diagonal offsets rank the linears as the probes did (Spearman 0.96; per token 0.95, per
+// sequence 0.94), and the routed KL from full precision at 2.5/3.0/3.5/4.5/7.0 bits was, against
+// the probes' checkpoint, -5.7/-3.8/+0.5/-24/-36% (per token -1.7/-2.6/+0.8/-19/-35%, data NLL
+// per token -0.3/-3.1/+0.1/-18/-35%).
 //
 // The cost. One forward pass storing the residual stream at every layer's input, one pass of the
 // output head in chunks, and one backward pass that recomputes each layer's forward from its
@@ -91,6 +95,6 @@ std::vector<std::vector<LinearCurvature>> linear_curvatures(
 // log(C_i / E_i) per linear; a linear whose curvature or error is 0 gets the smallest positive
 // ratio / 100.
 std::vector<float> log_sensitivities(const std::vector<LinearCurvature>& stats,
-                                     CurvatureForm form = CurvatureForm::PerToken);
+                                     CurvatureForm form = CurvatureForm::Diagonal);
 
 }  // namespace mq::calib

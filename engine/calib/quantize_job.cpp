@@ -196,9 +196,9 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
             ? fmt::format(
                   "one global threshold on scores converted to log loss gains by per-linear "
                   "loss sensitivities (Fisher curvature of the KL from full precision along the "
-                  "depth {}/{}/{} quantization error, per token, from one backward pass with "
-                  "Gaussian draws of the model's own Fisher, per unit of output error, folded "
-                  "into the routers' b2)",
+                  "depth {}/{}/{} quantization error, diagonal in tokens and channels, from one "
+                  "backward pass with Gaussian draws of the model's own Fisher, per unit of "
+                  "output error, folded into the routers' b2)",
                   o.probe_depths[0], o.probe_depths[1], o.probe_depths[2])
             : std::string("each linear meeting the target on its own");
     std::string note = fmt::format(
