@@ -11,7 +11,6 @@ pkgs=(
   xvfb xauth xdotool imagemagick
   libicu-dev sentencepiece python3-sentencepiece
   libcpp-httplib-dev
-  libopenblas-dev
 )
 # The tokenizer conformance tests and the GGUF cross-check run npm packages (keep a node that is already there).
 command -v node >/dev/null || pkgs+=(nodejs npm)

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <random>
 
-#include "calib/blas_rows.hpp"
 #include "calib/linear_sensitivity.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -96,7 +95,7 @@ std::vector<std::vector<LinearCurvature>> linear_curvatures(
         for (uint32_t k : o.depths) {
             std::vector<float> diff = lin.sliced->dequantize(k);
             for (size_t i = 0; i < diff.size(); ++i) diff[i] = lin.dense[i] - diff[i];
-            e.push_back(blas_times_transposed(in, diff, lin.rows));
+            e.push_back(matmul_rows(in, diff, lin.rows));
         }
         return e;
     };

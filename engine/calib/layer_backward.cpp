@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "calib/blas_rows.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 
@@ -29,7 +28,7 @@ namespace {
 Rows dense_linear(const rt::LinearWeights& lin, const Rows& x) {
     if (lin.dense.size() != size_t(lin.rows) * lin.cols)
         fail("a {} x {} linear has no dense weights", lin.rows, lin.cols);
-    Rows y = blas_times_transposed(x, lin.dense, lin.rows);
+    Rows y = matmul_rows(x, lin.dense, lin.rows);
     if (!lin.bias.empty())
         for (uint32_t t = 0; t < y.n; ++t)
             for (uint32_t r = 0; r < y.width; ++r) y.row(t)[r] += lin.bias[r];
@@ -38,7 +37,7 @@ Rows dense_linear(const rt::LinearWeights& lin, const Rows& x) {
 
 // dL/d(input) of a linear from dL/d(output).
 Rows input_gradient(const rt::LinearWeights& lin, const Rows& dy) {
-    return blas_times(dy, lin.dense, lin.cols);
+    return matmul_rows_untransposed(dy, lin.dense, lin.cols);
 }
 
 float sigmoid(float a) {
@@ -225,7 +224,7 @@ Rows head_backward(const WeightSource& w, const Rows& x, const LogitGradientFn& 
         Rows xs(n, dim);
         std::copy_n(x.row(t0), size_t(n) * dim, xs.v.data());
         Rows h = rmsnorm_rows(xs, w.output_norm, w.desc.rms_eps);
-        Rows logits = blas_times_transposed(h, w.output, vocab);
+        Rows logits = matmul_rows(h, w.output, vocab);
         parallel_for(n, [&](uint64_t r0, uint64_t r1) {
             for (uint64_t r = r0; r < r1; ++r) {
                 float* z = logits.row(static_cast<uint32_t>(r));
@@ -237,7 +236,7 @@ Rows head_backward(const WeightSource& w, const Rows& x, const LogitGradientFn& 
                 logit_grad(static_cast<uint32_t>(t0 + r), {z, vocab});
             }
         });
-        Rows dh = blas_times(logits, w.output, dim);
+        Rows dh = matmul_rows_untransposed(logits, w.output, dim);
         logits = {};
         Rows dxs = rmsnorm_backward(xs, w.output_norm, w.desc.rms_eps, dh);
         std::copy_n(dxs.v.data(), dxs.v.size(), dx.row(t0));

@@ -27,6 +27,14 @@ Rows matmul_rows(const Rows& x, std::span<const float> w, uint32_t rows) {
     return y;
 }
 
+Rows matmul_rows_untransposed(const Rows& dy, std::span<const float> w, uint32_t cols) {
+    if (w.size() != size_t(dy.width) * cols)
+        fail("matmul_rows_untransposed: {} weights for {} rows of {}", w.size(), dy.width, cols);
+    Rows dx(dy.n, cols);
+    gemm_nn(dy.v.data(), w.data(), dx.v.data(), dy.n, cols, dy.width);
+    return dx;
+}
+
 Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps) {
     Rows y(x.n, x.width);
     parallel_for(x.n, [&](uint64_t t0, uint64_t t1) {

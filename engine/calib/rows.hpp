@@ -27,6 +27,8 @@ float dot(const float* a, const float* b, uint32_t n);
 
 // Y = X W^T, W row-major [rows][cols = X.width].
 Rows matmul_rows(const Rows& x, std::span<const float> w, uint32_t rows);
+// dX = dY W, W row-major [dY.width][cols]: a linear's input gradient (the backward pass).
+Rows matmul_rows_untransposed(const Rows& dy, std::span<const float> w, uint32_t cols);
 Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps);
 // A linear with a depth per token (0 = dense weights); decoded holds W(1)..W(4) of a sliced
 // linear ([depth-1] = [rows][cols]), made once by decode_all_depths.
