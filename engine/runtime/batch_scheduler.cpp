@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/error.hpp"
+#include "runtime/policy_forward.hpp"
 #include "runtime/router.hpp"
 
 namespace mq::rt {
@@ -20,7 +21,7 @@ struct BatchScheduler::Sequence {
     std::promise<SequenceResult> done;
     Sampler sampler;
     tok::StreamDecoder decoder;
-    DepthChooser chooser;
+    PolicyForward chooser;  // the request's policy; the batched step runs the forward
     uint32_t slot = 0;
     uint32_t pos = 0;            // tokens in this slot's cache
     std::vector<uint32_t> feed;  // tokens to run next (the prompt, then each sampled token)
@@ -30,11 +31,11 @@ struct BatchScheduler::Sequence {
     Clock::time_point start, first_token;
     bool finished = false;
 
-    Sequence(SequenceRequest r, const ModelSession& session)
+    Sequence(SequenceRequest r, ModelSession& session)
         : request(std::move(r)),
           sampler(request.sampling),
           decoder(session.tokenizer(), {.skip_special = true, .strip_leading_space = false}),
-          chooser(session.desc().n_layers, request.policy, session.weights().routers) {
+          chooser(session, request.policy) {
         feed.assign(request.prompt.begin(), request.prompt.end());
         history = feed;
         stats.prompt_tokens = static_cast<uint32_t>(feed.size());
@@ -209,7 +210,7 @@ void BatchScheduler::step() {
                     const auto& row = p->s->chooser.thresholds();
                     thresholds.insert(thresholds.end(), row.begin(), row.end());
                 } else {
-                    depths.push_back(p->s->chooser.next());
+                    depths.push_back(p->s->chooser.next_depths());
                 }
             }
             last_token.push_back(static_cast<uint32_t>(tokens.size() - 1));

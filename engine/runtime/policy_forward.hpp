@@ -33,12 +33,15 @@ class PolicyForward {
     void set_policy(DepthPolicy policy);
     const DepthPolicy& policy() const { return policy_; }
     bool routed() const { return !thresholds_.empty(); }  // the routers choose, on the GPU
+    const std::vector<float>& thresholds() const { return thresholds_; }  // while routed()
+    // One token's depths when the routers do not choose (a caller that batches tokens of
+    // several policies into one forward step asks each policy for its tokens' depths).
+    TokenDepths next_depths();
     // Starts the policy over: the mix's running average and the random draws' seed.
     void reset();
     VulkanForward& forward() { return forward_; }
 
   private:
-    TokenDepths next_depths();  // one token's depths when the routers do not choose
 
     VulkanForward& forward_;
     uint32_t n_layers_;
