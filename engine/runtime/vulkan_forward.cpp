@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "runtime/router.hpp"
+#include "runtime/vulkan_forward_parts.hpp"
 #include "vulkan/context.hpp"
 
 namespace mq::rt {
@@ -16,31 +17,7 @@ namespace mq::rt {
 using kernels::Dispatch;
 using kernels::padded_width;
 using kernels::Plan;
-
-namespace {
-constexpr VkDescriptorType kStorage = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-uint32_t div_up(uint32_t a, uint32_t b) {
-    return (a + b - 1) / b;
-}
-// Invocations per workgroup of the transformer shaders (their WG; cmake/Shaders.cmake).
-constexpr uint32_t kWorkgroupSize = MQ_WORKGROUP_SIZE;
-uint32_t float_bits(float f) {
-    return std::bit_cast<uint32_t>(f);
-}
-}  // namespace
-
-struct VulkanForward::Linear {
-    std::unique_ptr<kernels::GpuSlicedMatrix> sliced;
-    std::unique_ptr<kernels::GpuDenseMatrix> dense;
-    vk::Buffer bias;
-    bool has_bias = false;
-    vk::Buffer router;  // packed w1, wa, b1, w2, b2 (shaders/router.comp)
-};
-
-struct VulkanForward::Layer {
-    vk::Buffer attn_norm, ffn_norm, kcache, vcache;
-    std::array<Linear, kLinearsPerLayer> linear;
-};
+using namespace forward_detail;
 
 struct VulkanForward::Step {
     vk::CommandSequence seq;
@@ -168,173 +145,6 @@ uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
             bytes +=
                 lin.sliced ? lin.sliced->bytes_read(std::max(depth, 1u)) : lin.dense->bytes_read();
     return bytes;
-}
-
-Plan VulkanForward::build_plan(uint32_t T, bool routed, bool multi) {
-    const ModelDesc& d = desc_;
-    const uint32_t dimP = padded_width(d.dim), qP = padded_width(d.q_dim()),
-                   kvP = padded_width(d.kv_dim()), ffnP = padded_width(d.ffn_dim);
-    Plan plan;
-    auto kernel = [&](const char* name, std::vector<uint32_t> spec, uint32_t n_bindings,
-                      uint32_t push_bytes) -> vk::Kernel& {
-        return lib_->get({name, std::vector<VkDescriptorType>(n_bindings, kStorage), push_bytes,
-                          std::move(spec)});
-    };
-    auto add = [&](vk::Kernel& k, std::vector<vk::BufferRange> bindings,
-                   std::initializer_list<uint32_t> push, std::array<uint32_t, 3> groups,
-                   const char* label) {
-        Dispatch disp{&k, k.bind(bindings), {}, static_cast<uint32_t>(push.size()), groups, label};
-        std::copy(push.begin(), push.end(), disp.push.begin());
-        plan.dispatches.push_back(disp);
-    };
-    auto rmsnorm = [&](const vk::Buffer& in, const vk::Buffer& weight, const vk::Buffer& out) {
-        vk::Kernel& k = kernel("rmsnorm", {d.dim, dimP, float_bits(d.rms_eps)}, 3, 0);
-        add(k, {vk::whole(in), vk::whole(weight), vk::whole(out)}, {}, {T, 1, 1}, "rmsnorm");
-    };
-    auto add_rows = [&](const vk::Buffer& x, const vk::Buffer& y, uint32_t width, uint32_t stride,
-                        bool broadcast) {
-        vk::Kernel& k = kernel("add_rows", {width, stride, broadcast ? 1u : 0u}, 2, 4);
-        add(k, {vk::whole(x), vk::whole(y)}, {T}, {div_up(width, kWorkgroupSize), T, 1},
-            broadcast ? "bias" : "residual");
-    };
-    // Routers write the depths of their linears; the linears wait for them behind a barrier.
-    auto route = [&](uint32_t layer, std::initializer_list<rt::Linear> which, const vk::Buffer& in,
-                     uint32_t width) {
-        if (!routed) return;
-        for (rt::Linear j : which) {
-            const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(j)];
-            uint32_t index = layer * kLinearsPerLayer + static_cast<uint32_t>(j);
-            const uint32_t stride = multi ? d.n_layers * kLinearsPerLayer : 0;
-            vk::Kernel& k =
-                kernel("router", {width, padded_width(width), router_hidden_, stride}, 4, 8);
-            add(k,
-                {vk::whole(in), vk::whole(lin.router),
-                 vk::whole((multi ? token_thresholds_ : thresholds_).device()),
-                 vk::whole(depths_.device())},
-                {index, index * max_batch_}, {T, 1, 1}, "router");
-        }
-        plan.barrier();
-    };
-    auto linear = [&](uint32_t layer, rt::Linear which, const vk::Buffer& in, const vk::Buffer& out,
-                      uint32_t out_stride) {
-        const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(which)];
-        uint32_t slot = (layer * kLinearsPerLayer + static_cast<uint32_t>(which)) * max_batch_;
-        Plan p;
-        const bool vec = T == 1 && !multi;  // forward_multi: the same kernel for any batch
-        if (lin.sliced) {
-            kernels::DepthSource ds{vk::whole(depths_.device()), slot};
-            p = vec ? ops_->mobislice_matvec(*lin.sliced, {vk::whole(in), vk::whole(out)}, ds)
-                    : ops_->mobislice_matmat(*lin.sliced,
-                                             {vk::whole(in), T, vk::whole(out), out_stride}, ds);
-        } else {
-            p = vec ? ops_->dense_matvec(*lin.dense, {vk::whole(in), vk::whole(out)})
-                    : ops_->dense_matmat(*lin.dense,
-                                         {vk::whole(in), T, vk::whole(out), out_stride});
-        }
-        plan.append(p);
-    };
-
-    // Embedding lookup, chunk by chunk of the vocabulary.
-    {
-        vk::Kernel& k = kernel("embed", {d.dim, embedding_->padded_cols, dimP}, 3, 12);
-        for (const auto& c : embedding_->chunks)
-            add(k,
-                {{&embedding_->buffer, c.row0 * embedding_->row_bytes,
-                  c.rows * embedding_->row_bytes},
-                 vk::whole(tokens_.device()),
-                 vk::whole(x_)},
-                {T, c.row0, c.rows}, {div_up(d.dim, kWorkgroupSize), T, 1}, "embed");
-    }
-    plan.barrier();
-
-    const uint32_t neox = d.rope_layout == RopeLayout::Neox ? 1u : 0u;
-    // forward_multi: each token's position and KV region come from token_slots_.
-    auto step_bindings = [&](std::vector<vk::BufferRange> b) {
-        b.push_back(vk::whole(params_.device()));
-        if (multi) b.push_back(vk::whole(token_slots_.device()));
-        return b;
-    };
-    const uint32_t extra = multi ? 1 : 0;
-    for (uint32_t l = 0; l < d.n_layers; ++l) {
-        Layer& L = layers_[l];
-        rmsnorm(x_, L.attn_norm, h_);
-        plan.barrier();
-        route(l, {rt::Linear::Q, rt::Linear::K, rt::Linear::V}, h_, d.dim);
-        linear(l, rt::Linear::Q, h_, q_, qP);
-        linear(l, rt::Linear::K, h_, k_, kvP);
-        linear(l, rt::Linear::V, h_, v_, kvP);
-        plan.barrier();
-        if (L.linear[0].has_bias) {
-            add_rows(q_, L.linear[0].bias, d.q_dim(), qP, true);
-            add_rows(k_, L.linear[1].bias, d.kv_dim(), kvP, true);
-            add_rows(v_, L.linear[2].bias, d.kv_dim(), kvP, true);
-            plan.barrier();
-        }
-        const char* rope = multi ? "rope_multi" : "rope";
-        vk::Kernel& rope_q =
-            kernel(rope, {d.n_heads, d.head_dim, d.rope_dim, qP, neox}, 3 + extra, 0);
-        add(rope_q, step_bindings({vk::whole(q_), vk::whole(inv_freq_)}), {},
-            {div_up(d.n_heads * d.rope_dim / 2, kWorkgroupSize), T, 1}, "rope");
-        vk::Kernel& rope_k =
-            kernel(rope, {d.n_kv_heads, d.head_dim, d.rope_dim, kvP, neox}, 3 + extra, 0);
-        add(rope_k, step_bindings({vk::whole(k_), vk::whole(inv_freq_)}), {},
-            {div_up(d.n_kv_heads * d.rope_dim / 2, kWorkgroupSize), T, 1}, "rope");
-        plan.barrier();
-        const vk::Buffer& kcache = multi ? slot_kcache_[l] : L.kcache;
-        const vk::Buffer& vcache = multi ? slot_vcache_[l] : L.vcache;
-        vk::Kernel& store =
-            kernel(multi ? "kv_store_multi" : "kv_store", {d.kv_dim(), kvP}, 5 + extra, 0);
-        add(store,
-            step_bindings({vk::whole(k_), vk::whole(v_), vk::whole(kcache), vk::whole(vcache)}), {},
-            {div_up(d.kv_dim(), kWorkgroupSize), T, 1}, "kv_store");
-        plan.barrier();
-        vk::Kernel& att =
-            kernel(multi ? "attention_multi" : "attention",
-                   {d.n_heads, d.n_kv_heads, d.head_dim, qP, multi ? slot_context_ : context_},
-                   5 + extra, 0);
-        add(att,
-            step_bindings({vk::whole(q_), vk::whole(kcache), vk::whole(vcache), vk::whole(att_)}),
-            {}, {d.n_heads, T, 1}, "attention");
-        plan.barrier();
-        route(l, {rt::Linear::O}, att_, d.q_dim());
-        linear(l, rt::Linear::O, att_, tmp_, dimP);
-        plan.barrier();
-        add_rows(x_, tmp_, d.dim, dimP, false);
-        plan.barrier();
-        rmsnorm(x_, L.ffn_norm, h_);
-        plan.barrier();
-        route(l, {rt::Linear::Gate, rt::Linear::Up}, h_, d.dim);
-        linear(l, rt::Linear::Gate, h_, gate_, ffnP);
-        linear(l, rt::Linear::Up, h_, up_, ffnP);
-        plan.barrier();
-        vk::Kernel& swiglu = kernel("swiglu", {d.ffn_dim, ffnP}, 2, 4);
-        add(swiglu, {vk::whole(gate_), vk::whole(up_)}, {T},
-            {div_up(d.ffn_dim, kWorkgroupSize), T, 1}, "swiglu");
-        plan.barrier();
-        route(l, {rt::Linear::Down}, gate_, d.ffn_dim);
-        linear(l, rt::Linear::Down, gate_, tmp_, dimP);
-        plan.barrier();
-        add_rows(x_, tmp_, d.dim, dimP, false);
-        plan.barrier();
-    }
-    rmsnorm(x_, output_norm_, h_);
-    plan.barrier();
-    if (sliced_output_) {
-        kernels::DepthSource ds{vk::whole(head_depths_), 0, true};
-        plan.append(T == 1 && !multi
-                        ? ops_->mobislice_matvec(*sliced_output_,
-                                                 {vk::whole(h_), vk::whole(logits_.device())}, ds)
-                        : ops_->mobislice_matmat(*sliced_output_,
-                                                 {vk::whole(h_), T, vk::whole(logits_.device())},
-                                                 ds));
-    } else {
-        const kernels::GpuDenseMatrix& head = output_ ? *output_ : *embedding_;
-        plan.append(
-            T == 1 && !multi
-                ? ops_->dense_matvec(head, {vk::whole(h_), vk::whole(logits_.device())})
-                : ops_->dense_matmat(head, {vk::whole(h_), T, vk::whole(logits_.device())}));
-    }
-    return plan;
 }
 
 VulkanForward::Step& VulkanForward::step_for(uint32_t tokens, bool routed, bool multi) {

@@ -84,6 +84,7 @@ class VulkanForward {
     struct Linear;
     struct Layer;
     struct Step;
+    class PlanBuilder;  // runtime/forward_plan.cpp
     Step& step_for(uint32_t tokens, bool routed, bool multi = false);
     kernels::Plan build_plan(uint32_t tokens, bool routed, bool multi = false);
     void write_depths(std::span<const TokenDepths> depths);
