@@ -106,7 +106,7 @@ void EngineWorker::load(const std::filesystem::path& path) {
         info.parameters = parameter_count(d);
         info.quantized = session->quantized();
         info.mobiquant_checkpoint = d.mobiquant;
-        info.routed = session->weights().routers != nullptr;
+        info.routed = session->routers() != nullptr;
         for (uint32_t depth = 1; depth <= 4; ++depth)
             info.weight_bytes[depth] = session->forward().weight_bytes_per_token(depth);
         float budget;

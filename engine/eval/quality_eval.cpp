@@ -107,7 +107,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
             capture.kl_reference = &fp_log_probs;
         else if (with_kl)
             capture.log_probs = &fp_log_probs;
-        rt::PolicyForward forward(fwd, weights, std::move(policy));
+        rt::PolicyForward forward(fwd, weights.routers, std::move(policy));
         rt::PerplexityResult r = rt::perplexity_of_ids(
             forward, ids, bos, 0,
             [&](uint64_t done, uint64_t total) {

@@ -281,8 +281,10 @@ class Writer {
     void add_tensor_from(std::string name, TensorType type, std::vector<uint64_t> dims,
                          TensorSource source);
 
-    // Writes through mq::AtomicFile: the file appears complete or not at all.
-    void write(const std::filesystem::path& path) const;
+    // Writes through mq::AtomicFile: the file appears complete or not at all. progress(done,
+    // total) is called after each tensor with the tensor bytes written so far.
+    void write(const std::filesystem::path& path,
+               const std::function<void(uint64_t, uint64_t)>& progress = {}) const;
     // The whole file in memory (tests, fuzz seeds).
     std::vector<std::byte> to_bytes() const;
 
@@ -293,7 +295,8 @@ class Writer {
         std::shared_ptr<std::vector<std::byte>> owned;
         TensorSource source;  // set for add_tensor_from
     };
-    void emit(const std::function<void(const void*, size_t)>& sink) const;
+    void emit(const std::function<void(const void*, size_t)>& sink,
+              const std::function<void(uint64_t, uint64_t)>& progress = {}) const;
     TensorInfo checked_info(std::string name, TensorType type, std::vector<uint64_t> dims) const;
 
     std::vector<std::pair<std::string, Value>> metadata_;

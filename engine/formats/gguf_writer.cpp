@@ -210,7 +210,8 @@ void Writer::add_tensor_f32(std::string name, std::vector<uint64_t> dims,
                std::vector<std::byte>(bytes.begin(), bytes.end()));
 }
 
-void Writer::emit(const Sink& raw_sink) const {
+void Writer::emit(const Sink& raw_sink,
+                  const std::function<void(uint64_t, uint64_t)>& progress) const {
     uint64_t pos = 0;
     Sink sink = [&](const void* p, size_t n) {
         raw_sink(p, n);
@@ -241,6 +242,8 @@ void Writer::emit(const Sink& raw_sink) const {
         offset = align_up(offset + t.info.bytes, alignment_);
     }
     pad();
+    uint64_t total = 0, done = 0;
+    for (const PendingTensor& t : tensors_) total += t.info.bytes;
     for (const PendingTensor& t : tensors_) {
         if (t.source) {
             uint64_t given = 0;
@@ -258,12 +261,15 @@ void Writer::emit(const Sink& raw_sink) const {
             sink(t.data.data(), t.data.size());
         }
         pad();
+        done += t.info.bytes;
+        if (progress) progress(done, total);
     }
 }
 
-void Writer::write(const std::filesystem::path& path) const {
+void Writer::write(const std::filesystem::path& path,
+                   const std::function<void(uint64_t, uint64_t)>& progress) const {
     AtomicFile file(path);
-    emit([&](const void* p, size_t n) { file.write(p, n); });
+    emit([&](const void* p, size_t n) { file.write(p, n); }, progress);
     file.commit();
 }
 

@@ -2,7 +2,9 @@
 // Weight matrices resident on the GPU, in the layouts the kernels read. A matrix larger than the
 // device's storage-binding limit (128 MiB on lavapipe) is bound as several row ranges ("chunks"),
 // each dispatched separately.
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -30,13 +32,31 @@ struct SlicedChunk : RowChunk {
     uint64_t scales_offset = 0;
 };
 
+// Destination of a block of rows of a sliced matrix: each plane's words and the scales, in
+// SlicedMatrix's row-major layout, for the block's rows only.
+struct SlicedRows {
+    std::array<std::span<uint32_t>, quant::kSlices> planes;
+    std::span<uint32_t> scale_zero;
+};
+// Writes rows [row0, row0 + rows) of a matrix into `out`. Sources convert, slice or copy on
+// demand, so a matrix reaches the GPU a bounded block at a time and never exists whole on the
+// host.
+using SlicedRowSource = std::function<void(uint32_t row0, uint32_t rows, const SlicedRows& out)>;
+using DenseRowSource = std::function<void(uint32_t row0, uint32_t rows, std::span<float> out)>;
+
 struct GpuSlicedMatrix {
     GpuSlicedMatrix(vk::Context& ctx, const quant::SlicedMatrix& m);
+    // block_rows: rows the source is asked for at a time (0: about 4 MiB of planes).
+    GpuSlicedMatrix(vk::Context& ctx, uint32_t rows, uint32_t cols, const SlicedRowSource& source,
+                    uint32_t block_rows = 0);
 
     uint32_t rows, cols, groups;
     vk::Buffer buffer;
     uint64_t plane_row_bytes, scale_row_bytes;
     std::vector<SlicedChunk> chunks;
+
+    // Device bytes a matrix of this shape takes, upper bound (for memory estimates).
+    static uint64_t device_bytes(uint32_t rows, uint32_t cols);
 
     // Weight bytes a mat-vec at this depth reads: `depth` planes plus the scales.
     uint64_t bytes_read(uint32_t depth) const {
@@ -53,6 +73,12 @@ enum class WeightFormat { F32, F16 };
 struct GpuDenseMatrix {
     GpuDenseMatrix(vk::Context& ctx, std::span<const float> weights, uint32_t rows, uint32_t cols,
                    WeightFormat format = WeightFormat::F32);
+    // The rows come from `source` a block (about 4 MiB of f32) at a time.
+    GpuDenseMatrix(vk::Context& ctx, uint32_t rows, uint32_t cols, const DenseRowSource& source,
+                   WeightFormat format = WeightFormat::F32);
+
+    // Device bytes a matrix of this shape takes (for memory estimates before allocating).
+    static uint64_t device_bytes(uint32_t rows, uint32_t cols, WeightFormat format);
 
     uint32_t rows, cols, padded_cols;
     WeightFormat format;

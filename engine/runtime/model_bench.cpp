@@ -55,6 +55,22 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 std::optional<ModelDesc> synthetic_desc(const std::string& name) {
     if (name == "llama-3.2-1b")
         return shape("Llama-3.2-1B (random weights)", 128256, 2048, 16, 32, 8, 8192, 500000, true);
+    // Llama-3.2-1B's body with a 32000-token vocabulary and an untied head (1.1B weights: the
+    // shape of the scale measurements; the real model ties a 128256-token head).
+    if (name == "llama-3.2-1b-32k")
+        return shape("Llama-3.2-1B body, 32k vocabulary (random weights)", 32000, 2048, 16, 32, 8,
+                     8192, 500000, false);
+    if (name == "qwen2.5-0.5b") {
+        ModelDesc d =
+            shape("Qwen2.5-0.5B (random weights)", 151936, 896, 24, 14, 2, 4864, 1e6f, true);
+        d.arch = "qwen2";
+        d.qkv_bias = true;
+        d.rope_layout = RopeLayout::Neox;
+        d.rms_eps = 1e-6f;
+        return d;
+    }
+    if (name == "llama-3-8b")
+        return shape("Llama-3-8B (random weights)", 128256, 4096, 32, 32, 8, 14336, 500000, false);
     if (name == "tinyllama-1.1b")
         return shape("TinyLlama-1.1B (random weights)", 32000, 2048, 22, 32, 4, 5632, 10000, false);
     if (name == "smollm-135m")
@@ -65,7 +81,8 @@ std::optional<ModelDesc> synthetic_desc(const std::string& name) {
 }
 
 std::string synthetic_names() {
-    return "llama-3.2-1b, tinyllama-1.1b, smollm-135m, default";
+    return "llama-3.2-1b, llama-3.2-1b-32k, qwen2.5-0.5b, llama-3-8b, tinyllama-1.1b, smollm-135m, "
+           "default";
 }
 
 ModelWeights random_weights(const ModelDesc& d, uint32_t seed,

@@ -35,7 +35,8 @@ struct ModelBenchOptions {
     std::function<void(const std::string& phase, uint64_t done, uint64_t total)> work_progress;
 };
 
-// Shapes of known models: "llama-3.2-1b", "tinyllama-1.1b", "smollm-135m", "default" (the
+// Shapes of known models: "llama-3.2-1b", "llama-3.2-1b-32k" (its body with a 32000-token
+// untied head), "qwen2.5-0.5b", "llama-3-8b", "tinyllama-1.1b", "smollm-135m", "default" (the
 // bundled model's shape). nullopt for an unknown name.
 std::optional<ModelDesc> synthetic_desc(const std::string& name);
 std::string synthetic_names();

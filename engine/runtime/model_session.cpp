@@ -1,6 +1,8 @@
 #include "runtime/model_session.hpp"
 
 #include "core/error.hpp"
+#include "runtime/router.hpp"
+#include "runtime/weight_source.hpp"
 #include "tokenizer/spec.hpp"
 
 namespace mq::rt {
@@ -22,23 +24,17 @@ ModelSession::ModelSession(vk::Context& ctx, const std::filesystem::path& path,
         fail("the tokenizer has {} tokens but the model's embedding only {}", tokenizer_->n_vocab(),
              desc().vocab_size);
 
-    say("reading the weights");
-    weights_ = ModelWeights::load(model_);
-    if (options.slice_plain_model && !weights_.sliced()) {
-        say("slicing the weights into 2-bit planes (MoBiSlice)");
-        weights_.slice_all();
-    }
-    say("uploading to the GPU");
+    // Weights stream from the file's mapping to the GPU, tensor by tensor; the session keeps
+    // only the routers on the CPU.
+    FileWeightSource source(model_, options.slice_plain_model);
+    routers_ = source.routers();
     ForwardOptions fo;
     fo.max_context = options.context;
     fo.max_batch = options.batch;
     fo.dense_format = options.dense_format;
     fo.head_8bit = options.head_8bit;
-    forward_ = std::make_unique<VulkanForward>(ctx, weights_, fo);
-    // The GPU holds its own copy now; keep only what the reference paths need.
-    for (auto& layer : weights_.layers)
-        for (auto& lin : layer.linear)
-            if (lin.sliced) lin.dense = {};
+    fo.progress = options.progress;
+    forward_ = std::make_unique<VulkanForward>(ctx, source, fo);
 }
 
 ModelSession::~ModelSession() = default;

@@ -22,7 +22,8 @@ struct SessionOptions {
     kernels::WeightFormat dense_format = kernels::WeightFormat::F32;
     bool head_8bit = false;  // the output head as 8-bit MoBiSlice planes (ForwardOptions)
     // A plain model runs unquantized unless this asks for MoBiSlice; then every linear is sliced
-    // at load (the calibrated checkpoints of `mobiquant quantize` come sliced already).
+    // at load, a block of rows at a time on every core as it is uploaded (the calibrated
+    // checkpoints of `mobiquant quantize` come sliced already).
     bool slice_plain_model = false;
     std::function<void(const std::string&)> progress;  // load stages, for a status line
 };
@@ -40,7 +41,11 @@ class ModelSession {
     const tok::Tokenizer& tokenizer() const { return *tokenizer_; }
     const tok::ChatTemplate& chat_template() const { return *chat_; }
     VulkanForward& forward() { return *forward_; }
-    const ModelWeights& weights() const { return weights_; }
+    // The checkpoint's routers and budget table (null for a plain model or a version-1
+    // checkpoint): the only weights the session keeps on the CPU, for the depth chooser. The
+    // rest went from the file to the GPU; a reference forward loads its own
+    // (ModelWeights::load(session.model())).
+    const std::shared_ptr<const RouterSet>& routers() const { return routers_; }
     bool quantized() const { return forward_->quantized(); }
     vk::Context& context() { return ctx_; }
 
@@ -49,7 +54,7 @@ class ModelSession {
     LoadedModel model_;
     std::unique_ptr<tok::Tokenizer> tokenizer_;
     std::unique_ptr<tok::ChatTemplate> chat_;
-    ModelWeights weights_;
+    std::shared_ptr<const RouterSet> routers_;
     std::unique_ptr<VulkanForward> forward_;
 };
 

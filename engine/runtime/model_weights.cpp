@@ -4,6 +4,7 @@
 #include "formats/model_loader.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/router.hpp"
+#include "runtime/weight_source.hpp"
 
 namespace mq::rt {
 
@@ -29,24 +30,6 @@ std::vector<float> read(const LoadedModel& m, const std::string& name, uint64_t 
 
 namespace {
 
-// Checks a checkpoint's format fields; a plain model passes.
-void check_checkpoint_format(const LoadedModel& model) {
-    if (!model.desc().mobiquant) return;
-    const gguf::File* f = model.gguf();
-    uint64_t version = f ? f->get_uint_or("mobiquant.version", 0) : 0;
-    if (version < kOldestCheckpointVersion || version > kCheckpointVersion)
-        fail(
-            "{} is a MoBiQuant checkpoint of format version {}; this build reads versions {} "
-            "to {}",
-            model.path().string(), version, kOldestCheckpointVersion, kCheckpointVersion);
-    if (f->get_uint_or("mobiquant.group_size", 0) != quant::kGroupSize)
-        fail("{}: mobiquant.group_size must be {}", model.path().string(), quant::kGroupSize);
-    auto bits = f->get_int_array("mobiquant.slice_bits");
-    if (bits != std::vector<int64_t>(quant::kSlices, quant::kSliceBits))
-        fail("{}: only 4 slices of 2 bits are supported (mobiquant.slice_bits)",
-             model.path().string());
-}
-
 // Every linear's shape: [out][in] per Linear.
 void set_linear_shapes(const ModelDesc& d, LayerWeights& L) {
     const uint32_t out_dims[] = {d.q_dim(), d.kv_dim(), d.kv_dim(), d.dim,
@@ -61,7 +44,7 @@ void set_linear_shapes(const ModelDesc& d, LayerWeights& L) {
 }  // namespace
 
 ModelWeights ModelWeights::load_frame(const LoadedModel& model) {
-    check_checkpoint_format(model);
+    if (model.desc().mobiquant) check_checkpoint_format(model);
     ModelWeights w;
     w.desc = model.desc();
     w.output_norm = read(model, "output_norm.weight", w.desc.dim);

@@ -10,16 +10,16 @@
 
 namespace mq::rt {
 
-PolicyForward::PolicyForward(VulkanForward& forward, const ModelWeights& weights,
+PolicyForward::PolicyForward(VulkanForward& forward, std::shared_ptr<const RouterSet> routers,
                              DepthPolicy policy)
     : forward_(forward),
       n_layers_(forward.desc().n_layers),
-      routers_(forward.routed() ? weights.routers : nullptr) {
+      routers_(forward.routed() ? std::move(routers) : nullptr) {
     set_policy(std::move(policy));
 }
 
 PolicyForward::PolicyForward(ModelSession& session, DepthPolicy policy)
-    : PolicyForward(session.forward(), session.weights(), std::move(policy)) {}
+    : PolicyForward(session.forward(), session.routers(), std::move(policy)) {}
 
 void PolicyForward::set_policy(DepthPolicy policy) {
     policy_ = std::move(policy);

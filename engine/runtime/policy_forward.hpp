@@ -20,8 +20,9 @@ class VulkanForward;
 
 class PolicyForward {
   public:
-    // `weights` are those `forward` was built from (their routers, when the forward uses them).
-    PolicyForward(VulkanForward& forward, const ModelWeights& weights, DepthPolicy policy);
+    // `routers` are those of the weights `forward` was built from (used when it is routed).
+    PolicyForward(VulkanForward& forward, std::shared_ptr<const RouterSet> routers,
+                  DepthPolicy policy);
     PolicyForward(ModelSession& session, DepthPolicy policy);
 
     struct Result {
@@ -42,7 +43,6 @@ class PolicyForward {
     VulkanForward& forward() { return forward_; }
 
   private:
-
     VulkanForward& forward_;
     uint32_t n_layers_;
     std::shared_ptr<const RouterSet> routers_;  // null unless the forward runs them

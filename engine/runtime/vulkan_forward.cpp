@@ -1,6 +1,7 @@
 #include "runtime/vulkan_forward.hpp"
 
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +9,8 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/progress.hpp"
+#include "runtime/forward_memory.hpp"
 #include "runtime/router.hpp"
 #include "runtime/vulkan_forward_parts.hpp"
 #include "vulkan/context.hpp"
@@ -26,7 +29,10 @@ struct VulkanForward::Step {
 };
 
 VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOptions options)
-    : ctx_(ctx), desc_(w.desc), sliced_(w.sliced()) {
+    : VulkanForward(ctx, ModelWeightsSource(w), std::move(options)) {}
+
+VulkanForward::VulkanForward(vk::Context& ctx, const WeightSource& src, ForwardOptions options)
+    : ctx_(ctx), desc_(src.desc()), sliced_(src.sliced()) {
     const ModelDesc& d = desc_;
     context_ = options.max_context ? options.max_context : std::min(d.context_length, 2048u);
     if (context_ == 0) context_ = 2048;
@@ -41,65 +47,126 @@ VulkanForward::VulkanForward(vk::Context& ctx, const ModelWeights& w, ForwardOpt
     if (d.n_heads % d.n_kv_heads)
         fail("{} attention heads are not a multiple of {} kv heads", d.n_heads, d.n_kv_heads);
 
+    std::shared_ptr<const RouterSet> routers = src.routers();
+    routed_ = sliced_ && routers != nullptr;
+    if (routed_) {
+        router_hidden_ = routers->routers.at(0).hidden;
+        if (router_hidden_ == 0 || router_hidden_ > kWorkgroupSize)
+            fail("router hidden size {} is outside 1..{}", router_hidden_, kWorkgroupSize);
+        if (routers->routers.size() != uint64_t(d.n_layers) * kLinearsPerLayer)
+            fail("{} routers for {} routed linears", routers->routers.size(),
+                 d.n_layers * kLinearsPerLayer);
+    }
+    const ForwardShape shape{sliced_,           context_,      max_batch_, options.dense_format,
+                             options.head_8bit, router_hidden_};
+    check_fits(estimate_forward_memory(d, shape), memory_limits_of(ctx),
+               d.name.empty() ? "the model" : d.name);
+
     lib_ = std::make_unique<kernels::KernelLibrary>(ctx);
     ops_ = std::make_unique<kernels::MatMulOps>(*lib_);
 
     auto upload = [&](const std::vector<float>& v) {
         vk::Buffer b(ctx, v.size() * 4);
         b.upload(v.data(), v.size() * 4);
+        uploaded_bytes_ += b.size();
         return b;
     };
+    auto rows_of = [&](MatrixId m) -> kernels::DenseRowSource {
+        return [&src, m](uint32_t row0, uint32_t n, std::span<float> out) {
+            src.dense_rows(m, row0, n, out);
+        };
+    };
+    const MatrixId embedding{MatrixId::Kind::Embedding}, head{MatrixId::Kind::Output};
     const kernels::WeightFormat dense_format = options.dense_format;
-    embedding_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size, d.dim);
+    auto say = [&](const std::string& s) {
+        if (options.progress) options.progress(s);
+    };
+    say("uploading the embedding");
+    embedding_ =
+        std::make_unique<kernels::GpuDenseMatrix>(ctx, d.vocab_size, d.dim, rows_of(embedding));
+    uploaded_bytes_ += embedding_->buffer.size();
+    src.release(embedding);
     if (options.head_8bit) {
-        sliced_output_ = std::make_unique<kernels::GpuSlicedMatrix>(ctx, w.slice_head());
+        say("slicing the output head (8 bits)");
+        // Min/max per group, a block of rows at a time (ModelWeights::slice_head's codes).
+        const uint32_t block = std::max(1u, (16u << 20) / (d.dim * 4));
+        sliced_output_ = std::make_unique<kernels::GpuSlicedMatrix>(
+            ctx, d.vocab_size, d.dim,
+            [&](uint32_t row0, uint32_t n, const kernels::SlicedRows& out) {
+                std::vector<float> values(uint64_t(n) * d.dim);
+                src.dense_rows(head, row0, n, values);
+                quant::SlicedMatrix m = quant::slice_matrix(values, n, d.dim, {.clip_steps = 0});
+                for (uint32_t e = 0; e < quant::kSlices; ++e)
+                    std::copy(m.planes[e].begin(), m.planes[e].end(), out.planes[e].begin());
+                std::copy(m.scale_zero.begin(), m.scale_zero.end(), out.scale_zero.begin());
+            },
+            block);
+        uploaded_bytes_ += sliced_output_->buffer.size();
         std::vector<uint32_t> fours(max_batch_, quant::kSlices);
         head_depths_ = vk::Buffer(ctx, fours.size() * 4);
         head_depths_.upload(fours.data(), fours.size() * 4);
-    } else if (!w.output.empty())
-        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.output, d.vocab_size, d.dim,
+    } else if (!d.tied_output || dense_format != kernels::WeightFormat::F32) {
+        // A tied head in another format gets its own copy in that format.
+        say("uploading the output head");
+        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, d.vocab_size, d.dim, rows_of(head),
                                                             dense_format);
-    else if (dense_format != kernels::WeightFormat::F32)  // tied head: its own copy in that format
-        output_ = std::make_unique<kernels::GpuDenseMatrix>(ctx, w.token_embd, d.vocab_size, d.dim,
-                                                            dense_format);
-    output_norm_ = upload(w.output_norm);
+        uploaded_bytes_ += output_->buffer.size();
+    }
+    src.release(head);
+    output_norm_ = upload(src.output_norm());
 
     // Rotary frequencies, computed once in double as the reference does.
     std::vector<double> freq = d.rope_frequencies(d.rope_dim);
     std::vector<float> inv_freq(freq.begin(), freq.end());
     inv_freq_ = upload(inv_freq);
 
-    routed_ = sliced_ && w.routers != nullptr;
-    if (routed_) {
-        router_hidden_ = w.routers->routers.at(0).hidden;
-        if (router_hidden_ == 0 || router_hidden_ > kWorkgroupSize)
-            fail("router hidden size {} is outside 1..{}", router_hidden_, kWorkgroupSize);
-    }
     layers_.resize(d.n_layers);
+    const auto start = std::chrono::steady_clock::now();
     for (uint32_t l = 0; l < d.n_layers; ++l) {
-        const LayerWeights& lw = w.layers[l];
+        if (options.progress) {
+            double spent =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::string left =
+                l ? fmt::format(", {} left", format_duration(spent / l * (d.n_layers - l))) : "";
+            say(fmt::format("{} layer {} of {}{}", sliced_ ? "slicing and uploading" : "uploading",
+                            l + 1, d.n_layers, left));
+        }
         Layer& L = layers_[l];
-        L.attn_norm = upload(lw.attn_norm);
-        L.ffn_norm = upload(lw.ffn_norm);
+        L.attn_norm = upload(src.attn_norm(l));
+        L.ffn_norm = upload(src.ffn_norm(l));
         L.kcache = vk::Buffer(ctx, uint64_t(context_) * d.kv_dim() * 4);
         L.vcache = vk::Buffer(ctx, uint64_t(context_) * d.kv_dim() * 4);
         for (uint32_t j = 0; j < kLinearsPerLayer; ++j) {
-            const LinearWeights& src = lw.linear[j];
+            const auto which = static_cast<rt::Linear>(j);
+            const MatrixId id{MatrixId::Kind::Linear, l, which};
+            const auto [rows, cols] = src.shape(id);
             Linear& dst = L.linear[j];
-            if (sliced_)
-                dst.sliced = std::make_unique<kernels::GpuSlicedMatrix>(ctx, *src.sliced);
-            else
-                dst.dense = std::make_unique<kernels::GpuDenseMatrix>(ctx, src.dense, src.rows,
-                                                                      src.cols, dense_format);
-            if (!src.bias.empty()) {
-                dst.bias = upload(src.bias);
+            if (sliced_) {
+                dst.sliced = std::make_unique<kernels::GpuSlicedMatrix>(
+                    ctx, rows, cols,
+                    [&src, l, which](uint32_t row0, uint32_t n, const kernels::SlicedRows& out) {
+                        src.sliced_rows(l, which, row0, n, out);
+                    },
+                    src.sliced_block_rows(cols));
+                uploaded_bytes_ += dst.sliced->buffer.size();
+            } else {
+                dst.dense = std::make_unique<kernels::GpuDenseMatrix>(ctx, rows, cols, rows_of(id),
+                                                                      dense_format);
+                uploaded_bytes_ += dst.dense->buffer.size();
+            }
+            src.release(id);
+            if (std::vector<float> bias = src.bias(l, which); !bias.empty()) {
+                if (bias.size() != rows)
+                    fail("the bias of layer {} linear {} has {} values for {} rows", l,
+                         linear_name(which), bias.size(), rows);
+                dst.bias = upload(bias);
                 dst.has_bias = true;
             }
             if (routed_) {
-                const Router& r = w.routers->at(l, static_cast<rt::Linear>(j));
-                if (r.in != src.cols || r.hidden != router_hidden_)
+                const Router& r = routers->at(l, which);
+                if (r.in != cols || r.hidden != router_hidden_)
                     fail("the router of layer {} linear {} does not match the linear", l,
-                         linear_name(static_cast<rt::Linear>(j)));
+                         linear_name(which));
                 std::vector<float> packed;
                 for (const auto* part : {&r.w1, &r.wa, &r.b1, &r.w2, &r.b2})
                     packed.insert(packed.end(), part->begin(), part->end());

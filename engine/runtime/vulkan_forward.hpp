@@ -5,6 +5,7 @@
 //  - a step writes tokens, positions and per-token depths into small persistent buffers, submits
 //    once (the copies to and from a discrete GPU are recorded in the step) and reads the logits
 //    back. No allocation and nothing else crosses to the CPU inside a step.
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -14,6 +15,7 @@
 #include "kernels/matmul_ops.hpp"
 #include "kernels/profile.hpp"
 #include "runtime/model_weights.hpp"
+#include "runtime/weight_source.hpp"
 #include "vulkan/command_sequence.hpp"
 #include "vulkan/staged_buffer.hpp"
 
@@ -30,10 +32,18 @@ struct ForwardOptions {
     // ModelWeights::slice_head. A 1B model's 128k-token head is most of what a token reads at
     // low depth.
     bool head_8bit = false;
+    // Called during the upload with what is being done ("uploading layer 3 of 16, 1.2 GiB,
+    // 4 s left"), for a status line.
+    std::function<void(const std::string&)> progress;
 };
 
 class VulkanForward {
   public:
+    // Refuses, before allocating or reading anything, a model whose estimated device memory
+    // (estimate_forward_memory) does not fit the device, the memory budget or, where device
+    // memory is host memory, the available RAM. The weights are uploaded matrix by matrix, a
+    // block of rows at a time, from `source`.
+    VulkanForward(vk::Context& ctx, const WeightSource& source, ForwardOptions options = {});
     VulkanForward(vk::Context& ctx, const ModelWeights& weights, ForwardOptions options = {});
     ~VulkanForward();
 
@@ -79,6 +89,8 @@ class VulkanForward {
     const ModelDesc& desc() const { return desc_; }
     // Weight bytes one decode step reads at a uniform depth (0 = unquantized weights).
     uint64_t weight_bytes_per_token(uint32_t depth) const;
+    // Bytes of weights uploaded to the device (all formats, routers and norms included).
+    uint64_t uploaded_weight_bytes() const { return uploaded_bytes_; }
 
   private:
     struct Linear;
@@ -122,6 +134,7 @@ class VulkanForward {
     std::vector<vk::Buffer> slot_kcache_, slot_vcache_;
     vk::StagedBuffer token_slots_, token_thresholds_;
     std::map<std::pair<uint32_t, bool>, std::unique_ptr<Step>> multi_steps_;
+    uint64_t uploaded_bytes_ = 0;
     std::unique_ptr<kernels::DispatchProfile> profile_;  // MOBIQUANT_PROFILE=1: GPU time per kernel
 };
 

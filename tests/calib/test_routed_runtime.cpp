@@ -20,7 +20,7 @@ using namespace mq::test;
 TEST_CASE_FIXTURE(VulkanFixture, "GPU routers choose the depths the CPU routers choose") {
     const auto& m = quantized_tiny_model();
     rt::ModelSession session(ctx, m.checkpoint);
-    const rt::ModelWeights& w = session.weights();
+    const rt::ModelWeights w = rt::ModelWeights::load(session.model());
     REQUIRE(w.routers);
     const uint32_t n_linears = w.desc.n_layers * rt::kLinearsPerLayer;
     std::vector<uint32_t> tokens = {1, 40, 71, 99, 120, 7, 250, 33, 64, 180, 12, 5};

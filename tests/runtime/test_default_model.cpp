@@ -76,7 +76,7 @@ TEST_CASE_FIXTURE(VulkanFixture,
         rt::perplexity_of_ids(forward, ids, bos, 256, {}, {.log_probs = &full_precision});
     }
     rt::ModelSession session(ctx, kAssets / "default-mobiquant.gguf", {.context = 256});
-    REQUIRE(session.weights().routers);
+    REQUIRE(session.routers());
     for (float budget : {3.0f, 7.0f}) {
         std::vector<rt::TokenDepths> used;
         rt::PolicyForward routed_forward(session, rt::DepthPolicy::budget(budget));

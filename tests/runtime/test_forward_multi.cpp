@@ -137,7 +137,7 @@ TEST_CASE_FIXTURE(VulkanFixture,
     rt::ModelSession session(ctx, kCheckpoint, {.context = 128});
     REQUIRE(session.forward().routed());
     rt::VulkanForward& fwd = session.forward();
-    const rt::RouterSet* routers = session.weights().routers.get();
+    const rt::RouterSet* routers = session.routers().get();
     fwd.reserve_slots(3, 64);
     constexpr uint32_t kSteps = 6;
 
