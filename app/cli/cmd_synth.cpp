@@ -19,6 +19,7 @@ struct Options {
     std::string shape, out, type = "f16", tokenizer_from;
     uint32_t seed = 1;
     uint32_t layers = 0;
+    bool sliced = false;
 };
 
 mq::gguf::TensorType tensor_type(const std::string& name) {
@@ -36,9 +37,10 @@ int run(const Options& o) {
     mq::rt::SyntheticModelOptions so;
     so.type = tensor_type(o.type);
     so.seed = o.seed;
+    so.sliced = o.sliced;
     so.tokenizer_from = o.tokenizer_from;
     if (so.tokenizer_from.empty()) so.tokenizer_from = mq::app::default_model_path();
-    const uint64_t bytes = mq::rt::synthetic_model_bytes(*desc, so.type);
+    const uint64_t bytes = mq::rt::synthetic_model_bytes(*desc, so.type, so.sliced);
     std::error_code ec;
     auto dir = std::filesystem::absolute(o.out).parent_path();
     auto space = std::filesystem::space(dir, ec);
@@ -65,6 +67,9 @@ mq::cli::Registration reg{
             ->capture_default_str();
         cmd.add_option("--seed", o->seed, "Random seed")->capture_default_str();
         cmd.add_option("--layers", o->layers, "Number of layers (default: the shape's)");
+        cmd.add_flag("--sliced", o->sliced,
+                     "Write the linears as MoBiSlice planes (min/max, no routers): a checkpoint "
+                     "that loads sliced without running quantize");
         cmd.add_option("--tokenizer-from", o->tokenizer_from,
                        "GGUF whose tokenizer is copied (default: the bundled model)");
         return [o] { return run(*o); };

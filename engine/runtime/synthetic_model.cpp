@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 #include "core/error.hpp"
 #include "core/half.hpp"
 #include "core/parallel.hpp"
+#include "quant/mobislice.hpp"
 #include "runtime/checkpoint.hpp"
 
 namespace mq::rt {
@@ -68,6 +71,7 @@ std::vector<std::byte> encode(gguf::TensorType type, std::span<const float> v) {
 struct MatrixSpec {
     std::string name;
     uint64_t rows, cols;
+    bool linear = false;  // a routed linear (the rest: embedding, output head)
 };
 
 std::vector<MatrixSpec> matrices(const ModelDesc& d) {
@@ -79,18 +83,80 @@ std::vector<MatrixSpec> matrices(const ModelDesc& d) {
     for (uint32_t l = 0; l < d.n_layers; ++l)
         for (uint32_t j = 0; j < kLinearsPerLayer; ++j)
             m.push_back({linear_tensor_base(l, static_cast<Linear>(j)) + ".weight", out_dims[j],
-                         in_dims[j]});
+                         in_dims[j], true});
     if (!d.tied_output) m.push_back({"output.weight", d.vocab_size, d.dim});
     return m;
 }
 
+// Random weights give every row of the embedding some probability: the vocabulary gets unused
+// tokens up to the embedding's rows so that any sampled id decodes (to nothing).
+void pad_vocabulary(gguf::Writer& w, const gguf::File& tok, uint32_t vocab) {
+    std::vector<std::string> tokens = tok.get_string_array("tokenizer.ggml.tokens");
+    const size_t n = tokens.size();
+    if (n >= vocab) return;
+    for (size_t i = n; i < vocab; ++i) tokens.push_back(fmt::format("<unused{}>", i - n));
+    w.set_string_array("tokenizer.ggml.tokens", tokens);
+    if (tok.has("tokenizer.ggml.scores")) {
+        std::vector<float> scores = tok.get_float_array("tokenizer.ggml.scores");
+        scores.resize(vocab, -1e9f);  // never preferred by a merge
+        w.set_f32_array("tokenizer.ggml.scores", scores);
+    }
+    std::vector<int32_t> types(n, 1);  // normal, unless the source says otherwise
+    if (tok.has("tokenizer.ggml.token_type")) {
+        auto given = tok.get_int_array("tokenizer.ggml.token_type");
+        types.assign(given.begin(), given.end());
+    }
+    types.resize(vocab, 5);  // ggml's "unused"
+    w.set_i32_array("tokenizer.ggml.token_type", types);
+}
+
+// A linear as MoBiSlice planes and scales (min/max per group, as a checkpoint stores them). The
+// five tensors are written one after the other: the first producer slices, the last frees.
+void add_sliced_linear(gguf::Writer& w, const MatrixSpec& m, uint64_t seed, uint64_t stream) {
+    auto cache = std::make_shared<std::optional<quant::SlicedMatrix>>();
+    auto sliced = [=]() -> const quant::SlicedMatrix& {
+        if (!*cache) {
+            std::vector<float> values(m.rows * m.cols);
+            const uint64_t pieces = std::min<uint64_t>(m.rows, 64);
+            parallel_for(pieces, [&](uint64_t p0, uint64_t p1) {
+                const uint64_t a = m.rows * p0 / pieces, b = m.rows * p1 / pieces;
+                random_values(seed, stream, a * m.cols,
+                              std::span(values).subspan(a * m.cols, (b - a) * m.cols));
+            });
+            *cache = quant::slice_matrix(values, static_cast<uint32_t>(m.rows),
+                                         static_cast<uint32_t>(m.cols), {.clip_steps = 0});
+        }
+        return **cache;
+    };
+    const std::string base = m.name.substr(0, m.name.size() - std::string(".weight").size());
+    const uint64_t groups = (m.cols + quant::kGroupSize - 1) / quant::kGroupSize;
+    const uint64_t words = groups * quant::kWordsPerGroup;
+    for (uint32_t e = 0; e < quant::kSlices; ++e)
+        w.add_tensor_from(fmt::format("{}.slice{}", base, e + 1), gguf::TensorType::I32,
+                          {words, m.rows}, [=](const gguf::Writer::ByteSink& sink) {
+                              const auto& plane = sliced().planes[e];
+                              sink(plane.data(), plane.size() * 4);
+                          });
+    w.add_tensor_from(base + ".scale_zero", gguf::TensorType::F16, {2, groups, m.rows},
+                      [=](const gguf::Writer::ByteSink& sink) {
+                          const auto& scales = sliced().scale_zero;
+                          sink(scales.data(), scales.size() * 4);
+                          cache->reset();
+                      });
+}
+
 }  // namespace
 
-uint64_t synthetic_model_bytes(const ModelDesc& d, gguf::TensorType type) {
+uint64_t synthetic_model_bytes(const ModelDesc& d, gguf::TensorType type, bool sliced) {
     // Norms and biases are F32.
     uint64_t bytes = (2ull * d.n_layers + 1) * d.dim * 4;
     if (d.qkv_bias) bytes += uint64_t(d.n_layers) * (d.q_dim() + 2ull * d.kv_dim()) * 4;
-    for (const MatrixSpec& m : matrices(d)) bytes += gguf::tensor_bytes(type, m.rows * m.cols);
+    for (const MatrixSpec& m : matrices(d)) {
+        const uint64_t groups = (m.cols + quant::kGroupSize - 1) / quant::kGroupSize;
+        bytes += sliced && m.linear
+                     ? m.rows * groups * (quant::kSlices * quant::kWordsPerGroup + 1) * 4
+                     : gguf::tensor_bytes(type, m.rows * m.cols);
+    }
     return bytes;
 }
 
@@ -122,6 +188,7 @@ void write_synthetic_model(const ModelDesc& d, const SyntheticModelOptions& o,
                  d.vocab_size);
         for (const auto& [key, value] : tok.metadata())
             if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
+        pad_vocabulary(w, tok, d.vocab_size);
     }
 
     // Norms of ones and biases of zeros are small: stored as F32 values.
@@ -137,9 +204,21 @@ void write_synthetic_model(const ModelDesc& d, const SyntheticModelOptions& o,
                 w.add_tensor_f32(linear_tensor_base(l, j) + ".bias", {rows},
                                  std::vector<float>(rows, 0.0f));
     }
+    if (o.sliced) {
+        w.set_u32("mobiquant.version", kCheckpointVersion);
+        std::vector<int32_t> bits(quant::kSlices, quant::kSliceBits);
+        w.set_i32_array("mobiquant.slice_bits", bits);
+        w.set_u32("mobiquant.group_size", quant::kGroupSize);
+        w.set_string("mobiquant.calibration",
+                     "synthetic: random weights sliced with min/max per group, no routers");
+    }
     uint64_t stream = 0;
     for (const MatrixSpec& m : matrices(d)) {
         const uint64_t id = stream++, seed = o.seed, cols = m.cols, rows = m.rows;
+        if (o.sliced && m.linear) {
+            add_sliced_linear(w, m, seed, id);
+            continue;
+        }
         const gguf::TensorType type = o.type;
         w.add_tensor_from(m.name, type, {cols, rows}, [=](const gguf::Writer::ByteSink& sink) {
             // Blocks of whole rows, about 16M values, generated and encoded on every core.

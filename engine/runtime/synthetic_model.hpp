@@ -20,12 +20,16 @@ struct SyntheticModelOptions {
     gguf::TensorType type = gguf::TensorType::F16;  // F32, F16, BF16 or Q8_0 for the matrices
     uint32_t seed = 1;
     std::filesystem::path tokenizer_from;  // a GGUF whose tokenizer.* metadata is copied
+    // The routed linears as MoBiSlice planes (min/max per group, no clipping search, no routers):
+    // a version-2 MoBiQuant checkpoint of the same random weights, for measuring checkpoint
+    // loads without running quantize.
+    bool sliced = false;
     // progress(bytes written, total bytes)
     std::function<void(uint64_t, uint64_t)> progress;
 };
 
 // The file's tensor bytes (for a progress total or a disk-space check).
-uint64_t synthetic_model_bytes(const ModelDesc& d, gguf::TensorType type);
+uint64_t synthetic_model_bytes(const ModelDesc& d, gguf::TensorType type, bool sliced = false);
 
 void write_synthetic_model(const ModelDesc& d, const SyntheticModelOptions& options,
                            const std::filesystem::path& out);

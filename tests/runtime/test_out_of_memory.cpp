@@ -80,6 +80,7 @@ TEST_CASE("the fit check names each limit it applies") {
     CHECK_THROWS_WITH_AS(rt::check_fits(need, host, "m"),
                          doctest::Contains("weights 3.00 GiB, KV cache 1.00 GiB"), mq::Error);
     host.host_available = 8ull << 30;
+    host.device_heap = 2ull << 30;  // nominal on a host-memory device (lavapipe): RAM decides
     CHECK_NOTHROW(rt::check_fits(need, host, "m"));
     rt::MemoryLimits budget{.device = "GPU", .budget = 4ull << 30};
     CHECK_THROWS_WITH_AS(rt::check_fits(need, budget, "m"),

@@ -131,6 +131,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "synth writes files that load, stream and gener
                    {.max_context = 64, .max_batch = 4});
 
         rt::ModelSession session(ctx, path, {.context = 64, .slice_plain_model = true});
+        CHECK(session.tokenizer().n_vocab() == int32_t(desc.vocab_size));  // padded: any id decodes
         rt::Generator gen(session, rt::DepthPolicy::uniform(2));
         std::vector<int32_t> prompt = session.tokenizer().encode("Once upon a time");
         uint32_t produced = 0;
@@ -154,4 +155,35 @@ TEST_CASE("synth refuses a tokenizer larger than the embedding") {
     CHECK_THROWS_WITH_AS(rt::write_synthetic_model(desc, so, path),
                          doctest::Contains("more than the 512 rows"), mq::Error);
     CHECK(!fs::exists(path));
+}
+
+TEST_CASE_FIXTURE(VulkanFixture, "synth --sliced writes the plain file's weights as a checkpoint") {
+    ModelDesc desc = *rt::synthetic_desc("default");
+    desc.n_layers = 1;
+    rt::SyntheticModelOptions so{
+        .type = gguf::TensorType::F32,
+        .seed = 3,
+        .tokenizer_from = fs::path(MQ_SOURCE_DIR) / "assets/default-model.gguf"};
+    const fs::path plain_path = test_dir() / "synth-plain-f32.gguf";
+    rt::write_synthetic_model(desc, so, plain_path);
+    so.sliced = true;
+    const fs::path ckpt_path = test_dir() / "synth-sliced.gguf";
+    rt::write_synthetic_model(desc, so, ckpt_path);
+    CHECK(fs::file_size(ckpt_path) < fs::file_size(plain_path));
+
+    rt::ModelWeights expected = rt::ModelWeights::load(LoadedModel::open(plain_path));
+    expected.slice_all({.clip_steps = 0});
+    const LoadedModel ckpt = LoadedModel::open(ckpt_path);
+    CHECK(ckpt.desc().mobiquant);
+    const rt::ModelWeights got = rt::ModelWeights::load(ckpt);
+    CHECK(!got.routers);
+    for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) {
+        CAPTURE(j);
+        const auto& a = *got.layers[0].linear[j].sliced;
+        const auto& b = *expected.layers[0].linear[j].sliced;
+        for (uint32_t e = 0; e < quant::kSlices; ++e) CHECK(a.planes[e] == b.planes[e]);
+        CHECK(a.scale_zero == b.scale_zero);
+    }
+    check_same(ctx, rt::FileWeightSource(ckpt, false), rt::ModelWeightsSource(expected),
+               {.max_context = 64, .max_batch = 4});
 }
