@@ -88,26 +88,7 @@ Rows rmsnorm_backward(const Rows& x, std::span<const float> weight, float eps, c
 
 void rope_backward(Rows& dx, const ModelDesc& d, uint32_t heads, uint32_t seq_len) {
     // RoPE rotates each pair by +angle; its transpose rotates the gradient by -angle.
-    const uint32_t half = d.rope_dim / 2;
-    const std::vector<double> freq = d.rope_frequencies(d.rope_dim);
-    const bool neox = d.rope_layout == RopeLayout::Neox;
-    parallel_for(dx.n, [&](uint64_t t0, uint64_t t1) {
-        for (uint64_t t = t0; t < t1; ++t) {
-            const double pos = double(t % seq_len);
-            for (uint32_t h = 0; h < heads; ++h) {
-                float* v = dx.row(t) + size_t(h) * d.head_dim;
-                for (uint32_t i = 0; i < half; ++i) {
-                    double angle = pos * freq[i];
-                    float c = static_cast<float>(std::cos(angle)),
-                          s = static_cast<float>(std::sin(angle));
-                    uint32_t ia = neox ? i : 2 * i, ib = neox ? i + d.head_dim / 2 : 2 * i + 1;
-                    float a = v[ia], b = v[ib];
-                    v[ia] = a * c + b * s;
-                    v[ib] = -a * s + b * c;
-                }
-            }
-        }
-    });
+    rope_rows(dx, d, heads, seq_len, /*inverse=*/true);
 }
 
 void attention_backward(const Rows& q, const Rows& k, const Rows& v, const Rows& d_out,

@@ -116,7 +116,7 @@ Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<flo
     return y;
 }
 
-void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len) {
+void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len, bool inverse) {
     const uint32_t half = d.rope_dim / 2;
     const std::vector<double> freq = d.rope_frequencies(d.rope_dim);
     const bool neox = d.rope_layout == RopeLayout::Neox;
@@ -129,6 +129,7 @@ void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len) {
                     double angle = pos * freq[i];
                     float c = static_cast<float>(std::cos(angle)),
                           s = static_cast<float>(std::sin(angle));
+                    if (inverse) s = -s;
                     uint32_t ia = neox ? i : 2 * i, ib = neox ? i + d.head_dim / 2 : 2 * i + 1;
                     float a = v[ia], b = v[ib];
                     v[ia] = a * c - b * s;

@@ -36,7 +36,8 @@ std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m);
 Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
                  const Rows& x, std::span<const uint8_t> depths);
 // RoPE on q or k rows ([n][heads * head_dim]); token t sits at position t % seq_len.
-void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len);
+void rope_rows(Rows& x, const ModelDesc& d, uint32_t heads, uint32_t seq_len,
+               bool inverse = false);  // inverse: rotate back (RoPE's backward pass)
 // Causal grouped-query attention within each sequence of seq_len consecutive rows.
 Rows attention_rows(const Rows& q, const Rows& k, const Rows& v, const ModelDesc& d,
                     uint32_t seq_len);
