@@ -132,11 +132,10 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         // tokens, reading a layer at a time from the file with its new slices.
         const std::vector<float> head = model.to_f32(
             model.get(model.desc().tied_output ? "token_embd.weight" : "output.weight"));
-        const std::vector<float> output_norm = model.to_f32(model.get("output_norm.weight"));
         std::optional<std::pair<uint32_t, rt::LayerWeights>> current;
         WeightSource source;
         source.desc = w.desc;
-        source.output_norm = output_norm;
+        source.output_norm = w.output_norm;  // read with the frame
         source.output = head;
         source.embed = [&](std::span<const uint32_t> ids) { return embed_rows(model, ids); };
         source.layer = [&](uint32_t l) -> const rt::LayerWeights& {

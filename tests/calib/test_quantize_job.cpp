@@ -11,6 +11,7 @@
 #include "calib_fixture.hpp"
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
+#include "runtime/model_bench.hpp"
 #include "runtime/model_weights.hpp"
 #include "runtime/router.hpp"
 
@@ -136,15 +137,7 @@ TEST_CASE("quantize reports every phase in order, and a cancel while writing lea
 }
 
 TEST_CASE("quantize memory: the estimate scales with the model and names the sizes") {
-    ModelDesc d;
-    d.arch = "llama";
-    d.vocab_size = 32000;
-    d.dim = 2048;
-    d.n_layers = 16;
-    d.n_heads = 32;
-    d.n_kv_heads = 8;
-    d.head_dim = 64;
-    d.ffn_dim = 8192;
+    ModelDesc d = *rt::synthetic_desc("llama-3.2-1b-32k");  // 16 layers, vocab 32000
     const auto small = calib::estimate_quantize_memory(d, 2048, false);
     // One layer at a time: well under the f32 size of the model (4.4 GB).
     CHECK(small.total() < 3'000'000'000ull);
