@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 #include "calib/quantize_job.hpp"
 #include "calib/quantize_memory.hpp"
@@ -31,9 +34,16 @@ calib::QuantizeOptions options_for(const QuantizedTinyModel& m, const fs::path& 
     return o;
 }
 
+// Only this process's temporary files: ctest runs other test cases of this binary at the same
+// time in the same fixture directory, and their jobs' temporaries carry their own pid.
 bool has_temp_files(const fs::path& dir) {
-    for (auto& e : fs::directory_iterator(dir))
-        if (e.path().string().find(".tmp") != std::string::npos) return true;
+    const std::string pid = std::to_string(::getpid());
+    for (auto& e : fs::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        if (name.find(".tmp-" + pid) != std::string::npos ||
+            name.find(".mobiquant-slices-" + pid + "-") != std::string::npos)
+            return true;
+    }
     return false;
 }
 }  // namespace

@@ -2,7 +2,10 @@
 // job itself, with routers, is tested in tests/calib.)
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <string>
 
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
@@ -17,7 +20,8 @@ using namespace mq::test;
 namespace fs = std::filesystem;
 
 TEST_CASE("slice a tiny model, write the checkpoint, and read back the same weights") {
-    fs::path dir = fs::temp_directory_path() / "mq_test_checkpoint";
+    // Per process: this binary also runs in discrete-memory mode at the same time.
+    fs::path dir = fs::temp_directory_path() / ("mq_test_checkpoint_" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::path src = write_tiny_model({}, dir);
