@@ -1,0 +1,146 @@
+// The MoBiSlice product against quant::SlicedMatrix's dequantized weights (reference_ops) on the
+// int8 activations it multiplies: ragged shapes, every depth, mixed depths in one call, 1-3
+// threads. The kernels accumulate in fp32 in another order than the double reference.
+#include <doctest/doctest.h>
+
+#include "core/error.hpp"
+#include "cpu/reference_kernels.hpp"
+#include "cpu/sliced_matmul.hpp"
+#include "cpu_test_data.hpp"
+#include "quant/reference_ops.hpp"
+
+using namespace mq;
+using namespace mq::test;
+
+namespace {
+
+constexpr double kTolerance = 2e-5;  // of the largest output
+
+// The oracle: quant's dequantized weights times the dequantized int8 activations.
+std::vector<float> oracle(const quant::SlicedMatrix& m, const cpu::QuantizedActivations& x,
+                          std::span<const uint8_t> depths) {
+    std::vector<uint32_t> d(depths.begin(), depths.end());
+    return quant::mobislice_matmat_reference(m, dequantized(x), d);
+}
+
+std::vector<uint8_t> mixed_depths(uint32_t tokens, uint32_t seed) {
+    std::vector<uint8_t> d(tokens);
+    for (uint32_t t = 0; t < tokens; ++t) d[t] = static_cast<uint8_t>(1 + (t * 7 + seed) % 4);
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("reference sliced product matches quant's dequantized weights") {
+    for (auto [n, k] : kCpuShapes) {
+        CAPTURE(n);
+        CAPTURE(k);
+        auto m = random_sliced(n, k, n * 31 + k);
+        auto w = cpu::SlicedMatrixCpu::prepare(m);
+        auto xf = random_vector(uint64_t(4) * k, k + 3);
+        cpu::QuantizedActivations x;
+        cpu::quantize_activations(xf.data(), 4, k, x);
+        const uint8_t depths[] = {1, 2, 3, 4};
+        std::vector<float> y(4 * n);
+        cpu::sliced_matmul_reference(w, x, depths, y.data());
+        CHECK(relative_error(y, oracle(m, x, depths)) < 1e-6);
+    }
+}
+
+TEST_CASE("sliced mat-vec matches the reference at every depth and thread count") {
+    for (unsigned threads : {1u, 2u, 3u}) {
+        cpu::ThreadPool pool(threads);
+        for (auto [n, k] : kCpuShapes) {
+            auto m = random_sliced(n, k, n * 17 + k);
+            auto w = cpu::SlicedMatrixCpu::prepare(m);
+            auto xf = random_vector(k, k + 11);
+            cpu::QuantizedActivations x;
+            cpu::quantize_activations(xf.data(), 1, k, x);
+            for (uint8_t d = 1; d <= 4; ++d) {
+                std::vector<float> y(n);
+                cpu::sliced_matmul(w, x, {&d, 1}, y.data(), pool);
+                const double err = relative_error(y, oracle(m, x, {&d, 1}));
+                CAPTURE(threads);
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(int(d));
+                CHECK(err < kTolerance);
+            }
+        }
+    }
+}
+
+TEST_CASE("sliced mat-mat with mixed depths matches the reference token by token") {
+    for (unsigned threads : {1u, 2u, 3u}) {
+        cpu::ThreadPool pool(threads);
+        for (auto [n, k] : kCpuShapes) {
+            for (uint32_t tokens : {2u, 5u, 13u}) {
+                auto m = random_sliced(n, k, n * 5 + k + tokens);
+                auto w = cpu::SlicedMatrixCpu::prepare(m);
+                auto xf = random_vector(uint64_t(tokens) * k, k + tokens);
+                cpu::QuantizedActivations x;
+                cpu::quantize_activations(xf.data(), tokens, k, x);
+                auto depths = mixed_depths(tokens, n);
+                std::vector<float> y(uint64_t(tokens) * n);
+                cpu::sliced_matmul(w, x, depths, y.data(), pool);
+                const double err = relative_error(y, oracle(m, x, depths));
+                CAPTURE(threads);
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(tokens);
+                CHECK(err < kTolerance);
+            }
+        }
+    }
+}
+
+TEST_CASE("int8 activations stay close to the fp32-activation product") {
+    cpu::ThreadPool pool(2);
+    const uint32_t n = 256, k = 1000;
+    auto m = random_sliced(n, k, 99);
+    auto w = cpu::SlicedMatrixCpu::prepare(m);
+    auto xf = random_vector(k, 7);
+    cpu::QuantizedActivations x;
+    cpu::quantize_activations(xf.data(), 1, k, x);
+    for (uint8_t d = 1; d <= 4; ++d) {
+        std::vector<float> y(n);
+        cpu::sliced_matmul(w, x, {&d, 1}, y.data(), pool);
+        const double err = relative_error(y, quant::mobislice_matvec_reference(m, xf, d));
+        MESSAGE("depth " << int(d) << ": error against fp32 activations " << err);
+        CHECK(err < 1e-2);
+    }
+}
+
+TEST_CASE("a matrix prepared from a view reads the same weights") {
+    auto m = random_sliced(9, 300, 4);
+    cpu::SlicedView v{m.rows, m.cols, {}, m.scale_zero.data()};
+    for (uint32_t e = 0; e < 4; ++e) v.planes[e] = m.planes[e].data();
+    auto a = cpu::SlicedMatrixCpu::prepare(v), b = cpu::SlicedMatrixCpu::prepare(m);
+    CHECK(a.bytes_read(2) == uint64_t(9) * (2 * 24 + 3) * 4);
+    for (uint32_t d = 1; d <= 4; ++d) {
+        auto ref = m.dequantize(d);
+        for (uint32_t r = 0; r < 9; ++r)
+            for (uint32_t c = 0; c < 300; ++c) {
+                REQUIRE(a.weight(r, c, d) == ref[r * 300 + c]);
+                REQUIRE(b.weight(r, c, d) == ref[r * 300 + c]);
+            }
+    }
+    v.planes[3] = nullptr;
+    CHECK_THROWS_AS(cpu::SlicedMatrixCpu::prepare(v), mq::Error);
+}
+
+TEST_CASE("sliced product rejects bad depths and mismatched shapes") {
+    cpu::ThreadPool pool(2);
+    auto w = cpu::SlicedMatrixCpu::prepare(random_sliced(8, 130, 1));
+    auto xf = random_vector(2 * 130, 2);
+    cpu::QuantizedActivations x;
+    cpu::quantize_activations(xf.data(), 2, 130, x);
+    std::vector<float> y(16);
+    const uint8_t zero[] = {1, 0}, five[] = {5, 1}, one[] = {1};
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, zero, y.data(), pool), mq::Error);
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, five, y.data(), pool), mq::Error);
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, one, y.data(), pool), mq::Error);
+    cpu::quantize_activations(xf.data(), 2, 129, x);
+    const uint8_t ok[] = {1, 2};
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
+}
