@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(
-  build-essential cmake pkg-config git libopenblas-dev
+  build-essential cmake pkg-config git libopenblas-dev libhwy-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools vulkan-tools
   libglfw3-dev libimgui-dev libstb-dev
   doctest-dev nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev

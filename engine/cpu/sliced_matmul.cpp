@@ -1,8 +1,296 @@
+// The MoBiSlice product with Highway SIMD, compiled for every x86 level (SSE4, AVX2, AVX-512, and
+// AVX-512 with VNNI) and picked at run time.
+//
+// Per row and group of 128: y += s_k * xs * (sum q*x - z'_k * sum x), q the depth-k code (u8), x
+// the int8 activations. A chunk of plane bytes is split into 4 code vectors by code position in
+// the byte (the activations are stored in that order, see activations.hpp); planes are combined
+// into 4-bit codes (two planes) and 8-bit codes (four) with shifts and masks, then u8 x i8 dot
+// products accumulate 4 products per i32 lane (vpdpbusd with VNNI, pairs of i16 multiplies
+// without). Tokens of one depth share each decoded chunk, so a prefill reads the weights once
+// per row block, not once per token.
 #include "cpu/sliced_matmul.hpp"
 
-#include "core/error.hpp"
+#include <algorithm>
+#include <vector>
 
+#include "core/error.hpp"
+#include "core/half.hpp"
+#include "cpu/sliced_kernel.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/sliced_matmul.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace mq::cpu::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_SCALAR
+// One-lane vectors cannot hold the 4-byte dot products: plain loops over the same layout.
+void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
+    const uint32_t row_bytes = job.groups * 32;
+    for (uint32_t r = r0; r < r1; ++r)
+        for (const TokenTile& tile : job.tiles)
+            for (uint32_t t = 0; t < tile.count; ++t) {
+                const uint32_t token = tile.tokens[t], d = tile.depth;
+                const int8_t* x = job.x + uint64_t(token) * job.x_row_bytes;
+                float y = 0;
+                for (uint32_t g = 0; g < job.groups; ++g) {
+                    int32_t dot = 0;
+                    for (uint32_t o = g * 32; o < g * 32 + 32; ++o)
+                        for (uint32_t j = 0; j < 4; ++j) {
+                            int32_t code = 0;
+                            for (uint32_t e = 0; e < d; ++e)
+                                code =
+                                    (code << 2) |
+                                    ((job.planes[e][uint64_t(r) * row_bytes + o] >> (2 * j)) & 3);
+                            dot += code * x[(o / 64) * 256 + j * 64 + o % 64];
+                        }
+                    const uint32_t sz = job.scale_zero[uint64_t(r) * job.groups + g];
+                    const float s = quant::depth_scale(half_to_float(uint16_t(sz)), d);
+                    const float z = quant::depth_zero(half_to_float(uint16_t(sz >> 16)), d);
+                    y += s * (job.lane_scales[(uint64_t(token) * job.groups + g) * 8] * float(dot) -
+                              z * job.scaled_sums[uint64_t(token) * job.padded_groups + g]);
+                }
+                job.y[uint64_t(token) * job.rows + r] = y;
+            }
+}
+#else
+
+// Plane bytes one step of the row loop reads from each plane (two groups on AVX-512).
+constexpr size_t kChunkBytes = HWY_HAVE_SCALABLE ? 16 : HWY_MIN(64, HWY_MAX_BYTES);
+
+// acc[k] += sum_{b<4} codes[4k+b] * x[4k+b] (u8 times i8); acc2 collects what the i16 path of
+// some targets adds separately (the caller sums acc and acc2).
+template <class DI32, class VU8, class VI8>
+HWY_INLINE void DotQuads(DI32 di32, VU8 codes, VI8 x, hn::Vec<DI32>& acc, hn::Vec<DI32>& acc2) {
+#if HWY_TARGET == HWY_AVX3_DL
+    // Highway 1.0 has no u8 x i8 dot product; AVX3_DL guarantees AVX512-VNNI.
+    (void)di32;
+    (void)acc2;
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc.raw) : "v"(codes.raw), "v"(x.raw));
+#else
+    const hn::Repartition<int16_t, DI32> di16;
+    const hn::Repartition<uint16_t, DI32> du16;
+    const auto x16 = hn::BitCast(di16, x);
+    const auto c_even = hn::BitCast(di16, hn::And(hn::BitCast(du16, codes), hn::Set(du16, 0xFF)));
+    const auto c_odd = hn::BitCast(di16, hn::ShiftRight<8>(hn::BitCast(du16, codes)));
+    acc = hn::ReorderWidenMulAccumulate(di32, c_even, hn::ShiftRight<8>(hn::ShiftLeft<8>(x16)), acc,
+                                        acc2);
+    acc = hn::ReorderWidenMulAccumulate(di32, c_odd, hn::ShiftRight<8>(x16), acc, acc2);
+#endif
+}
+
+// The depth-k codes of the chunk at plane byte o, split by position j in the byte: q[j] byte i is
+// the code of column 4*(byte i) + j. Shifts run on u16 lanes; the masks keep them inside bytes.
+template <uint32_t kDepth, class D>
+HWY_INLINE void DecodeCodes(D du8, const uint8_t* const* planes, size_t o, hn::Vec<D>* q) {
+    const hn::Repartition<uint16_t, D> du16;
+    auto load = [&](uint32_t e) { return hn::BitCast(du16, hn::LoadU(du8, planes[e] + o)); };
+    const auto m03 = hn::Set(du16, 0x0303), m33 = hn::Set(du16, 0x3333);
+    const auto mCC = hn::Set(du16, 0xCCCC), m0F = hn::Set(du16, 0x0F0F);
+    const auto mF0 = hn::Set(du16, 0xF0F0);
+    if constexpr (kDepth == 1) {
+        const auto a = load(0);
+        q[0] = hn::BitCast(du8, hn::And(a, m03));
+        q[1] = hn::BitCast(du8, hn::And(hn::ShiftRight<2>(a), m03));
+        q[2] = hn::BitCast(du8, hn::And(hn::ShiftRight<4>(a), m03));
+        q[3] = hn::BitCast(du8, hn::And(hn::ShiftRight<6>(a), m03));
+        return;
+    }
+    // Two planes -> 4-bit codes: `even` holds positions 0 (low nibble) and 2 (high nibble),
+    // `odd` positions 1 and 3.
+    auto pair = [&](uint32_t e, auto& even, auto& odd) {
+        const auto a = load(e), b = load(e + 1);
+        even = hn::Or(hn::ShiftLeft<2>(hn::And(a, m33)), hn::And(b, m33));
+        odd = hn::Or(hn::And(a, mCC), hn::And(hn::ShiftRight<2>(b), m33));
+    };
+    hn::Vec<decltype(du16)> even, odd;
+    pair(0, even, odd);
+    if constexpr (kDepth == 2 || kDepth == 3) {
+        auto c0 = hn::And(even, m0F), c1 = hn::And(odd, m0F);
+        auto c2 = hn::And(hn::ShiftRight<4>(even), m0F), c3 = hn::And(hn::ShiftRight<4>(odd), m0F);
+        if constexpr (kDepth == 3) {
+            const auto c = load(2);
+            c0 = hn::Or(hn::ShiftLeft<2>(c0), hn::And(c, m03));
+            c1 = hn::Or(hn::ShiftLeft<2>(c1), hn::And(hn::ShiftRight<2>(c), m03));
+            c2 = hn::Or(hn::ShiftLeft<2>(c2), hn::And(hn::ShiftRight<4>(c), m03));
+            c3 = hn::Or(hn::ShiftLeft<2>(c3), hn::And(hn::ShiftRight<6>(c), m03));
+        }
+        q[0] = hn::BitCast(du8, c0);
+        q[1] = hn::BitCast(du8, c1);
+        q[2] = hn::BitCast(du8, c2);
+        q[3] = hn::BitCast(du8, c3);
+    } else {
+        hn::Vec<decltype(du16)> even_lo, odd_lo;
+        pair(2, even_lo, odd_lo);
+        q[0] =
+            hn::BitCast(du8, hn::Or(hn::And(hn::ShiftLeft<4>(even), mF0), hn::And(even_lo, m0F)));
+        q[1] = hn::BitCast(du8, hn::Or(hn::And(hn::ShiftLeft<4>(odd), mF0), hn::And(odd_lo, m0F)));
+        q[2] =
+            hn::BitCast(du8, hn::Or(hn::And(even, mF0), hn::And(hn::ShiftRight<4>(even_lo), m0F)));
+        q[3] = hn::BitCast(du8, hn::Or(hn::And(odd, mF0), hn::And(hn::ShiftRight<4>(odd_lo), m0F)));
+    }
+}
+
+// The weight scale of each i32 lane of a chunk whose first group's scale is s[0] (8 lanes a
+// group: a 64-byte chunk spans two groups, smaller ones part of one).
+template <size_t kBytes, class DF>
+HWY_INLINE hn::Vec<DF> ChunkScales(DF df, const float* s) {
+    if constexpr (kBytes == 64) {
+        const hn::Half<DF> dh;
+        return hn::Combine(df, hn::Set(dh, s[1]), hn::Set(dh, s[0]));
+    } else {
+        return hn::Set(df, s[0]);
+    }
+}
+
+// The finite fp16 value in the low 16 bits of each lane, exactly (subnormals and zero too).
+template <class DU32>
+HWY_INLINE hn::Vec<hn::RebindToFloat<DU32> > HalfToFloat(DU32 du32, hn::Vec<DU32> h) {
+    const hn::RebindToFloat<DU32> df;
+    const auto magnitude =
+        hn::Mul(hn::BitCast(df, hn::ShiftLeft<13>(hn::And(h, hn::Set(du32, 0x7FFFu)))),
+                hn::Set(df, 0x1p112f));
+    const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du32, 0x8000u)));
+    return hn::BitCast(df, hn::Or(hn::BitCast(du32, magnitude), sign));
+}
+
+// One chunk of one row for the tile's tokens: facc[t] += per-lane scaled dot products.
+template <uint32_t kDepth, uint32_t kTokens, size_t kBytes>
+HWY_INLINE void RowChunk(const SlicedJob& job, const TokenTile& tile, const uint8_t* const* planes,
+                         uint32_t o, const float* weight_scales,
+                         hn::Vec<hn::CappedTag<float, kBytes / 4> >* facc) {
+    const hn::CappedTag<uint8_t, kBytes> du8;
+    const hn::Repartition<int8_t, decltype(du8)> di8;
+    const hn::Repartition<int32_t, decltype(du8)> di32;
+    const hn::Repartition<float, decltype(du8)> df;
+    hn::Vec<decltype(du8)> q[4];
+    DecodeCodes<kDepth>(du8, planes, o, q);
+    const auto ws = ChunkScales<kBytes>(df, weight_scales + o / 32);
+    const size_t x_offset = (o / 64) * 256 + o % 64;
+    for (uint32_t t = 0; t < kTokens; ++t) {
+        const uint32_t token = tile.tokens[t];
+        const int8_t* x = job.x + uint64_t(token) * job.x_row_bytes + x_offset;
+        auto acc = hn::Zero(di32), acc2 = hn::Zero(di32);
+        for (uint32_t j = 0; j < 4; ++j)
+            DotQuads(di32, q[j], hn::LoadU(di8, x + 64 * j), acc, acc2);
+        const auto xs = hn::LoadU(df, job.lane_scales + uint64_t(token) * job.groups * 8 + o / 4);
+        facc[t] = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc, acc2)), hn::Mul(ws, xs), facc[t]);
+    }
+}
+
+template <uint32_t kDepth, uint32_t kTokens>
+void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t r1,
+              float* weight_scales) {
+    const hn::CappedTag<float, kChunkBytes / 4> df;
+    const hn::RebindToUnsigned<decltype(df)> du32;
+    const size_t nf = hn::Lanes(df);
+    const float depth_step = 1.0f / static_cast<float>(1u << (2 * (kDepth - 1)));
+    const float zero_mul = static_cast<float>(1u << (2 * (kDepth - 1)));
+    const uint32_t groups = job.groups, row_bytes = groups * 32;
+    for (uint32_t r = r0; r < r1; ++r) {
+        // Weight scales s_k of the row's groups, and each token's zero-point term
+        // sum_g s_k z'_k xs sum(x).
+        const uint32_t* sz = job.scale_zero + uint64_t(r) * groups;
+        hn::Vec<decltype(df)> zacc[kTokens], facc[kTokens];
+        for (uint32_t t = 0; t < kTokens; ++t) zacc[t] = facc[t] = hn::Zero(df);
+        for (uint32_t g = 0; g < groups; g += nf) {
+            // The row's last words through a zero-padded copy (no read past the array; a masked
+            // load may read the whole vector on SSE4).
+            uint32_t last[hn::MaxLanes(du32)] = {};
+            const uint32_t* words = sz + g;
+            if (groups - g < nf) words = std::copy(sz + g, sz + groups, last) - (groups - g);
+            const auto v = hn::LoadU(du32, words);
+            const auto s = hn::Mul(HalfToFloat(du32, hn::And(v, hn::Set(du32, 0xFFFFu))),
+                                   hn::Set(df, depth_step));
+            const auto z =
+                hn::Sub(hn::Mul(HalfToFloat(du32, hn::ShiftRight<16>(v)), hn::Set(df, zero_mul)),
+                        hn::Set(df, 0.5f));
+            hn::StoreU(s, df, weight_scales + g);
+            const auto sz_product = hn::Mul(s, z);
+            for (uint32_t t = 0; t < kTokens; ++t)
+                zacc[t] =
+                    hn::MulAdd(sz_product,
+                               hn::LoadU(df, job.scaled_sums +
+                                                 uint64_t(tile.tokens[t]) * job.padded_groups + g),
+                               zacc[t]);
+        }
+        const uint8_t* planes[4] = {};
+        for (uint32_t e = 0; e < kDepth; ++e) planes[e] = job.planes[e] + uint64_t(r) * row_bytes;
+        uint32_t o = 0;
+        for (; o + kChunkBytes <= row_bytes; o += kChunkBytes)
+            RowChunk<kDepth, kTokens, kChunkBytes>(job, tile, planes, o, weight_scales, facc);
+        float tail[kTokens] = {};
+        if constexpr (kChunkBytes == 64) {
+            if (o < row_bytes) {  // an odd number of groups: the last one alone
+                const hn::CappedTag<float, 8> dh;
+                hn::Vec<decltype(dh)> hacc[kTokens];
+                for (uint32_t t = 0; t < kTokens; ++t) hacc[t] = hn::Zero(dh);
+                RowChunk<kDepth, kTokens, 32>(job, tile, planes, o, weight_scales, hacc);
+                for (uint32_t t = 0; t < kTokens; ++t)
+                    tail[t] = hn::GetLane(hn::SumOfLanes(dh, hacc[t]));
+            }
+        }
+        for (uint32_t t = 0; t < kTokens; ++t)
+            job.y[uint64_t(tile.tokens[t]) * job.rows + r] =
+                hn::GetLane(hn::SumOfLanes(df, facc[t])) + tail[t] -
+                hn::GetLane(hn::SumOfLanes(df, zacc[t]));
+    }
+}
+
+template <uint32_t kDepth>
+void TileRowsOfDepth(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t r1,
+                     float* scratch) {
+    switch (tile.count) {
+        case 1:
+            return TileRows<kDepth, 1>(job, tile, r0, r1, scratch);
+        case 2:
+            return TileRows<kDepth, 2>(job, tile, r0, r1, scratch);
+        case 3:
+            return TileRows<kDepth, 3>(job, tile, r0, r1, scratch);
+        default:
+            return TileRows<kDepth, 4>(job, tile, r0, r1, scratch);
+    }
+}
+
+// Rows [r0, r1) for every tile, a block of rows at a time so that the block's planes stay in
+// cache while the tiles of every depth read them.
+void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
+    constexpr uint32_t kRowsPerBlock = 16;
+    std::vector<float> scratch(job.padded_groups);
+    for (uint32_t b = r0; b < r1; b += kRowsPerBlock) {
+        const uint32_t e = std::min(r1, b + kRowsPerBlock);
+        for (const TokenTile& tile : job.tiles) {
+            switch (tile.depth) {
+                case 1:
+                    TileRowsOfDepth<1>(job, tile, b, e, scratch.data());
+                    break;
+                case 2:
+                    TileRowsOfDepth<2>(job, tile, b, e, scratch.data());
+                    break;
+                case 3:
+                    TileRowsOfDepth<3>(job, tile, b, e, scratch.data());
+                    break;
+                default:
+                    TileRowsOfDepth<4>(job, tile, b, e, scratch.data());
+                    break;
+            }
+        }
+    }
+}
+
+#endif  // HWY_TARGET == HWY_SCALAR
+
+}  // namespace mq::cpu::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 namespace mq::cpu {
+namespace detail {
+HWY_EXPORT(SlicedRows);
+}  // namespace detail
 
 void check_sliced_matmul_args(const SlicedMatrixCpu& w, const QuantizedActivations& x,
                               std::span<const uint8_t> depths) {
@@ -19,15 +307,52 @@ void check_sliced_matmul_args(const SlicedMatrixCpu& w, const QuantizedActivatio
 void sliced_matmul(const SlicedMatrixCpu& w, const QuantizedActivations& x,
                    std::span<const uint8_t> depths, float* y, ThreadPool& pool) {
     check_sliced_matmul_args(w, x, depths);
-    pool.parallel_for(w.rows(), [&](uint32_t begin, uint32_t end) {
-        for (uint32_t t = 0; t < x.rows; ++t)
-            for (uint32_t r = begin; r < end; ++r) {
-                float acc = 0;
-                for (uint32_t c = 0; c < w.cols(); ++c)
-                    acc += w.weight(r, c, depths[t]) * x.value(t, c);
-                y[uint64_t(t) * w.rows() + r] = acc;
+    if (x.rows == 0) return;
+    detail::SlicedJob job;
+    job.rows = w.rows();
+    job.groups = w.groups_per_row();
+    for (uint32_t e = 0; e < quant::kSlices; ++e)
+        job.planes[e] = reinterpret_cast<const uint8_t*>(w.plane(e));
+    job.scale_zero = w.scale_zero();
+    job.x = x.q.data();
+    job.x_row_bytes = x.row_bytes;
+    job.padded_groups = (job.groups + 15) / 16 * 16;
+    job.y = y;
+
+    // Per token: the activation scale of every i32 lane, and scale * sum of codes per group.
+    std::vector<float> lane_scales(uint64_t(x.rows) * job.groups * 8);
+    std::vector<float> scaled_sums(uint64_t(x.rows) * job.padded_groups, 0.0f);
+    for (uint32_t t = 0; t < x.rows; ++t)
+        for (uint32_t g = 0; g < job.groups; ++g) {
+            const float s = x.scales[uint64_t(t) * x.groups + g];
+            std::fill_n(lane_scales.begin() + (uint64_t(t) * job.groups + g) * 8, 8, s);
+            scaled_sums[uint64_t(t) * job.padded_groups + g] =
+                s * static_cast<float>(x.sums[uint64_t(t) * x.groups + g]);
+        }
+    job.lane_scales = lane_scales.data();
+    job.scaled_sums = scaled_sums.data();
+
+    // Tokens grouped by depth, up to kMaxTileTokens per tile.
+    for (uint32_t d = 1; d <= quant::kSlices; ++d) {
+        detail::TokenTile tile;
+        tile.depth = d;
+        for (uint32_t t = 0; t < x.rows; ++t) {
+            if (depths[t] != d) continue;
+            tile.tokens[tile.count++] = t;
+            if (tile.count == detail::kMaxTileTokens) {
+                job.tiles.push_back(tile);
+                tile.count = 0;
             }
+        }
+        if (tile.count) job.tiles.push_back(tile);
+    }
+
+    constexpr uint32_t kRowsPerTask = 16;
+    const auto rows_kernel = HWY_DYNAMIC_DISPATCH(detail::SlicedRows);
+    pool.parallel_for((job.rows + kRowsPerTask - 1) / kRowsPerTask, [&](uint32_t b, uint32_t e) {
+        rows_kernel(job, b * kRowsPerTask, std::min(job.rows, e * kRowsPerTask));
     });
 }
 
 }  // namespace mq::cpu
+#endif  // HWY_ONCE

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "cpu/reference_kernels.hpp"
+#include "cpu/simd_target.hpp"
 #include "cpu/sliced_matmul.hpp"
 #include "cpu_test_data.hpp"
 #include "quant/reference_ops.hpp"
@@ -143,4 +144,31 @@ TEST_CASE("sliced product rejects bad depths and mismatched shapes") {
     cpu::quantize_activations(xf.data(), 2, 129, x);
     const uint8_t ok[] = {1, 2};
     CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
+}
+
+TEST_CASE("sliced product matches the reference at every SIMD level this CPU has") {
+    cpu::ThreadPool pool(2);
+    const auto targets = cpu::simd_targets();
+    REQUIRE(!targets.empty());
+    for (const auto& target : targets) {
+        cpu::use_simd_target(target.bits);
+        CHECK(cpu::simd_target_name() == target.name);
+        for (auto [n, k] : kCpuShapes) {
+            auto m = random_sliced(n, k, n * 3 + k);
+            auto w = cpu::SlicedMatrixCpu::prepare(m);
+            const uint32_t tokens = 9;
+            auto xf = random_vector(uint64_t(tokens) * k, k + 1);
+            cpu::QuantizedActivations x;
+            cpu::quantize_activations(xf.data(), tokens, k, x);
+            auto depths = mixed_depths(tokens, k);
+            std::vector<float> y(uint64_t(tokens) * n);
+            cpu::sliced_matmul(w, x, depths, y.data(), pool);
+            CAPTURE(target.name);
+            CAPTURE(n);
+            CAPTURE(k);
+            CHECK(relative_error(y, oracle(m, x, depths)) < kTolerance);
+        }
+    }
+    cpu::use_simd_target(0);
+    MESSAGE("SIMD levels tested: " << targets.size() << ", best " << cpu::simd_target_name());
 }
