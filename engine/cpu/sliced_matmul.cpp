@@ -235,8 +235,7 @@ void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t
         }
         for (uint32_t t = 0; t < kTokens; ++t)
             job.y[uint64_t(tile.tokens[t]) * job.rows + r] =
-                hn::GetLane(hn::SumOfLanes(df, facc[t])) + tail[t] -
-                hn::GetLane(hn::SumOfLanes(df, zacc[t]));
+                hn::GetLane(hn::SumOfLanes(df, hn::Sub(facc[t], zacc[t]))) + tail[t];
     }
 }
 

@@ -14,9 +14,10 @@ namespace mq::cpu {
 
 namespace {
 
-// Workers poll this many times for new work before they sleep: long enough to catch the next
-// kernel of a decode step, short enough not to burn a shared core between steps.
+// Idle threads poll this many times before they sleep: long enough to catch the next kernel of
+// a decode step, short enough not to burn a shared core between steps.
 constexpr int kSpinPolls = 20000;
+constexpr uint32_t kChunksPerThread = 4;  // balance against threads that start late
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -24,6 +25,27 @@ inline void cpu_relax() {
 #else
     std::this_thread::yield();
 #endif
+}
+
+// Spins, then sleeps, until value != old; returns the new value.
+template <typename T>
+T wait_for_change(std::atomic<T>& value, T old, std::atomic<unsigned>* sleepers,
+                  std::atomic<bool>* sleeping) {
+    T now = value.load(std::memory_order_acquire);
+    for (int i = 0; now == old && i < kSpinPolls; ++i) {
+        cpu_relax();
+        now = value.load(std::memory_order_acquire);
+    }
+    while (now == old) {
+        if (sleepers) sleepers->fetch_add(1);
+        if (sleeping) sleeping->store(true);
+        now = value.load();  // seq_cst: pairs with the notifier's check of the sleep flag
+        if (now == old) value.wait(old);
+        if (sleepers) sleepers->fetch_sub(1);
+        if (sleeping) sleeping->store(false);
+        now = value.load(std::memory_order_acquire);
+    }
+    return now;
 }
 
 thread_local bool inside_pool_job = false;
@@ -47,52 +69,48 @@ unsigned physical_core_count() {
 
 ThreadPool::ThreadPool(unsigned threads) {
     if (threads == 0) threads = physical_core_count();
-    errors_.resize(threads);
     workers_.reserve(threads - 1);
-    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard lock(call_mutex_);
-        stop_ = true;
-        generation_.fetch_add(1, std::memory_order_release);
+        stop_.store(true);
+        generation_.fetch_add(1);
         generation_.notify_all();
     }
     for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_chunk(unsigned index) {
-    if (index >= job_chunks_) return;
-    const uint64_t n = job_n_;
-    const uint32_t begin = static_cast<uint32_t>(n * index / job_chunks_);
-    const uint32_t end = static_cast<uint32_t>(n * (index + 1) / job_chunks_);
-    if (begin >= end) return;
-    inside_pool_job = true;
-    try {
-        (*job_)(begin, end);
-    } catch (...) {
-        errors_[index] = std::current_exception();
+void ThreadPool::claim_chunks(uint32_t sequence) {
+    for (;;) {
+        uint64_t w = work_.load(std::memory_order_acquire);
+        const uint32_t chunks = (w >> 16) & 0xFFFF, next = w & 0xFFFF;
+        if (uint32_t(w >> 32) != sequence || next >= chunks) return;
+        if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) continue;
+        // Claimed: the call cannot end before this chunk is done, so its fields stay valid.
+        const uint32_t begin = static_cast<uint32_t>(uint64_t(job_n_) * next / chunks);
+        const uint32_t end = static_cast<uint32_t>(uint64_t(job_n_) * (next + 1) / chunks);
+        const bool nested = inside_pool_job;
+        inside_pool_job = true;
+        try {
+            if (begin < end) (*job_)(begin, end);
+        } catch (...) {
+            std::lock_guard lock(error_mutex_);
+            if (!error_) error_ = std::current_exception();
+        }
+        inside_pool_job = nested;
+        if (done_.fetch_add(1) + 1 == chunks && caller_sleeping_.load()) done_.notify_all();
     }
-    inside_pool_job = false;
 }
 
-void ThreadPool::worker_loop(unsigned index) {
-    uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+    uint32_t seen = 0;
     for (;;) {
-        uint64_t now = generation_.load(std::memory_order_acquire);
-        for (int i = 0; now == seen && i < kSpinPolls; ++i) {
-            cpu_relax();
-            now = generation_.load(std::memory_order_acquire);
-        }
-        while (now == seen) {
-            generation_.wait(seen, std::memory_order_acquire);
-            now = generation_.load(std::memory_order_acquire);
-        }
-        seen = now;
-        if (stop_) return;
-        run_chunk(index);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+        seen = wait_for_change(generation_, seen, &sleeping_workers_, nullptr);
+        if (stop_.load()) return;
+        claim_chunks(seen);
     }
 }
 
@@ -104,28 +122,23 @@ void ThreadPool::parallel_for(uint32_t n,
         return;
     }
     std::lock_guard lock(call_mutex_);
+    const uint32_t chunks = std::min<uint32_t>({n, size() * kChunksPerThread, 0xFFFF});
     job_ = &fn;
     job_n_ = n;
-    job_chunks_ = std::min<uint32_t>(n, size());
-    std::fill(errors_.begin(), errors_.end(), nullptr);
-    pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    error_ = nullptr;
+    done_.store(0, std::memory_order_relaxed);
+    const uint32_t sequence = ++sequence_;
+    work_.store((uint64_t(sequence) << 32) | (uint64_t(chunks) << 16), std::memory_order_release);
+    generation_.store(sequence);
+    if (sleeping_workers_.load() > 0) generation_.notify_all();
 
-    run_chunk(0);
+    claim_chunks(sequence);
 
-    unsigned left = pending_.load(std::memory_order_acquire);
-    for (int i = 0; left != 0 && i < kSpinPolls; ++i) {
-        cpu_relax();
-        left = pending_.load(std::memory_order_acquire);
-    }
-    while (left != 0) {
-        pending_.wait(left, std::memory_order_acquire);
-        left = pending_.load(std::memory_order_acquire);
-    }
+    uint32_t finished = done_.load(std::memory_order_acquire);
+    while (finished != chunks)
+        finished = wait_for_change(done_, finished, nullptr, &caller_sleeping_);
     job_ = nullptr;
-    for (auto& e : errors_)
-        if (e) std::rethrow_exception(e);
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 }  // namespace mq::cpu
