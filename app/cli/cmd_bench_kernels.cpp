@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_kernels_cpu.hpp"
 #include "cli/command.hpp"
 #include "cli/device_options.hpp"
 #include "core/error.hpp"
@@ -23,6 +24,12 @@ struct Options {
     uint32_t repetitions = 10;
     std::string layout = "auto";
     bool json = false;
+    std::string backend = "vulkan";
+    bool shapes_given = false;
+    unsigned threads = 0;
+    std::string simd = "auto";
+    uint64_t rotate_mib = 0;
+    bool no_dense = false;
 };
 
 std::pair<uint32_t, uint32_t> parse_shape(const std::string& s) {
@@ -35,7 +42,22 @@ std::pair<uint32_t, uint32_t> parse_shape(const std::string& s) {
     return {static_cast<uint32_t>(n), static_cast<uint32_t>(k)};
 }
 
+int run_cpu(const Options& o) {
+    mq::cli::CpuBenchKernelsOptions co;
+    if (o.shapes_given)
+        for (auto& s : o.shapes) co.shapes.push_back(parse_shape(s));
+    co.tokens = o.tokens;
+    co.repetitions = o.repetitions;
+    co.threads = o.threads;
+    co.simd = o.simd;
+    co.rotate_mib = o.rotate_mib;
+    co.dense = !o.no_dense;
+    co.json = o.json;
+    return mq::cli::run_cpu_bench_kernels(co);
+}
+
 int run(const Options& o) {
+    if (o.backend == "cpu") return run_cpu(o);
     mq::kernels::KernelBenchOptions bo;
     bo.shapes.clear();
     for (auto& s : o.shapes) bo.shapes.push_back(parse_shape(s));
@@ -120,8 +142,10 @@ mq::cli::Registration reg{
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
         o->device.add_to(cmd);
-        cmd.add_option("--shapes", o->shapes, "Matrix shapes NxK (outputs x inputs)")
-            ->capture_default_str();
+        auto* shapes = cmd.add_option("--shapes", o->shapes,
+                                      "Matrix shapes NxK (outputs x inputs); the CPU backend "
+                                      "defaults to the 7B and 1B layer shapes")
+                           ->capture_default_str();
         cmd.add_option("--matmat-shapes", o->matmat_shapes,
                        "Mat-mat (prefill) shapes NxK, timed over --tokens tokens")
             ->capture_default_str();
@@ -137,7 +161,27 @@ mq::cli::Registration reg{
             ->check(CLI::IsMember({"auto", "lanes", "subgroups"}))
             ->capture_default_str();
         cmd.add_flag("--json", o->json, "Print one JSON object");
-        return [o] { return run(*o); };
+        cmd.add_option("--backend", o->backend,
+                       "vulkan (the GPU kernels) or cpu (the CPU kernels; mat-mat rows over "
+                       "--tokens at the --shapes)")
+            ->check(CLI::IsMember({"vulkan", "cpu"}))
+            ->capture_default_str();
+        cmd.add_option("--threads", o->threads, "CPU backend: threads (0: physical cores)")
+            ->check(CLI::Range(0, 1024))
+            ->capture_default_str();
+        cmd.add_option("--simd", o->simd,
+                       "CPU backend: SIMD level (auto: the best this CPU has; e.g. AVX2)")
+            ->capture_default_str();
+        cmd.add_option("--rotate-mib", o->rotate_mib,
+                       "CPU backend: MiB of weight copies each kernel cycles through (0: 3x the "
+                       "last-level cache), also the read-bandwidth buffer when larger than 512")
+            ->check(CLI::Range(0, 65536))
+            ->capture_default_str();
+        cmd.add_flag("--no-dense", o->no_dense, "CPU backend: skip the dense fp32/fp16 rows");
+        return [o, shapes] {
+            o->shapes_given = shapes->count() > 0;
+            return run(*o);
+        };
     }};
 
 }  // namespace
