@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command-line tools on the shipped checkpoint, as a person runs them (lavapipe, validation on).
-# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|bad_input WORKDIR
+# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|bad_input|bench_cpu WORKDIR
 set -uo pipefail
 mq=$1 src=$2 mode=$3 work=$4
 source "$(dirname "$0")/../support/program_test_env.sh"
@@ -56,6 +56,19 @@ bad_input)
     expect_error "is not a token id" "$mq" logits --ids "1 two 3" -o "$work/l.bin"
     [ -e "$work/l.bin" ] && die "a failed logits run left its output file"
     expect_error "not in range" "$mq" eval --budgets 9 --routed-only
+    ;;
+bench_cpu)
+    # bench-kernels --backend cpu: a row per depth and dense format at one token and a batch,
+    # figures that are numbers, and a clear error for a SIMD level the CPU lacks.
+    "$mq" bench-kernels --backend cpu --shapes 40x300 --tokens 3 --reps 2 --rotate-mib 1 --threads 2 \
+        --json > "$work/bench.json" 2> "$work/err.txt" || die "bench-kernels --backend cpu failed: $(cat "$work/err.txt")"
+    rows=$(tr -d ' \n' < "$work/bench.json" | grep -o '"kind":"[a-z_0-9]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+    echo "rows: $rows"
+    [ "$rows" = ' 2 "kind":"dense_f16"; 2 "kind":"dense_f32"; 8 "kind":"mobislice";' ] ||
+        die "bench-kernels --backend cpu did not time every kernel: $rows"
+    gbs=$(tr -d ' \n' < "$work/bench.json" | json_number read_gbs)
+    awk -v g="$gbs" 'BEGIN { exit !(g > 0) }' || die "no read bandwidth in the JSON: $gbs"
+    expect_error "is not available" "$mq" bench-kernels --backend cpu --simd NO_SUCH_LEVEL
     ;;
 *) die "unknown mode $mode" ;;
 esac
