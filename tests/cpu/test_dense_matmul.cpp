@@ -12,8 +12,9 @@ using namespace mq;
 using namespace mq::test;
 
 namespace {
-constexpr double kTolerance = 2e-5;  // of the largest output
-}
+// Of the largest output; the largest error measured over these shapes is 5.7e-7.
+constexpr double kTolerance = 4e-6;
+}  // namespace
 
 TEST_CASE("dense reference matches quant's dense reference") {
     auto w = random_vector(65 * 200, 3);

@@ -15,7 +15,8 @@ using namespace mq::test;
 
 namespace {
 
-constexpr double kTolerance = 2e-5;  // of the largest output
+// Of the largest output; the largest error measured over these shapes is 8.4e-7.
+constexpr double kTolerance = 4e-6;
 
 // The oracle: quant's dequantized weights times the dequantized int8 activations.
 std::vector<float> oracle(const quant::SlicedMatrix& m, const cpu::QuantizedActivations& x,
@@ -44,7 +45,7 @@ TEST_CASE("reference sliced product matches quant's dequantized weights") {
         const uint8_t depths[] = {1, 2, 3, 4};
         std::vector<float> y(4 * n);
         cpu::sliced_matmul_reference(w, x, depths, y.data());
-        CHECK(relative_error(y, oracle(m, x, depths)) < 1e-6);
+        CHECK(relative_error(y, oracle(m, x, depths)) < 1e-7);  // the same sums, both in double
     }
 }
 
