@@ -45,31 +45,40 @@ namespace detail {
 HWY_EXPORT(ReadWords);
 }
 
-ReadBandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int repetitions) {
-    if (bytes < (1u << 20) || repetitions < 1)
-        fail("read bandwidth: {} bytes x {} repetitions is too small to measure", bytes,
-             repetitions);
+ReadBandwidth measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, uint64_t slice,
+                                     int repetitions) {
     constexpr uint64_t kBlockWords = 1u << 17;  // 1 MiB per task
-    const uint64_t words = bytes / 8, blocks = (words + kBlockWords - 1) / kBlockWords;
+    if (slice < 8 * kBlockWords || bytes < 2 * slice || repetitions < 1)
+        fail("read bandwidth: {} byte slices of {} bytes x {} repetitions cannot be measured",
+             slice, bytes, repetitions);
+    const uint64_t slice_blocks = slice / 8 / kBlockWords;
+    const uint64_t slices = bytes / 8 / kBlockWords / slice_blocks;
+    const uint64_t words = slices * slice_blocks * kBlockWords;
     std::vector<uint64_t> buffer(words);
-    pool.parallel_for(static_cast<uint32_t>(blocks), [&](uint32_t b, uint32_t e) {
-        for (uint64_t i = b * kBlockWords; i < std::min(words, e * kBlockWords); ++i)
-            buffer[i] = i * 0x9E3779B97F4A7C15ull;  // written by the thread that reads it
+    pool.parallel_for(static_cast<uint32_t>(words / kBlockWords), [&](uint32_t b, uint32_t e) {
+        for (uint64_t i = b * kBlockWords; i < e * kBlockWords; ++i)
+            buffer[i] = i * 0x9E3779B97F4A7C15ull;
     });
     const auto read = HWY_DYNAMIC_DISPATCH(detail::ReadWords);
     std::atomic<uint64_t> sink{0};
-    ReadBandwidth out{0, words * 8};
+    auto read_slice = [&](uint64_t s) {
+        const uint64_t* base = buffer.data() + s * slice_blocks * kBlockWords;
+        pool.parallel_for(static_cast<uint32_t>(slice_blocks), [&](uint32_t b, uint32_t e) {
+            sink.fetch_xor(read(base + b * kBlockWords, (e - b) * kBlockWords),
+                           std::memory_order_relaxed);
+        });
+    };
+    for (uint64_t s = 0; s < slices; ++s) read_slice(s);  // warm-up: pages and pool
+    std::vector<double> gbs;
     for (int rep = 0; rep < repetitions; ++rep) {
         const auto start = std::chrono::steady_clock::now();
-        pool.parallel_for(static_cast<uint32_t>(blocks), [&](uint32_t b, uint32_t e) {
-            const uint64_t first = b * kBlockWords, last = std::min(words, e * kBlockWords);
-            sink.fetch_xor(read(buffer.data() + first, last - first), std::memory_order_relaxed);
-        });
-        const double s =
+        read_slice(rep % slices);
+        const double sec =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        out.gbs = std::max(out.gbs, out.bytes / s / 1e9);
+        gbs.push_back(slice_blocks * kBlockWords * 8 / sec / 1e9);
     }
-    return out;
+    std::sort(gbs.begin(), gbs.end());
+    return {gbs[gbs.size() / 2], gbs.back(), words * 8, slice_blocks * kBlockWords * 8};
 }
 
 }  // namespace mq::cpu
