@@ -1,8 +1,47 @@
 #include "cpu/reference_kernels.hpp"
 
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
 #include "cpu/sliced_matmul.hpp"
 
 namespace mq::cpu {
+
+void quantize_activations_reference(const float* x, uint32_t rows, uint32_t cols,
+                                    QuantizedActivations& out) {
+    if (cols == 0) fail("activations with 0 columns");
+    out.rows = rows;
+    out.cols = cols;
+    out.groups = (cols + 127) / 128;
+    out.row_bytes = (out.groups + 1) / 2 * 256;
+    out.q.assign(uint64_t(rows) * out.row_bytes, 0);
+    out.scales.assign(uint64_t(rows) * out.groups, 0.0f);
+    out.sums.assign(uint64_t(rows) * out.groups, 0);
+    for (uint32_t r = 0; r < rows; ++r) {
+        const float* xr = x + uint64_t(r) * cols;
+        int8_t* qr = out.q.data() + uint64_t(r) * out.row_bytes;
+        for (uint32_t g = 0; g < out.groups; ++g) {
+            const uint32_t begin = g * 128, end = std::min(cols, begin + 128);
+            float amax = 0;
+            for (uint32_t c = begin; c < end; ++c) {
+                if (!std::isfinite(xr[c])) fail("activation {} of row {} is {}", c, r, xr[c]);
+                amax = std::max(amax, std::fabs(xr[c]));
+            }
+            const float scale = amax / 127.0f;
+            const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+            int32_t sum = 0;
+            for (uint32_t c = begin; c < end; ++c) {
+                const int v = static_cast<int>(std::lrintf(xr[c] * inv));
+                const int8_t q = static_cast<int8_t>(std::clamp(v, -127, 127));
+                qr[QuantizedActivations::position(c)] = q;
+                sum += q;
+            }
+            out.scales[uint64_t(r) * out.groups + g] = scale;
+            out.sums[uint64_t(r) * out.groups + g] = sum;
+        }
+    }
+}
 
 void sliced_matmul_reference(const SlicedMatrixCpu& w, const QuantizedActivations& x,
                              std::span<const uint8_t> depths, float* y) {

@@ -10,6 +10,10 @@
 
 namespace mq::cpu {
 
+// quantize_activations, one value at a time.
+void quantize_activations_reference(const float* x, uint32_t rows, uint32_t cols,
+                                    QuantizedActivations& out);
+
 // sliced_matmul on the dequantized int8 activations (QuantizedActivations::value).
 void sliced_matmul_reference(const SlicedMatrixCpu& w, const QuantizedActivations& x,
                              std::span<const uint8_t> depths, float* y);

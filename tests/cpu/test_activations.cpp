@@ -6,6 +6,8 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "cpu/reference_kernels.hpp"
+#include "cpu/simd_target.hpp"
 #include "cpu_test_data.hpp"
 
 using namespace mq;
@@ -59,4 +61,27 @@ TEST_CASE("activation quantization rejects non-finite input") {
     x[129] = NAN;
     cpu::QuantizedActivations q;
     CHECK_THROWS_AS(cpu::quantize_activations(x.data(), 1, 130, q), mq::Error);
+    x[129] = 1;
+    x[3] = INFINITY;
+    CHECK_THROWS_AS(cpu::quantize_activations(x.data(), 1, 130, q), mq::Error);
+}
+
+TEST_CASE("SIMD activation quantization equals the scalar reference at every SIMD level") {
+    for (const auto& target : cpu::simd_targets()) {
+        cpu::use_simd_target(target.bits);
+        for (uint32_t cols : {1u, 77u, 128u, 200u, 384u, 4100u}) {
+            CAPTURE(target.name);
+            CAPTURE(cols);
+            auto x = random_vector(uint64_t(5) * cols, cols * 3, 3.0f);
+            for (uint32_t c = 0; c < std::min(cols, 128u); ++c) x[c] = 0;  // an all-zero group
+            cpu::QuantizedActivations fast, ref;
+            cpu::quantize_activations(x.data(), 5, cols, fast);
+            cpu::quantize_activations_reference(x.data(), 5, cols, ref);
+            CHECK(fast.row_bytes == ref.row_bytes);
+            CHECK(fast.q == ref.q);
+            CHECK(fast.scales == ref.scales);
+            CHECK(fast.sums == ref.sums);
+        }
+    }
+    cpu::use_simd_target(0);
 }
