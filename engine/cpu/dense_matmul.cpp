@@ -1,5 +1,7 @@
 // Dense products: one token is a SIMD mat-vec over rows (fp32, or fp16 widened in registers) on
-// the pool; several tokens go to OpenBLAS sgemm (fp16 rows widened block by block first).
+// the pool; several tokens are OpenBLAS sgemm for fp32 and a register-tiled SIMD product on the
+// pool for fp16 (widening to fp32 for sgemm and back to the pool made two thread pools spin
+// against each other).
 #include <algorithm>
 #include <vector>
 
@@ -59,15 +61,49 @@ void DenseRows(const float* w32, const uint16_t* w16, uint32_t cols, const float
                    : RowDot(w32 + uint64_t(r) * cols, x, cols);
 }
 
-// fp16 bits to fp32, n values.
-void WidenHalves(const uint16_t* in, size_t count, float* out) {
+// Several tokens: tiles of 4 rows x 4 tokens, 16 accumulators, so each loaded weight vector
+// serves 4 tokens and each activation vector 4 rows. Rows [r0, r1) of y for all n tokens.
+template <class T>
+void DenseTiles(const T* w, uint32_t cols, const float* x, uint32_t n, uint32_t rows, uint32_t r0,
+                uint32_t r1, float* y) {
     const hn::ScalableTag<float> df;
-    const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-    const size_t n = hn::Lanes(df);
-    const auto* h = reinterpret_cast<const hwy::float16_t*>(in);
-    size_t i = 0;
-    for (; i + n <= count; i += n) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, h + i)), df, out + i);
-    for (; i < count; ++i) out[i] = half_to_float(in[i]);
+    const size_t lanes = hn::Lanes(df);
+    const uint32_t body = static_cast<uint32_t>(cols / lanes * lanes);
+    for (uint32_t r = r0; r < r1; r += 4) {
+        const uint32_t nr = std::min(4u, r1 - r);
+        const T* wr[4];
+        for (uint32_t i = 0; i < 4; ++i) wr[i] = w + uint64_t(r + std::min(i, nr - 1)) * cols;
+        for (uint32_t t = 0; t < n; t += 4) {
+            const uint32_t nt = std::min(4u, n - t);
+            const float* xt[4];
+            for (uint32_t j = 0; j < 4; ++j) xt[j] = x + uint64_t(t + std::min(j, nt - 1)) * cols;
+            hn::Vec<decltype(df)> acc[4][4];
+            for (auto& row : acc)
+                for (auto& a : row) a = hn::Zero(df);
+            for (uint32_t c = 0; c < body; c += lanes) {
+                const auto w0 = LoadWeights(df, wr[0] + c), w1 = LoadWeights(df, wr[1] + c);
+                const auto w2 = LoadWeights(df, wr[2] + c), w3 = LoadWeights(df, wr[3] + c);
+                for (uint32_t j = 0; j < 4; ++j) {
+                    const auto xv = hn::LoadU(df, xt[j] + c);
+                    acc[0][j] = hn::MulAdd(w0, xv, acc[0][j]);
+                    acc[1][j] = hn::MulAdd(w1, xv, acc[1][j]);
+                    acc[2][j] = hn::MulAdd(w2, xv, acc[2][j]);
+                    acc[3][j] = hn::MulAdd(w3, xv, acc[3][j]);
+                }
+            }
+            for (uint32_t i = 0; i < nr; ++i)
+                for (uint32_t j = 0; j < nt; ++j) {
+                    float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
+                    for (uint32_t c = body; c < cols; ++c) sum += WeightValue(wr[i][c]) * xt[j][c];
+                    y[uint64_t(t + j) * rows + r + i] = sum;
+                }
+        }
+    }
+}
+
+void DenseTilesF16(const uint16_t* w, uint32_t cols, const float* x, uint32_t n, uint32_t rows,
+                   uint32_t r0, uint32_t r1, float* y) {
+    DenseTiles(w, cols, x, n, rows, r0, r1, y);
 }
 
 }  // namespace mq::cpu::detail::HWY_NAMESPACE
@@ -79,7 +115,7 @@ HWY_AFTER_NAMESPACE();
 namespace mq::cpu {
 namespace detail {
 HWY_EXPORT(DenseRows);
-HWY_EXPORT(WidenHalves);
+HWY_EXPORT(DenseTilesF16);
 }  // namespace detail
 
 void dense_matmul(const DenseMatrixCpu& w, const float* x, uint32_t n, float* y, ThreadPool& pool) {
@@ -96,23 +132,17 @@ void dense_matmul(const DenseMatrixCpu& w, const float* x, uint32_t n, float* y,
         });
         return;
     }
-    // Y (n x rows) = X (n x cols) W^T, ldc = rows; fp16 widened a block of rows at a time.
-    auto gemm = [&](const float* wb, uint32_t r0, uint32_t count) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(count), int(cols), 1.0f, x,
-                    int(cols), wb, int(cols), 0.0f, y + r0, int(rows));
-    };
-    if (!f16) return gemm(w.f32(), 0, rows);
-    const uint32_t block = std::max<uint32_t>(64, (4u << 20) / (cols * 4));  // ~4 MiB of fp32
-    std::vector<float> wide(uint64_t(std::min(block, rows)) * cols);
-    const auto widen = HWY_DYNAMIC_DISPATCH(detail::WidenHalves);
-    for (uint32_t r0 = 0; r0 < rows; r0 += block) {
-        const uint32_t count = std::min(block, rows - r0);
-        pool.parallel_for(count, [&](uint32_t b, uint32_t e) {
-            widen(w.f16() + (uint64_t(r0) + b) * cols, uint64_t(e - b) * cols,
-                  wide.data() + uint64_t(b) * cols);
+    if (f16) {  // tiles of 4 rows x 4 tokens on the pool
+        const auto kernel = HWY_DYNAMIC_DISPATCH(detail::DenseTilesF16);
+        pool.parallel_for(tasks, [&](uint32_t b, uint32_t e) {
+            kernel(w.f16(), cols, x, n, rows, b * kRowsPerTask, std::min(rows, e * kRowsPerTask),
+                   y);
         });
-        gemm(wide.data(), r0, count);
+        return;
     }
+    // Y (n x rows) = X (n x cols) W^T: OpenBLAS, with its own threads.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(rows), int(cols), 1.0f, x,
+                int(cols), w.f32(), int(cols), 0.0f, y, int(rows));
 }
 
 }  // namespace mq::cpu
