@@ -5,7 +5,7 @@
 
 namespace mq::cpu {
 
-SlicedMatrixCpu SlicedMatrixCpu::prepare(const SlicedView& view) {
+SlicedMatrixCpu SlicedMatrixCpu::borrow(const SlicedView& view) {
     if (view.rows == 0 || view.cols == 0)
         fail("sliced matrix {}x{} is empty", view.rows, view.cols);
     if (!view.scale_zero) fail("sliced matrix {}x{} has no scale/zero words", view.rows, view.cols);
@@ -15,12 +15,31 @@ SlicedMatrixCpu SlicedMatrixCpu::prepare(const SlicedView& view) {
     SlicedMatrixCpu m;
     m.rows_ = view.rows;
     m.cols_ = view.cols;
-    const uint64_t words = uint64_t(view.rows) * m.words_per_row();
-    for (uint32_t e = 0; e < quant::kSlices; ++e)
-        m.planes_[e].assign(view.planes[e], view.planes[e] + words);
-    m.scale_zero_.assign(view.scale_zero,
-                         view.scale_zero + uint64_t(view.rows) * m.groups_per_row());
+    for (uint32_t e = 0; e < quant::kSlices; ++e) m.planes_[e] = view.planes[e];
+    m.scale_zero_ = view.scale_zero;
     return m;
+}
+
+SlicedMatrixCpu SlicedMatrixCpu::prepare(const SlicedView& view) {
+    SlicedMatrixCpu m = borrow(view);
+    const uint64_t words = uint64_t(view.rows) * m.words_per_row();
+    for (uint32_t e = 0; e < quant::kSlices; ++e) {
+        m.owned_planes_[e].assign(view.planes[e], view.planes[e] + words);
+        m.planes_[e] = m.owned_planes_[e].data();
+    }
+    m.owned_scale_zero_.assign(view.scale_zero,
+                               view.scale_zero + uint64_t(view.rows) * m.groups_per_row());
+    m.scale_zero_ = m.owned_scale_zero_.data();
+    return m;
+}
+
+SlicedMatrixCpu& SlicedMatrixCpu::operator=(const SlicedMatrixCpu& other) {
+    if (this == &other) return *this;
+    if (other.rows_ == 0) return *this = SlicedMatrixCpu();
+    SlicedView v{other.rows_, other.cols_, {}, other.scale_zero_};
+    for (uint32_t e = 0; e < quant::kSlices; ++e) v.planes[e] = other.planes_[e];
+    *this = other.owns_words() ? prepare(v) : borrow(v);
+    return *this;
 }
 
 SlicedMatrixCpu SlicedMatrixCpu::prepare(const quant::SlicedMatrix& m) {

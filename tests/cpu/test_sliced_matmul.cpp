@@ -113,7 +113,7 @@ TEST_CASE("int8 activations stay close to the fp32-activation product") {
     }
 }
 
-TEST_CASE("a matrix prepared from a view reads the same weights") {
+TEST_CASE("a matrix prepared or borrowed from a view reads the same weights") {
     auto m = random_sliced(9, 300, 4);
     cpu::SlicedView v{m.rows, m.cols, {}, m.scale_zero.data()};
     for (uint32_t e = 0; e < 4; ++e) v.planes[e] = m.planes[e].data();
@@ -127,8 +127,29 @@ TEST_CASE("a matrix prepared from a view reads the same weights") {
                 REQUIRE(b.weight(r, c, d) == ref[r * 300 + c]);
             }
     }
+    // Borrowed: the kernels read the view's words in place; copies of either kind stay valid.
+    auto borrowed = cpu::SlicedMatrixCpu::borrow(v);
+    CHECK(!borrowed.owns_words());
+    CHECK(borrowed.plane(2) == m.planes[2].data());
+    CHECK(a.owns_words());
+    CHECK(a.plane(2) != m.planes[2].data());
+    cpu::SlicedMatrixCpu copies[] = {borrowed, a};
+    CHECK(copies[0].plane(0) == m.planes[0].data());
+    CHECK(copies[1].plane(0) != a.plane(0));
+    cpu::ThreadPool pool(2);
+    auto xf = random_vector(2 * 300, 5);
+    cpu::QuantizedActivations x;
+    cpu::quantize_activations(xf.data(), 2, 300, x);
+    const uint8_t depths[] = {3, 1};
+    std::vector<float> y_owned(18), y_borrowed(18), y_copy(18);
+    cpu::sliced_matmul(a, x, depths, y_owned.data(), pool);
+    cpu::sliced_matmul(borrowed, x, depths, y_borrowed.data(), pool);
+    cpu::sliced_matmul(copies[1], x, depths, y_copy.data(), pool);
+    CHECK(y_owned == y_borrowed);
+    CHECK(y_owned == y_copy);
     v.planes[3] = nullptr;
     CHECK_THROWS_AS(cpu::SlicedMatrixCpu::prepare(v), mq::Error);
+    CHECK_THROWS_AS(cpu::SlicedMatrixCpu::borrow(v), mq::Error);
 }
 
 TEST_CASE("sliced product rejects bad depths and mismatched shapes") {
