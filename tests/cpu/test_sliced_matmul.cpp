@@ -96,6 +96,25 @@ TEST_CASE("sliced mat-mat with mixed depths matches the reference token by token
     }
 }
 
+TEST_CASE("sliced mat-mat with many tokens of one depth (full tiles) matches the reference") {
+    cpu::ThreadPool pool(2);
+    for (auto [n, k] : {CpuShape{65, 200}, CpuShape{33, 4100}, CpuShape{130, 384}}) {
+        const uint32_t tokens = 23;
+        auto m = random_sliced(n, k, n + k);
+        auto w = cpu::SlicedMatrixCpu::prepare(m);
+        auto xf = random_vector(uint64_t(tokens) * k, k + 17);
+        cpu::QuantizedActivations x;
+        cpu::quantize_activations(xf.data(), tokens, k, x);
+        std::vector<uint8_t> depths(tokens);
+        for (uint32_t t = 0; t < tokens; ++t) depths[t] = t % 7 == 3 ? 4 : 2;  // 19 at depth 2
+        std::vector<float> y(uint64_t(tokens) * n);
+        cpu::sliced_matmul(w, x, depths, y.data(), pool);
+        CAPTURE(n);
+        CAPTURE(k);
+        CHECK(relative_error(y, oracle(m, x, depths)) < kTolerance);
+    }
+}
+
 TEST_CASE("int8 activations stay close to the fp32-activation product") {
     cpu::ThreadPool pool(2);
     const uint32_t n = 256, k = 1000;
@@ -178,11 +197,12 @@ TEST_CASE("sliced product matches the reference at every SIMD level this CPU has
         for (auto [n, k] : kCpuShapes) {
             auto m = random_sliced(n, k, n * 3 + k);
             auto w = cpu::SlicedMatrixCpu::prepare(m);
-            const uint32_t tokens = 9;
+            const uint32_t tokens = 43;  // per depth full tiles (4 tokens) and a rest
             auto xf = random_vector(uint64_t(tokens) * k, k + 1);
             cpu::QuantizedActivations x;
             cpu::quantize_activations(xf.data(), tokens, k, x);
-            auto depths = mixed_depths(tokens, k);
+            std::vector<uint8_t> depths(tokens);
+            for (uint32_t t = 0; t < tokens; ++t) depths[t] = static_cast<uint8_t>(1 + t % 4);
             std::vector<float> y(uint64_t(tokens) * n);
             cpu::sliced_matmul(w, x, depths, y.data(), pool);
             CAPTURE(target.name);
