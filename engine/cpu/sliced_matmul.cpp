@@ -61,10 +61,35 @@ void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
 // Plane bytes one step of the row loop reads from each plane (two groups on AVX-512).
 constexpr size_t kChunkBytes = HWY_HAVE_SCALABLE ? 16 : HWY_MIN(64, HWY_MAX_BYTES);
 
-// acc[k] += sum_{b<4} codes[4k+b] * x[4k+b] (u8 times i8); acc2 collects what the i16 path of
-// some targets adds separately (the caller sums acc and acc2).
-template <class DI32, class VU8, class VI8>
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_AVX3_DL && HWY_TARGET <= HWY_SSSE3
+// x86 without VNNI: pmaddubsw (u8 x i8 pairs to i16, saturating: exact while codes < 64, i.e.
+// depths 1-3), then pmaddwd by ones sums pairs of pairs into i32 lanes, as vpdpbusd does.
+#define MQ_HAVE_MADDUBS 1
+HWY_INLINE __m128i QuadSums(__m128i codes, __m128i x) {
+    return _mm_madd_epi16(_mm_maddubs_epi16(codes, x), _mm_set1_epi16(1));
+}
+#if HWY_TARGET <= HWY_AVX2
+HWY_INLINE __m256i QuadSums(__m256i codes, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), _mm256_set1_epi16(1));
+}
+#endif
+#if HWY_TARGET <= HWY_AVX3
+HWY_INLINE __m512i QuadSums(__m512i codes, __m512i x) {
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(codes, x), _mm512_set1_epi16(1));
+}
+#endif
+#endif
+
+// acc[k] += sum_{b<4} codes[4k+b] * x[4k+b] (u8 times i8) for codes below 4^kDepth; acc2
+// collects what the i16 path of some targets adds separately (the caller sums acc and acc2).
+template <uint32_t kDepth, class DI32, class VU8, class VI8>
 HWY_INLINE void DotQuads(DI32 di32, VU8 codes, VI8 x, hn::Vec<DI32>& acc, hn::Vec<DI32>& acc2) {
+#if defined(MQ_HAVE_MADDUBS)
+    if constexpr (kDepth <= 3) {
+        acc = hn::Add(acc, hn::Vec<DI32>{QuadSums(codes.raw, x.raw)});
+        return;
+    }
+#endif
 #if HWY_TARGET == HWY_AVX3_DL
     // Highway 1.0 has no u8 x i8 dot product; AVX3_DL guarantees AVX512-VNNI.
     (void)di32;
@@ -175,7 +200,7 @@ HWY_INLINE void RowChunk(const SlicedJob& job, const TokenTile& tile, const uint
         const int8_t* x = job.x + uint64_t(token) * job.x_row_bytes + x_offset;
         auto acc = hn::Zero(di32), acc2 = hn::Zero(di32);
         for (uint32_t j = 0; j < 4; ++j)
-            DotQuads(di32, q[j], hn::LoadU(di8, x + 64 * j), acc, acc2);
+            DotQuads<kDepth>(di32, q[j], hn::LoadU(di8, x + 64 * j), acc, acc2);
         const auto xs = hn::LoadU(df, job.lane_scales + uint64_t(token) * job.groups * 8 + o / 4);
         facc[t] = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc, acc2)), hn::Mul(ws, xs), facc[t]);
     }
@@ -281,6 +306,7 @@ void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
 }
 
 #endif  // HWY_TARGET == HWY_SCALAR
+#undef MQ_HAVE_MADDUBS
 
 }  // namespace mq::cpu::detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
