@@ -10,6 +10,7 @@
 
 #include "core/half.hpp"
 #include "cpu/dense_matrix.hpp"
+#include "cpu/memory_bandwidth.hpp"
 #include "cpu/sliced_matmul.hpp"
 
 namespace mq::cpu {
@@ -91,8 +92,30 @@ uint64_t last_level_cache_bytes() {
 std::vector<CpuKernelTiming> bench_cpu_kernels(ThreadPool& pool, const CpuKernelBenchOptions& o) {
     const uint64_t rotate = o.rotate_bytes ? o.rotate_bytes : 3 * last_level_cache_bytes();
     std::vector<CpuKernelTiming> out;
+    // The dense fp32 and fp16 rows of one shape.
+    auto bench_dense = [&](uint32_t n, uint32_t k, const std::vector<uint32_t>& token_counts,
+                           const std::vector<float>& xf, std::vector<float>& y) {
+        for (auto format : {DenseFormat::F32, DenseFormat::F16}) {
+            std::vector<DenseMatrixCpu> dense;
+            const uint64_t bytes = uint64_t(n) * k * (format == DenseFormat::F32 ? 4 : 2);
+            const uint32_t copies = copies_for(rotate, bytes);
+            for (uint32_t c = 0; c < copies; ++c)
+                dense.push_back(
+                    DenseMatrixCpu::prepare(random_floats(uint64_t(n) * k, c), n, k, format));
+            for (uint32_t tokens : token_counts) {
+                const Seconds s = time_calls(copies, o.repetitions, [&](uint32_t i) {
+                    dense_matmul(dense[i], xf.data(), tokens, y.data(), pool);
+                });
+                out.push_back(timing(n, k, format == DenseFormat::F32 ? "dense_f32" : "dense_f16",
+                                     0, tokens, s, bytes));
+            }
+        }
+    };
     for (auto [n, k] : o.shapes) {
         if (o.progress) o.progress(fmt::format("{}x{}", n, k));
+        const size_t first_row = out.size();
+        const ReadBandwidth bw =
+            measure_read_bandwidth(pool, std::max<uint64_t>(512ull << 20, rotate), 16ull << 20, 32);
         std::vector<uint32_t> token_counts = {1};
         if (o.matmat_tokens > 1) token_counts.push_back(o.matmat_tokens);
         const uint32_t max_tokens = token_counts.back();
@@ -118,21 +141,10 @@ std::vector<CpuKernelTiming> bench_cpu_kernels(ThreadPool& pool, const CpuKernel
             }
         }
         sliced.clear();
-        if (!o.dense) continue;
-        for (auto format : {DenseFormat::F32, DenseFormat::F16}) {
-            std::vector<DenseMatrixCpu> dense;
-            const uint64_t bytes = uint64_t(n) * k * (format == DenseFormat::F32 ? 4 : 2);
-            const uint32_t copies = copies_for(rotate, bytes);
-            for (uint32_t c = 0; c < copies; ++c)
-                dense.push_back(
-                    DenseMatrixCpu::prepare(random_floats(uint64_t(n) * k, c), n, k, format));
-            for (uint32_t tokens : token_counts) {
-                const Seconds s = time_calls(copies, o.repetitions, [&](uint32_t i) {
-                    dense_matmul(dense[i], xf.data(), tokens, y.data(), pool);
-                });
-                out.push_back(timing(n, k, format == DenseFormat::F32 ? "dense_f32" : "dense_f16",
-                                     0, tokens, s, bytes));
-            }
+        if (o.dense) bench_dense(n, k, token_counts, xf, y);
+        for (size_t i = first_row; i < out.size(); ++i) {
+            out[i].read_gbs = bw.gbs;
+            out[i].read_gbs_best = bw.gbs_best;
         }
     }
     return out;

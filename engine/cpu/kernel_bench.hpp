@@ -23,6 +23,9 @@ struct CpuKernelTiming {
     double gbs = 0;       // weight bytes read / median time (each weight counted once)
     double gbs_best = 0;  // the same at the fastest call
     double gflops = 0;    // 2 * N * K * tokens / median time
+    // The memory's streaming read (memory_bandwidth.hpp) measured just before this shape's
+    // rows: this VM's bandwidth drifts over minutes, so each shape gets its own yardstick.
+    double read_gbs = 0, read_gbs_best = 0;
 };
 
 struct CpuKernelBenchOptions {
