@@ -1,7 +1,6 @@
 // Dense products: one token is a SIMD mat-vec over rows (fp32, or fp16 widened in registers) on
-// the pool; several tokens are OpenBLAS sgemm for fp32 and a register-tiled SIMD product on the
-// pool for fp16 (widening to fp32 for sgemm and back to the pool made two thread pools spin
-// against each other).
+// the pool; several tokens a register-tiled SIMD product on the pool, or OpenBLAS sgemm for a
+// long fp32 prefill.
 #include <algorithm>
 #include <vector>
 
@@ -101,9 +100,13 @@ void DenseTiles(const T* w, uint32_t cols, const float* x, uint32_t n, uint32_t 
     }
 }
 
-void DenseTilesF16(const uint16_t* w, uint32_t cols, const float* x, uint32_t n, uint32_t rows,
-                   uint32_t r0, uint32_t r1, float* y) {
-    DenseTiles(w, cols, x, n, rows, r0, r1, y);
+// w32 or w16 (fp16 bits), whichever is set.
+void DenseTileRows(const float* w32, const uint16_t* w16, uint32_t cols, const float* x, uint32_t n,
+                   uint32_t rows, uint32_t r0, uint32_t r1, float* y) {
+    if (w16)
+        DenseTiles(w16, cols, x, n, rows, r0, r1, y);
+    else
+        DenseTiles(w32, cols, x, n, rows, r0, r1, y);
 }
 
 }  // namespace mq::cpu::detail::HWY_NAMESPACE
@@ -115,7 +118,7 @@ HWY_AFTER_NAMESPACE();
 namespace mq::cpu {
 namespace detail {
 HWY_EXPORT(DenseRows);
-HWY_EXPORT(DenseTilesF16);
+HWY_EXPORT(DenseTileRows);
 }  // namespace detail
 
 void dense_matmul(const DenseMatrixCpu& w, const float* x, uint32_t n, float* y, ThreadPool& pool) {
@@ -132,15 +135,19 @@ void dense_matmul(const DenseMatrixCpu& w, const float* x, uint32_t n, float* y,
         });
         return;
     }
-    if (f16) {  // tiles of 4 rows x 4 tokens on the pool
-        const auto kernel = HWY_DYNAMIC_DISPATCH(detail::DenseTilesF16);
+    // Up to kSgemmTokens tokens, and fp16 always: 4x4 register tiles on the pool. OpenBLAS brings
+    // its own threads, which on a machine with few cores fight the pool's (a 1024x512 product of
+    // 2 tokens took 9.7 ms through sgemm, 0.03 ms in tiles); its blocking pays off for long
+    // prefills only.
+    constexpr uint32_t kSgemmTokens = 64;
+    if (f16 || n < kSgemmTokens) {
+        const auto kernel = HWY_DYNAMIC_DISPATCH(detail::DenseTileRows);
         pool.parallel_for(tasks, [&](uint32_t b, uint32_t e) {
-            kernel(w.f16(), cols, x, n, rows, b * kRowsPerTask, std::min(rows, e * kRowsPerTask),
-                   y);
+            kernel(f16 ? nullptr : w.f32(), f16 ? w.f16() : nullptr, cols, x, n, rows,
+                   b * kRowsPerTask, std::min(rows, e * kRowsPerTask), y);
         });
         return;
     }
-    // Y (n x rows) = X (n x cols) W^T: OpenBLAS, with its own threads.
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(rows), int(cols), 1.0f, x,
                 int(cols), w.f32(), int(cols), 0.0f, y, int(rows));
 }

@@ -36,8 +36,8 @@ class DenseMatrixCpu {
     std::vector<uint16_t> f16_;
 };
 
-// y[t * rows + r] = sum_c W(r, c) x[t * cols + c], t < n (OpenBLAS sgemm where it pays, a SIMD
-// mat-vec for n == 1 / fp16).
+// y[t * rows + r] = sum_c W(r, c) x[t * cols + c], t < n: a SIMD mat-vec for one token, SIMD
+// tiles of 4 rows x 4 tokens for a few, OpenBLAS sgemm for 64 tokens and more in fp32.
 void dense_matmul(const DenseMatrixCpu& w, const float* x, uint32_t n, float* y, ThreadPool& pool);
 
 }  // namespace mq::cpu

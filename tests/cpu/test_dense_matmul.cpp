@@ -34,7 +34,7 @@ TEST_CASE("dense product matches the reference in fp32 and fp16, one token and s
             auto wf = random_vector(uint64_t(n) * k, n + k);
             for (auto format : {cpu::DenseFormat::F32, cpu::DenseFormat::F16}) {
                 auto w = cpu::DenseMatrixCpu::prepare(wf, n, k, format);
-                for (uint32_t tokens : {1u, 2u, 7u}) {
+                for (uint32_t tokens : {1u, 2u, 7u, 66u}) {  // 66: sgemm in fp32
                     auto x = random_vector(uint64_t(tokens) * k, k + tokens);
                     std::vector<float> y(uint64_t(tokens) * n), ref(y.size());
                     cpu::dense_matmul(w, x.data(), tokens, y.data(), pool);
