@@ -323,6 +323,14 @@ void check_sliced_matmul_args(const SlicedMatrixCpu& w, const QuantizedActivatio
         fail("sliced product: activations have {} columns, the matrix {}", x.cols, w.cols());
     if (depths.size() != x.rows)
         fail("sliced product: {} depths for {} tokens", depths.size(), x.rows);
+    const uint32_t groups = w.groups_per_row();
+    if (x.groups != groups || x.row_bytes != (groups + 1) / 2 * 256 ||
+        x.q.size() != uint64_t(x.rows) * x.row_bytes ||
+        x.scales.size() != uint64_t(x.rows) * groups || x.sums.size() != x.scales.size())
+        fail(
+            "sliced product: the activations of {} tokens x {} columns are not laid out as "
+            "quantize_activations makes them",
+            x.rows, x.cols);
     for (size_t t = 0; t < depths.size(); ++t)
         if (depths[t] < 1 || depths[t] > quant::kSlices)
             fail("sliced product: token {} asks for depth {} (1..{})", t, depths[t],

@@ -185,6 +185,9 @@ TEST_CASE("sliced product rejects bad depths and mismatched shapes") {
     cpu::quantize_activations(xf.data(), 2, 129, x);
     const uint8_t ok[] = {1, 2};
     CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
+    cpu::quantize_activations(xf.data(), 2, 130, x);
+    x.q.resize(x.q.size() - 1);  // hand-made activations that would be read past their end
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
 }
 
 TEST_CASE("sliced product matches the reference at every SIMD level this CPU has") {
