@@ -47,7 +47,7 @@ std::filesystem::path ModelOptions::model_path() const {
     return p;
 }
 
-std::unique_ptr<rt::ModelSession> ModelOptions::open(vk::Context& ctx) const {
+std::unique_ptr<rt::ModelSession> ModelOptions::open(const rt::ComputeDevice& device) const {
     rt::SessionOptions so;
     so.context = context;
     so.slice_plain_model = budget.has_value() || depth.has_value();
@@ -57,7 +57,7 @@ std::unique_ptr<rt::ModelSession> ModelOptions::open(vk::Context& ctx) const {
     so.progress = [tty](const std::string& s) {
         if (tty) std::fprintf(stderr, "\r\033[K%s...", s.c_str());
     };
-    auto session = std::make_unique<rt::ModelSession>(ctx, model_path(), so);
+    auto session = std::make_unique<rt::ModelSession>(device, model_path(), so);
     if (tty) std::fprintf(stderr, "\r\033[K");
     return session;
 }

@@ -24,7 +24,7 @@ struct ModelOptions {
     void add_to(CLI::App& cmd, bool with_depth = true);
     std::filesystem::path model_path() const;
     // Opens the model; a plain model is sliced at load when a depth or budget is asked for.
-    std::unique_ptr<rt::ModelSession> open(vk::Context& ctx) const;
+    std::unique_ptr<rt::ModelSession> open(const rt::ComputeDevice& device) const;
     rt::DepthPolicy policy() const;  // --depth, else --budget, else full depth
 };
 

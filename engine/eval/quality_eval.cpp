@@ -51,8 +51,8 @@ double paired_se(const std::vector<float>& a, const std::vector<float>& b) {
 
 }  // namespace
 
-QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressFn& progress,
-                      const std::atomic<bool>* cancel) {
+QualityTable run_eval(const rt::ComputeDevice& device, const EvalOptions& o,
+                      const JobProgressFn& progress, const std::atomic<bool>* cancel) {
     JobClock clock(progress, cancel);
     auto ckpt = LoadedModel::open(o.model);
     if (!ckpt.desc().mobiquant || !ckpt.gguf())
@@ -97,7 +97,7 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     rt::TokenLogProbs fp_log_probs;
     const bool with_kl =
         rt::kept_log_prob_bytes(ids.size(), d.vocab_size) <= rt::kMaxKeptLogProbBytes;
-    auto measure = [&](rt::VulkanForward& fwd, const rt::ModelWeights& weights,
+    auto measure = [&](rt::ForwardBackend& fwd, const rt::ModelWeights& weights,
                        const std::string& stage, DepthPolicy policy,
                        std::vector<rt::TokenDepths>* used = nullptr) {
         clock.report(stage, runs_done / total_runs);
@@ -133,8 +133,8 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     {
         rt::ModelWeights fw = rt::ModelWeights::load(fp);
         {
-            rt::VulkanForward fwd(ctx, fw);
-            table.fp_ppl = measure(fwd, fw, "full precision", DepthPolicy::uniform(4)).ppl;
+            auto fwd = rt::make_forward(device, fw);
+            table.fp_ppl = measure(*fwd, fw, "full precision", DepthPolicy::uniform(4)).ppl;
         }
         const std::vector<uint32_t> baseline_bits =
             o.routed_only ? std::vector<uint32_t>{} : std::vector<uint32_t>{2, 4, 6, 8};
@@ -151,8 +151,8 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
                     lin.dense = quant::rtn_quantize(lin.dense, lin.rows, lin.cols, bits,
                                                     stats[l * rt::kLinearsPerLayer + j]);
                 }
-            rt::VulkanForward fwd(ctx, q);
-            QualityPoint p = point(0, measure(fwd, q, fmt::format("bit-specific {} bits", bits),
+            auto fwd = rt::make_forward(device, q);
+            QualityPoint p = point(0, measure(*fwd, q, fmt::format("bit-specific {} bits", bits),
                                               DepthPolicy::uniform(4)));
             p.bits = bits;
             table.bit_specific.push_back(p);
@@ -160,7 +160,8 @@ QualityTable run_eval(vk::Context& ctx, const EvalOptions& o, const JobProgressF
     }
 
     // The checkpoint: uniform depths, routed budgets and the two controls at the routed bits.
-    rt::VulkanForward fwd(ctx, cw);
+    auto forward = rt::make_forward(device, cw);
+    rt::ForwardBackend& fwd = *forward;
     for (uint8_t k = 1; k <= 4 && !o.routed_only; ++k) {
         auto r = measure(fwd, cw, fmt::format("uniform depth {}", k), DepthPolicy::uniform(k));
         table.uniform.push_back(point(0, r));

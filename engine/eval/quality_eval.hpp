@@ -1,6 +1,6 @@
 #pragma once
 // The `eval` job: the quality table of a MoBiQuant checkpoint on held-out text (docs/design.md
-// section 6). Every configuration runs the Vulkan forward with the perplexity protocol of
+// section 6). Every configuration runs the forward (Vulkan or CPU) with the perplexity protocol of
 // assets/README.md over the same tokens.
 #include <atomic>
 #include <filesystem>
@@ -10,9 +10,7 @@
 #include "core/job_progress.hpp"
 #include "eval/quality_table.hpp"
 
-namespace mq::vk {
-class Context;
-}
+#include "runtime/forward_factory.hpp"
 
 namespace mq::eval {
 
@@ -32,7 +30,7 @@ struct EvalOptions {
 
 // Fails fast on missing files or a model that is not a checkpoint; throws mq::Cancelled when
 // *cancel becomes true.
-QualityTable run_eval(vk::Context& ctx, const EvalOptions& options,
+QualityTable run_eval(const rt::ComputeDevice& device, const EvalOptions& options,
                       const JobProgressFn& progress = {},
                       const std::atomic<bool>* cancel = nullptr);
 

@@ -47,7 +47,7 @@ BatchScheduler::BatchScheduler(ModelSession& session, SchedulerOptions options)
       parallel_(options.parallel),
       queue_limit_(options.queue),
       slot_context_(options.slot_context ? options.slot_context : session.forward().max_context()) {
-    VulkanForward& fwd = session_.forward();
+    ForwardBackend& fwd = session_.forward();
     if (parallel_ == 0 || parallel_ > fwd.max_batch())
         fail("--parallel must be 1..{} (the forward's batch), got {}", fwd.max_batch(), parallel_);
     fwd.reserve_slots(parallel_, slot_context_);
@@ -157,7 +157,7 @@ void BatchScheduler::finish(Sequence& s, std::string error) {
 }
 
 void BatchScheduler::step() {
-    VulkanForward& fwd = session_.forward();
+    ForwardBackend& fwd = session_.forward();
     const tok::Tokenizer& tokenizer = session_.tokenizer();
     const uint32_t vocab = session_.desc().vocab_size;
     const uint32_t n_linears = session_.desc().n_layers * kLinearsPerLayer;

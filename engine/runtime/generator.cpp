@@ -59,7 +59,7 @@ GenerationStats Generator::generate(std::span<const int32_t> prompt, uint32_t ma
                                     const SamplerOptions& sampling,
                                     const std::function<void(const TokenEvent&)>& on_token) {
     cancelled_ = false;
-    VulkanForward& fwd = session_.forward();
+    ForwardBackend& fwd = session_.forward();
     const tok::Tokenizer& tokenizer = session_.tokenizer();
     const uint32_t context = fwd.max_context();
     check_prompt(prompt);

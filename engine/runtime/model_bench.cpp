@@ -117,7 +117,7 @@ ModelWeights random_weights(const ModelDesc& d, uint32_t seed,
     return w;
 }
 
-std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
+std::vector<ModelBenchRow> bench_model(const ComputeDevice& device, ModelWeights weights,
                                        const ModelBenchOptions& o) {
     auto say = [&](const std::string& s) {
         if (o.progress) o.progress(s);
@@ -131,7 +131,7 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
     std::vector<uint32_t> prompt(o.prefill_tokens);
     for (uint32_t i = 0; i < prompt.size(); ++i) prompt[i] = (i * 7919u + 13u) % d.vocab_size;
 
-    auto run = [&](VulkanForward& fwd, const std::string& config, uint32_t depth) {
+    auto run = [&](ForwardBackend& fwd, const std::string& config, uint32_t depth) {
         ModelBenchRow row;
         row.config = config;
         TokenDepths depths =
@@ -147,13 +147,14 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
         row.prefill_tps = prompt.size() / seconds(t0);
         std::vector<TokenDepths> one(depth ? 1 : 0, depths);
         uint32_t tok = 1;
-        const uint64_t submits = ctx.submit_count();
+        auto submit_count = [&] { return device.vulkan ? device.vulkan->submit_count() : 0; };
+        const uint64_t submits = submit_count();
         t0 = std::chrono::steady_clock::now();
         for (uint32_t i = 0; i < o.decode_tokens; ++i)
             logits = fwd.forward(std::span<const uint32_t>(&tok, 1),
                                  static_cast<uint32_t>(prompt.size()) + i, one);
         row.decode_tps = o.decode_tokens / seconds(t0);
-        row.submits_per_token = double(ctx.submit_count() - submits) / o.decode_tokens;
+        row.submits_per_token = double(submit_count() - submits) / o.decode_tokens;
         row.weight_bytes_per_token = fwd.weight_bytes_per_token(depth);
         row.weight_gbs = row.weight_bytes_per_token * row.decode_tps / 1e9;
         return row;
@@ -162,17 +163,17 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
     std::vector<ModelBenchRow> rows;
     if (o.include_f32 && !weights.sliced()) {
         say("f32: uploading");
-        VulkanForward fwd(ctx, weights, fo);
+        auto fwd = make_forward(device, weights, fo);
         say("f32: running");
-        rows.push_back(run(fwd, "f32", 0));
+        rows.push_back(run(*fwd, "f32", 0));
     }
     if (o.include_f16 && !weights.sliced()) {
         say("f16: uploading");
         ForwardOptions f16 = fo;
         f16.dense_format = kernels::WeightFormat::F16;
-        VulkanForward fwd(ctx, weights, f16);
+        auto fwd = make_forward(device, weights, f16);
         say("f16: running");
-        rows.push_back(run(fwd, "f16", 0));
+        rows.push_back(run(*fwd, "f16", 0));
     }
     // Linear by linear, dropping each fp32 matrix once sliced (the sliced run needs only the
     // planes), so the fp32 and sliced copies never coexist in full.
@@ -190,10 +191,10 @@ std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
     ForwardOptions sliced = fo;
     sliced.dense_format = o.sliced_dense_format;
     sliced.head_8bit = o.sliced_head_8bit;
-    VulkanForward fwd(ctx, weights, sliced);
+    auto fwd = make_forward(device, weights, sliced);
     for (uint32_t depth = 1; depth <= 4; ++depth) {
         say(fmt::format("depth {}: running", depth));
-        rows.push_back(run(fwd, fmt::format("depth{}", depth), depth));
+        rows.push_back(run(*fwd, fmt::format("depth{}", depth), depth));
     }
     return rows;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Prefill and decode speed of the Vulkan forward for the unquantized model and for uniform
+// Prefill and decode speed of a forward (Vulkan or CPU) for the unquantized model and for uniform
 // depths 1..4, with weight bytes read per second. Works on a model file or on random weights
 // with the shapes of a real model (`synthetic_desc`).
 #include <functional>
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "kernels/gpu_matrix.hpp"
+#include "runtime/forward_factory.hpp"
 #include "runtime/model_weights.hpp"
-#include "vulkan/context.hpp"
 
 namespace mq::rt {
 
@@ -17,7 +17,8 @@ struct ModelBenchRow {
     std::string config;  // "f32", "f16", "depth1" .. "depth4"
     double prefill_tps = 0, decode_tps = 0, weight_gbs = 0;
     uint64_t weight_bytes_per_token = 0;
-    double submits_per_token = 0;  // queue submissions per decode step (1 is the design)
+    double submits_per_token =
+        0;  // queue submissions per decode step (1 is the design; 0 on the CPU)
 };
 
 struct ModelBenchOptions {
@@ -46,7 +47,7 @@ ModelWeights random_weights(const ModelDesc& desc, uint32_t seed = 1,
                             const std::function<void(uint64_t, uint64_t)>& progress = {});
 
 // Consumes `weights` (slices them after the f32 run to save memory).
-std::vector<ModelBenchRow> bench_model(vk::Context& ctx, ModelWeights weights,
+std::vector<ModelBenchRow> bench_model(const ComputeDevice& device, ModelWeights weights,
                                        const ModelBenchOptions& options);
 
 }  // namespace mq::rt

@@ -7,9 +7,9 @@
 
 namespace mq::rt {
 
-ModelSession::ModelSession(vk::Context& ctx, const std::filesystem::path& path,
+ModelSession::ModelSession(const ComputeDevice& device, const std::filesystem::path& path,
                            SessionOptions options)
-    : ctx_(ctx), model_(LoadedModel::open(path)) {
+    : device_(device), model_(LoadedModel::open(path)) {
     auto say = [&](const std::string& s) {
         if (options.progress) options.progress(s);
     };
@@ -24,7 +24,7 @@ ModelSession::ModelSession(vk::Context& ctx, const std::filesystem::path& path,
         fail("the tokenizer has {} tokens but the model's embedding only {}", tokenizer_->n_vocab(),
              desc().vocab_size);
 
-    // Weights stream from the file's mapping to the GPU, tensor by tensor; the session keeps
+    // Weights stream from the file's mapping to the forward, tensor by tensor; the session keeps
     // only the routers on the CPU.
     FileWeightSource source(model_, options.slice_plain_model);
     routers_ = source.routers();
@@ -34,7 +34,7 @@ ModelSession::ModelSession(vk::Context& ctx, const std::filesystem::path& path,
     fo.dense_format = options.dense_format;
     fo.head_8bit = options.head_8bit;
     fo.progress = options.progress;
-    forward_ = std::make_unique<VulkanForward>(ctx, source, fo);
+    forward_ = make_forward(device, source, fo);
 }
 
 ModelSession::~ModelSession() = default;

@@ -1,5 +1,6 @@
 #pragma once
-// A model ready to run: its file, tokenizer, chat template, weights and Vulkan forward. This is
+// A model ready to run: its file, tokenizer, chat template, weights and forward (on a Vulkan
+// device or the CPU). This is
 // what the CLI and the desktop app hold; generation runs through a Generator on top of it.
 #include <filesystem>
 #include <functional>
@@ -8,7 +9,7 @@
 #include <string>
 
 #include "formats/model_loader.hpp"
-#include "runtime/vulkan_forward.hpp"
+#include "runtime/forward_factory.hpp"
 #include "tokenizer/chat_template.hpp"
 #include "tokenizer/spec.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -33,29 +34,30 @@ tok::TokenizerSpec load_tokenizer_spec_of(const LoadedModel& model);
 
 class ModelSession {
   public:
-    ModelSession(vk::Context& ctx, const std::filesystem::path& path, SessionOptions options = {});
+    ModelSession(const ComputeDevice& device, const std::filesystem::path& path,
+                 SessionOptions options = {});
     ~ModelSession();
 
     const ModelDesc& desc() const { return model_.desc(); }
     const LoadedModel& model() const { return model_; }
     const tok::Tokenizer& tokenizer() const { return *tokenizer_; }
     const tok::ChatTemplate& chat_template() const { return *chat_; }
-    VulkanForward& forward() { return *forward_; }
+    ForwardBackend& forward() { return *forward_; }
     // The checkpoint's routers and budget table (null for a plain model or a version-1
     // checkpoint): the only weights the session keeps on the CPU, for the depth chooser. The
-    // rest went from the file to the GPU; a reference forward loads its own
+    // rest went from the file to the forward; a reference forward loads its own
     // (ModelWeights::load(session.model())).
     const std::shared_ptr<const RouterSet>& routers() const { return routers_; }
     bool quantized() const { return forward_->quantized(); }
-    vk::Context& context() { return ctx_; }
+    const ComputeDevice& device() const { return device_; }
 
   private:
-    vk::Context& ctx_;
+    ComputeDevice device_;
     LoadedModel model_;
     std::unique_ptr<tok::Tokenizer> tokenizer_;
     std::unique_ptr<tok::ChatTemplate> chat_;
     std::shared_ptr<const RouterSet> routers_;
-    std::unique_ptr<VulkanForward> forward_;
+    std::unique_ptr<ForwardBackend> forward_;
 };
 
 }  // namespace mq::rt

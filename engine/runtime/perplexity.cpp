@@ -27,7 +27,7 @@ PerplexityResult perplexity_of_ids(PolicyForward& forward, std::span<const int32
                                    int32_t bos, uint32_t window, const ProgressFn& progress,
                                    const ScoreCapture& capture) {
     forward.reset();
-    const VulkanForward& fwd = forward.forward();
+    const ForwardBackend& fwd = forward.forward();
     if (window == 0 || window > fwd.max_context()) window = fwd.max_context();
     if (ids.size() < 2) fail("the text has {} tokens; perplexity needs at least 2", ids.size());
     if (bos < 0) fail("the model's vocabulary has no BOS token to start each window");

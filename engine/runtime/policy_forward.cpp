@@ -4,13 +4,13 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "runtime/forward_backend.hpp"
 #include "runtime/model_session.hpp"
 #include "runtime/router.hpp"
-#include "runtime/vulkan_forward.hpp"
 
 namespace mq::rt {
 
-PolicyForward::PolicyForward(VulkanForward& forward, std::shared_ptr<const RouterSet> routers,
+PolicyForward::PolicyForward(ForwardBackend& forward, std::shared_ptr<const RouterSet> routers,
                              DepthPolicy policy)
     : forward_(forward),
       n_layers_(forward.desc().n_layers),

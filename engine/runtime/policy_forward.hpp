@@ -16,12 +16,12 @@ namespace mq::rt {
 
 class ModelSession;
 struct RouterSet;
-class VulkanForward;
+class ForwardBackend;
 
 class PolicyForward {
   public:
     // `routers` are those of the weights `forward` was built from (used when it is routed).
-    PolicyForward(VulkanForward& forward, std::shared_ptr<const RouterSet> routers,
+    PolicyForward(ForwardBackend& forward, std::shared_ptr<const RouterSet> routers,
                   DepthPolicy policy);
     PolicyForward(ModelSession& session, DepthPolicy policy);
 
@@ -33,17 +33,17 @@ class PolicyForward {
 
     void set_policy(DepthPolicy policy);
     const DepthPolicy& policy() const { return policy_; }
-    bool routed() const { return !thresholds_.empty(); }  // the routers choose, on the GPU
+    bool routed() const { return !thresholds_.empty(); }  // the routers choose, inside the forward
     const std::vector<float>& thresholds() const { return thresholds_; }  // while routed()
     // One token's depths when the routers do not choose (a caller that batches tokens of
     // several policies into one forward step asks each policy for its tokens' depths).
     TokenDepths next_depths();
     // Starts the policy over: the mix's running average and the random draws' seed.
     void reset();
-    VulkanForward& forward() { return forward_; }
+    ForwardBackend& forward() { return forward_; }
 
   private:
-    VulkanForward& forward_;
+    ForwardBackend& forward_;
     uint32_t n_layers_;
     std::shared_ptr<const RouterSet> routers_;  // null unless the forward runs them
     DepthPolicy policy_;

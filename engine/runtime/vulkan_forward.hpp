@@ -14,6 +14,7 @@
 #include "kernels/gpu_matrix.hpp"
 #include "kernels/matmul_ops.hpp"
 #include "kernels/profile.hpp"
+#include "runtime/forward_backend.hpp"
 #include "runtime/model_weights.hpp"
 #include "runtime/weight_source.hpp"
 #include "vulkan/command_sequence.hpp"
@@ -37,7 +38,7 @@ struct ForwardOptions {
     std::function<void(const std::string&)> progress;
 };
 
-class VulkanForward {
+class VulkanForward : public ForwardBackend {
   public:
     // Refuses, before allocating or reading anything, a model whose estimated device memory
     // (estimate_forward_memory) does not fit the device, the memory budget or, where device
@@ -45,21 +46,22 @@ class VulkanForward {
     // block of rows at a time, from `source`.
     VulkanForward(vk::Context& ctx, const WeightSource& source, ForwardOptions options = {});
     VulkanForward(vk::Context& ctx, const ModelWeights& weights, ForwardOptions options = {});
-    ~VulkanForward();
+    ~VulkanForward() override;
 
     // Runs tokens at positions start_pos .. start_pos + n - 1 (the cache must hold 0 .. start_pos
     // - 1), batching them by max_batch. depths[i] is token i's depth per layer and linear; ignored
     // for an unquantized model. Returns the logits of every token ([n][vocab]) when all_logits,
     // else of the last token only.
     std::vector<float> forward(std::span<const uint32_t> tokens, uint32_t start_pos,
-                               std::span<const TokenDepths> depths, bool all_logits = false);
+                               std::span<const TokenDepths> depths,
+                               bool all_logits = false) override;
     // The same with depths chosen on the GPU by the checkpoint's routers: thresholds has one
     // entry per routed linear (layer * 7 + linear, from RouterSet::table). The depths each token
     // used are appended to *used when given.
     std::vector<float> forward_routed(std::span<const uint32_t> tokens, uint32_t start_pos,
                                       std::span<const float> thresholds, bool all_logits = false,
-                                      std::vector<TokenDepths>* used = nullptr);
-    bool routed() const { return routed_; }  // the weights carry routers
+                                      std::vector<TokenDepths>* used = nullptr) override;
+    bool routed() const override { return routed_; }  // the weights carry routers
 
     // Several sequences decoding together. reserve_slots gives each of `slots` sequences its own
     // KV cache region of slot_context positions (apart from forward()'s cache). forward_multi
@@ -72,25 +74,25 @@ class VulkanForward {
     // of two tokens, so only a few plans are ever compiled. Returns the logits of the
     // tokens listed in logit_rows ([logit_rows.size()][vocab]); the depths every token used are
     // appended to *used when given. At most max_batch tokens per step.
-    void reserve_slots(uint32_t slots, uint32_t slot_context);
+    void reserve_slots(uint32_t slots, uint32_t slot_context) override;
     std::vector<float> forward_multi(std::span<const uint32_t> tokens,
                                      std::span<const uint32_t> positions,
                                      std::span<const uint32_t> slots,
                                      std::span<const TokenDepths> depths,
                                      std::span<const float> thresholds,
                                      std::span<const uint32_t> logit_rows,
-                                     std::vector<TokenDepths>* used = nullptr);
-    uint32_t slots() const { return n_slots_; }
-    uint32_t slot_context() const { return slot_context_; }
-    uint32_t max_batch() const { return max_batch_; }
+                                     std::vector<TokenDepths>* used = nullptr) override;
+    uint32_t slots() const override { return n_slots_; }
+    uint32_t slot_context() const override { return slot_context_; }
+    uint32_t max_batch() const override { return max_batch_; }
 
-    uint32_t max_context() const { return context_; }
-    bool quantized() const { return sliced_; }
-    const ModelDesc& desc() const { return desc_; }
+    uint32_t max_context() const override { return context_; }
+    bool quantized() const override { return sliced_; }
+    const ModelDesc& desc() const override { return desc_; }
     // Weight bytes one decode step reads at a uniform depth (0 = unquantized weights).
-    uint64_t weight_bytes_per_token(uint32_t depth) const;
+    uint64_t weight_bytes_per_token(uint32_t depth) const override;
     // Bytes of weights uploaded to the device (all formats, routers and norms included).
-    uint64_t uploaded_weight_bytes() const { return uploaded_bytes_; }
+    uint64_t uploaded_weight_bytes() const override { return uploaded_bytes_; }
 
   private:
     struct Linear;

@@ -47,7 +47,7 @@ std::vector<Sequence> three_sequences(uint32_t vocab) {
 
 // Runs the given sequences through forward_multi together: first one step with every prompt,
 // then `steps` greedy decode steps with one token of each.
-void run_multi(rt::VulkanForward& fwd, const rt::RouterSet* routers, std::vector<Sequence*> seqs,
+void run_multi(rt::ForwardBackend& fwd, const rt::RouterSet* routers, std::vector<Sequence*> seqs,
                std::span<const uint32_t> slot_of, uint32_t steps) {
     const uint32_t n_linears = fwd.desc().n_layers * rt::kLinearsPerLayer;
     const uint32_t vocab = fwd.desc().vocab_size;
@@ -94,7 +94,7 @@ TEST_CASE_FIXTURE(VulkanFixture,
     REQUIRE(std::filesystem::exists(kCheckpoint));
     rt::ModelSession session(ctx, kCheckpoint, {.context = 128});
     REQUIRE(session.quantized());
-    rt::VulkanForward& fwd = session.forward();
+    rt::ForwardBackend& fwd = session.forward();
     const uint32_t vocab = session.desc().vocab_size, n_layers = session.desc().n_layers;
     fwd.reserve_slots(4, 64);
     constexpr uint32_t kSteps = 6;
@@ -136,7 +136,7 @@ TEST_CASE_FIXTURE(VulkanFixture,
     REQUIRE(std::filesystem::exists(kCheckpoint));
     rt::ModelSession session(ctx, kCheckpoint, {.context = 128});
     REQUIRE(session.forward().routed());
-    rt::VulkanForward& fwd = session.forward();
+    rt::ForwardBackend& fwd = session.forward();
     const rt::RouterSet* routers = session.routers().get();
     fwd.reserve_slots(3, 64);
     constexpr uint32_t kSteps = 6;
@@ -167,7 +167,7 @@ TEST_CASE_FIXTURE(VulkanFixture,
 
 TEST_CASE_FIXTURE(VulkanFixture, "forward_multi: bad slots, positions and sizes are errors") {
     rt::ModelSession session(ctx, kCheckpoint, {.context = 128});
-    rt::VulkanForward& fwd = session.forward();
+    rt::ForwardBackend& fwd = session.forward();
     const uint32_t tok[] = {1}, pos[] = {0}, slot[] = {0}, row[] = {0};
     auto depths = std::vector<TokenDepths>{rt::uniform_depths(session.desc().n_layers, 2)};
     CHECK_THROWS_AS(fwd.forward_multi(tok, pos, slot, depths, {}, row), Error);  // no slots yet

@@ -1,0 +1,30 @@
+#include "runtime/forward_factory.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "core/error.hpp"
+#include "vulkan/context.hpp"
+
+namespace mq::rt {
+
+std::string ComputeDevice::name() const {
+    if (vulkan) return vulkan->info().name;
+    const unsigned threads = cpu_threads ? cpu_threads : std::thread::hardware_concurrency();
+    return fmt::format("CPU ({} thread{})", threads, threads == 1 ? "" : "s");
+}
+
+std::unique_ptr<ForwardBackend> make_forward(const ComputeDevice& device,
+                                             const WeightSource& source, ForwardOptions options) {
+    if (device.vulkan)
+        return std::make_unique<VulkanForward>(*device.vulkan, source, std::move(options));
+    fail("the CPU backend is not available in this build");
+}
+
+std::unique_ptr<ForwardBackend> make_forward(const ComputeDevice& device,
+                                             const ModelWeights& weights, ForwardOptions options) {
+    return make_forward(device, ModelWeightsSource(weights), std::move(options));
+}
+
+}  // namespace mq::rt
