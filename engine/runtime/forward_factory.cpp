@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "core/error.hpp"
+#include "runtime/cpu_forward.hpp"
 #include "vulkan/context.hpp"
 
 namespace mq::rt {
@@ -19,7 +19,7 @@ std::unique_ptr<ForwardBackend> make_forward(const ComputeDevice& device,
                                              const WeightSource& source, ForwardOptions options) {
     if (device.vulkan)
         return std::make_unique<VulkanForward>(*device.vulkan, source, std::move(options));
-    fail("the CPU backend is not available in this build");
+    return std::make_unique<CpuForward>(source, std::move(options), device.cpu_threads);
 }
 
 std::unique_ptr<ForwardBackend> make_forward(const ComputeDevice& device,
