@@ -1,4 +1,5 @@
-// mobiquant devices: every Vulkan device with the limits and features the engine relies on.
+// mobiquant devices: the CPU backend and every Vulkan device with the limits and features the
+// engine relies on, the default marked.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -6,6 +7,9 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "core/error.hpp"
+#include "cpu/thread_pool.hpp"
+#include "runtime/device_choice.hpp"
 #include "vulkan/device_info.hpp"
 
 namespace {
@@ -15,16 +19,28 @@ std::string mib(uint64_t bytes) {
 }
 
 int run_devices(bool json) {
-    auto devices = mq::vk::list_devices();
-    uint32_t chosen = devices.empty() ? 0 : mq::vk::select_device(devices, "");
+    std::vector<mq::vk::DeviceInfo> devices;
+    try {
+        devices = mq::vk::list_devices();
+    } catch (const mq::Error&) {  // no Vulkan loader or driver: the CPU backend remains
+    }
+    const mq::rt::DeviceChoice choice = mq::rt::choose_device("");
+    const int64_t chosen =
+        choice.cpu ? -1 : std::stoll(choice.vulkan_device.empty() ? "-1" : choice.vulkan_device);
+    const unsigned cores = mq::cpu::physical_core_count();
     if (json) {
         nlohmann::json out = nlohmann::json::array();
+        out.push_back({{"index", "cpu"},
+                       {"name", "CPU backend"},
+                       {"type", "cpu"},
+                       {"default", choice.cpu},
+                       {"threads", cores}});
         for (auto& d : devices)
             out.push_back(
                 {{"index", d.index},
                  {"name", d.name},
                  {"type", d.type_name()},
-                 {"default", d.index == chosen},
+                 {"default", int64_t(d.index) == chosen},
                  {"api_version", fmt::format("{}.{}.{}", VK_API_VERSION_MAJOR(d.api_version),
                                              VK_API_VERSION_MINOR(d.api_version),
                                              VK_API_VERSION_PATCH(d.api_version))},
@@ -46,14 +62,16 @@ int run_devices(bool json) {
         std::puts(out.dump(2).c_str());
         return 0;
     }
-    if (devices.empty()) {
-        std::puts("No Vulkan devices found. Install a Vulkan driver (e.g. mesa-vulkan-drivers).");
-        return 1;
-    }
+    fmt::print("{}cpu: CPU backend ({} physical cores){}\n", choice.cpu ? "*" : " ", cores,
+               choice.cpu ? fmt::format("  [default: {}]", choice.reason) : "");
+    if (devices.empty())
+        std::puts(
+            "  No Vulkan devices found (a GPU needs a Vulkan driver, e.g. mesa-vulkan-drivers).");
     for (auto& d : devices) {
-        fmt::print("{}{}: {} ({}, Vulkan {}.{}){}\n", d.index == chosen ? "*" : " ", d.index,
-                   d.name, d.type_name(), VK_API_VERSION_MAJOR(d.api_version),
-                   VK_API_VERSION_MINOR(d.api_version), d.index == chosen ? "  [default]" : "");
+        const bool is_default = int64_t(d.index) == chosen;
+        fmt::print("{}{}: {} ({}, Vulkan {}.{}){}\n", is_default ? "*" : " ", d.index, d.name,
+                   d.type_name(), VK_API_VERSION_MAJOR(d.api_version),
+                   VK_API_VERSION_MINOR(d.api_version), is_default ? "  [default]" : "");
         if (!d.driver.empty()) fmt::print("    driver                  {}\n", d.driver);
         fmt::print("    device-local memory     {}\n", mib(d.device_local_bytes));
         fmt::print("    max storage binding     {}\n", mib(d.max_storage_buffer_range));
@@ -69,15 +87,15 @@ int run_devices(bool json) {
                    d.storage_16bit ? "yes" : "no", d.storage_8bit ? "yes" : "no");
         fmt::print("    timestamps              {}\n", d.timestamps ? "yes" : "no");
     }
-    std::puts("\nPick one with --device INDEX|NAME or MOBIQUANT_DEVICE.");
+    std::puts("\nPick one with --device cpu|INDEX|NAME|lavapipe or MOBIQUANT_DEVICE.");
     return 0;
 }
 
-mq::cli::Registration reg{"devices", "List Vulkan devices with their limits and features",
-                          [](CLI::App& cmd) {
-                              auto json = std::make_shared<bool>(false);
-                              cmd.add_flag("--json", *json, "Print JSON");
-                              return [json] { return run_devices(*json); };
-                          }};
+mq::cli::Registration reg{
+    "devices", "List the CPU backend and the Vulkan devices with their limits", [](CLI::App& cmd) {
+        auto json = std::make_shared<bool>(false);
+        cmd.add_flag("--json", *json, "Print JSON");
+        return [json] { return run_devices(*json); };
+    }};
 
 }  // namespace

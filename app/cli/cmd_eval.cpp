@@ -98,12 +98,13 @@ int run(Options o) {
     eo.budgets = o.budgets;
     eo.seed = o.seed;
     eo.routed_only = o.routed_only;
-    mq::vk::Context ctx(o.device.context_options());
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.device.open(ctx);
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     mq::cli::JobPrinter printer("eval");
     mq::eval::QualityTable table;
     try {
-        table = mq::eval::run_eval(ctx, eo, std::ref(printer), &g_interrupted);
+        table = mq::eval::run_eval(device, eo, std::ref(printer), &g_interrupted);
     } catch (const mq::Cancelled&) {
         printer.finish();
         std::fprintf(stderr, "interrupted\n");

@@ -22,8 +22,9 @@ struct Options {
 };
 
 int run(const Options& o) {
-    mq::vk::Context ctx(o.model.device.context_options());
-    auto session = o.model.open(ctx);
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.model.device.open(ctx);
+    auto session = o.model.open(device);
     mq::rt::Generator gen(*session, o.model.policy());
     mq::tok::EncodeOptions eo;
     eo.add_special = !o.raw;

@@ -16,8 +16,9 @@ mq::cli::Registration reg{
                        "GGUF file or Hugging Face directory (default: $MOBIQUANT_MODEL, else "
                        "assets/default-model.gguf)");
         cmd.add_option("--device", o->device,
-                       "Vulkan device: index or part of its name (default: $MOBIQUANT_DEVICE, "
-                       "else the best GPU)");
+                       "Where models run: cpu, or a Vulkan device (index, part of its name, "
+                       "lavapipe) (default: $MOBIQUANT_DEVICE, else the best GPU, else the CPU "
+                       "backend; the window draws with Vulkan either way)");
         cmd.add_flag("--validation", o->validation,
                      "Enable the Khronos validation layer (also MOBIQUANT_VALIDATION=1); the exit "
                      "code is 3 when it reported anything");

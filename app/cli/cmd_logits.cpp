@@ -32,8 +32,9 @@ int run(const Options& o) {
         }
     }
     if (ids.empty()) mq::fail("--ids has no token ids");
-    mq::vk::Context ctx(o.model.device.context_options());
-    auto session = o.model.open(ctx);
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.model.device.open(ctx);
+    auto session = o.model.open(device);
     // With --budget a checkpoint's routers choose the depths (a plain model mixes neighbours).
     mq::rt::PolicyForward forward(*session, o.model.policy());
     std::vector<float> logits = forward.run(ids, 0, true).logits;

@@ -28,8 +28,9 @@ struct Options {
 
 int run(const Options& o) {
     std::string text = mq::read_text_file(o.text);
-    mq::vk::Context ctx(o.model.device.context_options());
-    auto session = o.model.open(ctx);
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.model.device.open(ctx);
+    auto session = o.model.open(device);
     std::unique_ptr<mq::ProgressBar> bar;
     auto progress_of = [&](const char* label) {
         return [&bar, label](uint64_t done, uint64_t total) {
@@ -45,7 +46,7 @@ int run(const Options& o) {
     mq::rt::TokenLogProbs reference;
     uint32_t window = o.window;
     if (!o.kl_from.empty()) {
-        mq::rt::ModelSession ref(ctx, o.kl_from, {.context = session->forward().max_context()});
+        mq::rt::ModelSession ref(device, o.kl_from, {.context = session->forward().max_context()});
         const uint32_t vocab = ref.desc().vocab_size;
         if (vocab != session->desc().vocab_size)
             mq::fail("{} has a {}-token vocabulary, the model {}: no KL between them", o.kl_from,

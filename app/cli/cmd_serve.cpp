@@ -19,8 +19,9 @@ struct Options {
 volatile std::sig_atomic_t g_stop = 0;  // set by SIGINT / SIGTERM
 
 int run(Options& o) {
-    mq::vk::Context ctx(o.model.device.context_options());
-    auto session = o.model.open(ctx);
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.model.device.open(ctx);
+    auto session = o.model.open(device);
     o.server.policy = o.model.policy();
     if (o.server.model_id.empty()) o.server.model_id = o.model.model_path().stem().string();
     mq::server::ApiServer server(*session, o.server);

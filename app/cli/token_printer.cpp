@@ -46,10 +46,12 @@ void TokenPrinter::print_stats(const rt::GenerationStats& s,
                            ? fmt::format("{:.2f} bits average", s.mean_bits)
                            : "unquantized " + std::string(weights_ == "f16" ? "fp16" : "fp32");
     std::fprintf(stderr,
-                 "\n[%u prompt tokens%s: %.1f tok/s | %u generated: %.1f tok/s | %s | stop: %s]\n",
+                 "\n[%u prompt tokens%s: %.1f tok/s | %u generated: %.1f tok/s | %s | stop: %s | "
+                 "on %s]\n",
                  s.prompt_tokens,
                  s.reused_tokens ? fmt::format(" (+{} cached)", s.reused_tokens).c_str() : "",
-                 s.prefill_tps(), s.generated, s.decode_tps(), bits.c_str(), s.stop_reason.c_str());
+                 s.prefill_tps(), s.generated, s.decode_tps(), bits.c_str(), s.stop_reason.c_str(),
+                 session.device().name().c_str());
 }
 
 std::string TokenPrinter::bits_legend() {

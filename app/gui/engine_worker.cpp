@@ -20,7 +20,8 @@ uint64_t parameter_count(const ModelDesc& d) {
 
 }  // namespace
 
-EngineWorker::EngineWorker(vk::Context& ctx) : ctx_(ctx), thread_([this] { loop(); }) {}
+EngineWorker::EngineWorker(const rt::ComputeDevice& device)
+    : device_(device), thread_([this] { loop(); }) {}
 
 EngineWorker::~EngineWorker() {
     stop();
@@ -87,7 +88,7 @@ void EngineWorker::load(const std::filesystem::path& path) {
             std::lock_guard lk(mutex_);
             status_ = s;
         };
-        auto session = std::make_unique<rt::ModelSession>(ctx_, path, so);
+        auto session = std::make_unique<rt::ModelSession>(device_, path, so);
         ModelInfo info;
         const ModelDesc& d = session->desc();
         info.path = path.string();
@@ -95,7 +96,7 @@ void EngineWorker::load(const std::filesystem::path& path) {
         info.arch = d.arch;
         info.source = d.source;
         info.template_family = tok::chat_family_name(session->chat_template().family());
-        info.device = ctx_.info().name;
+        info.device = device_.name();
         info.vocab = d.vocab_size;
         info.dim = d.dim;
         info.n_layers = d.n_layers;
@@ -136,7 +137,7 @@ void EngineWorker::load(const std::filesystem::path& path) {
         std::lock_guard lk(mutex_);
         info_ = ModelInfo{};
         info_.path = path.string();
-        info_.device = ctx_.info().name;
+        info_.device = device_.name();
         phase_ = Phase::Failed;
         error_ = e.what();
         status_ = "the model could not be opened";

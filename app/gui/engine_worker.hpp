@@ -15,15 +15,16 @@
 #include <vector>
 
 #include "gui/chat_state.hpp"
+#include "runtime/forward_factory.hpp"
 #include "runtime/generator.hpp"
 #include "runtime/sampler.hpp"
-#include "vulkan/context.hpp"
 
 namespace mq::gui {
 
 class EngineWorker {
   public:
-    explicit EngineWorker(vk::Context& ctx);
+    // Models run on `device` (a Vulkan device, or the CPU backend).
+    explicit EngineWorker(const rt::ComputeDevice& device);
     ~EngineWorker();  // stops generation and waits for the current job
     EngineWorker(const EngineWorker&) = delete;
     EngineWorker& operator=(const EngineWorker&) = delete;
@@ -60,7 +61,7 @@ class EngineWorker {
     void generate();
     void on_token(const rt::TokenEvent& ev, std::chrono::steady_clock::time_point t0);
 
-    vk::Context& ctx_;
+    rt::ComputeDevice device_;
     mutable std::mutex mutex_;  // guards everything below except the engine objects
     Phase phase_ = Phase::NoModel;
     std::string status_ = "no model", error_;

@@ -16,6 +16,7 @@
 #include "gui/script.hpp"
 #include "gui/ui_state.hpp"
 #include "gui/vulkan_window.hpp"
+#include "runtime/device_choice.hpp"
 
 namespace mq::gui {
 
@@ -198,11 +199,16 @@ void print_frame_summary(const std::vector<float>& work_ms, const std::vector<fl
                  b[2]);
 }
 
-// The engine's context, made with what the window needs (GLFW's surface extensions, swapchain).
-std::unique_ptr<vk::Context> make_window_context(const GuiOptions& o) {
+// The window's context, made with what it needs (GLFW's surface extensions, swapchain). Models
+// run on it too unless the CPU backend was chosen; then it only draws, on the preferred Vulkan
+// device.
+std::unique_ptr<vk::Context> make_window_context(const GuiOptions& o,
+                                                 const rt::DeviceChoice& choice) {
     std::vector<const char*> instance_ext = init_glfw_for_vulkan();
     vk::ContextOptions co;
-    co.device = o.device;
+    co.device = choice.cpu ? "" : choice.vulkan_device;
+    if (choice.cpu)  // not $MOBIQUANT_DEVICE, which may say "cpu"
+        co.device = rt::choose_device("vulkan").vulkan_device;
     co.validation = o.validation;
     co.instance_extensions = instance_ext;
     co.device_extensions = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
@@ -246,12 +252,12 @@ struct FrameTimes {
 // Everything one run of the window holds, and the frame loop.
 class Session {
   public:
-    Session(const GuiOptions& o, vk::Context& ctx, Script* script)
+    Session(const GuiOptions& o, vk::Context& ctx, const rt::ComputeDevice& compute, Script* script)
         : o_(o),
           script_(script),
           window_(ctx, "MoBiQuant Studio", o.width, o.height),
-          worker_(ctx),
-          jobs_(ctx),  // after the worker: its jobs are cancelled and joined first
+          worker_(compute),
+          jobs_(compute),  // after the worker: its jobs are cancelled and joined first
           app_(worker_, jobs_, ui_),
           input_(window_.handle()) {
         glfwSetDropCallback(window_.handle(), [](GLFWwindow*, int n, const char** paths) {
@@ -384,7 +390,10 @@ int with_validation_result(const vk::Context& ctx, int exit_code) {
 }  // namespace
 
 int run_gui(const GuiOptions& o) {
-    std::unique_ptr<vk::Context> ctx = make_window_context(o);
+    const rt::DeviceChoice choice = rt::choose_device(o.device);
+    std::unique_ptr<vk::Context> ctx = make_window_context(o, choice);
+    const rt::ComputeDevice compute =
+        choice.cpu ? rt::ComputeDevice::cpu(0) : rt::ComputeDevice(*ctx);
     std::unique_ptr<Script> script;
     if (!o.script.empty()) script = std::make_unique<Script>(o.script);
 
@@ -392,7 +401,7 @@ int run_gui(const GuiOptions& o) {
     const auto t_start = Clock::now();
     int exit_code = 0;
     {
-        Session session(o, *ctx, script.get());
+        Session session(o, *ctx, compute, script.get());
         exit_code = session.run(times);
         session.print_generation_summary();
     }

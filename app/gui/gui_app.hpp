@@ -6,7 +6,7 @@ namespace mq::gui {
 
 struct GuiOptions {
     std::string model;   // empty: the default model
-    std::string device;  // Vulkan device index or name part
+    std::string device;  // cpu, or a Vulkan device (runtime/device_choice.hpp)
     bool validation = false;
     std::string script;  // --script FILE: timed UI actions (script.hpp)
     std::string screenshot_dir = "screenshots";

@@ -42,7 +42,7 @@ bool ModelJobs::start_eval(const EvalRequest& r) {
         if (!r.calibration.empty() && fs::exists(r.calibration))
             o.calibration_text = read_text_file(r.calibration);
         o.max_tokens = r.tokens;
-        eval::QualityTable table = eval::run_eval(ctx_, o, progress, cancel);
+        eval::QualityTable table = eval::run_eval(device_, o, progress, cancel);
         fs::path out = eval::quality_table_path(r.model);
         eval::save_quality_table(table, out);
         return out.string();

@@ -30,8 +30,8 @@ struct EvalRequest {
 
 class ModelJobs {
   public:
-    explicit ModelJobs(vk::Context& ctx) : ctx_(ctx) {}
-    vk::Context& context() { return ctx_; }
+    explicit ModelJobs(const rt::ComputeDevice& device) : device_(device) {}
+    const rt::ComputeDevice& device() const { return device_; }  // where models run
 
     // Reads the calibration text, checks the inputs (fails in milliseconds on bad ones), then
     // quantizes. The result text is the checkpoint's path.
@@ -44,7 +44,7 @@ class ModelJobs {
     ServerJob server;  // the OpenAI-compatible server on a model of its own
 
   private:
-    vk::Context& ctx_;
+    rt::ComputeDevice device_;
 };
 
 }  // namespace mq::gui

@@ -194,7 +194,7 @@ static void draw_server(ModelJobs& jobs, UiState& ui) {
     ImGui::SameLine();
     if (ImGui::Button("Start server")) {
         server.stop();  // a failed one's thread
-        server.start(jobs.context(), ui.model_path.data(), ui.server_port,
+        server.start(jobs.device(), ui.model_path.data(), ui.server_port,
                      rt::DepthPolicy::budget(std::clamp(ui.budget, 2.0f, 8.0f)));
     }
     remember_widget(ui, "server_start");

@@ -8,7 +8,7 @@ ServerJob::~ServerJob() {
     stop();
 }
 
-bool ServerJob::start(vk::Context& ctx, const std::filesystem::path& model, int port,
+bool ServerJob::start(const rt::ComputeDevice& device, const std::filesystem::path& model, int port,
                       rt::DepthPolicy policy) {
     std::lock_guard lock(mutex_);
     if (state_ == State::Starting || state_ == State::Running) return false;
@@ -16,9 +16,9 @@ bool ServerJob::start(vk::Context& ctx, const std::filesystem::path& model, int 
     state_ = State::Starting;
     stop_requested_ = false;
     error_.clear();
-    thread_ = std::thread([this, &ctx, model, port, policy] {
+    thread_ = std::thread([this, device, model, port, policy] {
         try {
-            auto session = std::make_unique<rt::ModelSession>(ctx, model);
+            auto session = std::make_unique<rt::ModelSession>(device, model);
             server::ServerOptions o;
             o.port = port;
             o.policy = policy;

@@ -10,9 +10,7 @@
 
 #include "server/api_server.hpp"
 
-namespace mq::vk {
-class Context;
-}
+#include "runtime/forward_factory.hpp"
 
 namespace mq::gui {
 
@@ -22,7 +20,7 @@ class ServerJob {
     ~ServerJob();  // stops the server
 
     // Loads the model and serves it on 127.0.0.1 at `port`; false while one runs.
-    bool start(vk::Context& ctx, const std::filesystem::path& model, int port,
+    bool start(const rt::ComputeDevice& device, const std::filesystem::path& model, int port,
                rt::DepthPolicy policy);
     void stop();
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command-line tools on the shipped checkpoint, as a person runs them (lavapipe, validation on).
-# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|bad_input|bench_cpu WORKDIR
+# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|cpu|bad_input|bench_cpu WORKDIR
 set -uo pipefail
 mq=$1 src=$2 mode=$3 work=$4
 source "$(dirname "$0")/../support/program_test_env.sh"
@@ -50,6 +50,30 @@ kl)
     echo "KL from full precision: 3 bits $k3, 6.5 bits $k65, itself $k0"
     awk -v a="$k3" -v b="$k65" -v c="$k0" 'BEGIN { exit !(a > b && b > 0 && c < 1e-7 && c != "") }' ||
         die "KL from full precision is not ordered as the bits are"
+    ;;
+cpu)
+    # --device cpu (or MOBIQUANT_DEVICE=cpu) runs generate and chat on the CPU backend, `devices`
+    # lists it, and its routed perplexity is the Vulkan forward's within the int8 activations'
+    # noise (the routers choose the same depths but for a few in a thousand).
+    "$mq" devices > "$work/devices.txt" || die "devices failed"
+    grep -q "cpu: CPU backend" "$work/devices.txt" || die "devices does not list the CPU backend"
+    "$mq" generate --device cpu --threads 2 -m "$ckpt" --budget 4 -n 8 --temp 0 --json \
+        > "$work/gen.jsonl" 2> "$work/gen.err" || die "generate --device cpu failed: $(cat "$work/gen.err")"
+    [ "$(grep -c '"bits"' "$work/gen.jsonl")" -ge 1 ] || die "generate --device cpu gave no tokens"
+    printf 'Hello there\n/budget 6\nWho are you?\n' |
+        "$mq" chat --device cpu --threads 2 -m "$ckpt" --budget 3 -n 6 > "$work/chat.txt" 2> "$work/chat.err" ||
+        die "chat --device cpu failed: $(cat "$work/chat.err")"
+    ! grep -q "error" "$work/chat.err" && [ "$(grep -c . "$work/chat.txt")" -ge 2 ] ||
+        die "chat --device cpu did not answer both turns: $(cat "$work/chat.txt" "$work/chat.err")"
+    MOBIQUANT_DEVICE=cpu "$mq" generate -m "$ckpt" -n 4 --temp 0 > /dev/null 2> "$work/env.err" ||
+        die "MOBIQUANT_DEVICE=cpu generate failed: $(cat "$work/env.err")"
+    grep -q "on CPU" "$work/env.err" || die "MOBIQUANT_DEVICE=cpu did not run on the CPU: $(cat "$work/env.err")"
+    ppl() { "$mq" perplexity -m "$ckpt" -t "$text" --max-tokens 128 --budget 4 --json "$@" 2> /dev/null | json_number ppl; }
+    p_cpu=$(ppl --device cpu --threads 2) p_gpu=$(ppl)
+    echo "routed 4-bit perplexity over 128 tokens: CPU backend $p_cpu, Vulkan $p_gpu"
+    awk -v a="$p_cpu" -v b="$p_gpu" 'BEGIN { d = (a - b) / b; exit !(b > 1 && d * d < 0.005 ^ 2) }' ||
+        die "the CPU backend's perplexity is not the Vulkan forward's"
+    expect_error "no Vulkan device matches" "$mq" generate --device no-such-device -n 1
     ;;
 bad_input)
     expect_error "not a GGUF file" "$mq" perplexity -t "$text" --max-tokens 16 --kl-from "$text"
