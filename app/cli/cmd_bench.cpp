@@ -1,5 +1,7 @@
 // mobiquant bench: prefill and decode tokens/s and weight GB/s for the unquantized model and
-// each uniform depth, on a model file or random weights with a real model's shapes.
+// each uniform depth, on a model file or random weights with a real model's shapes, on a Vulkan
+// device or the CPU backend, against the memory read bandwidth measured the same way.
+#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include "cli/model_options.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
+#include "cpu/memory_bandwidth.hpp"
 #include "formats/model_loader.hpp"
 #include "kernels/bandwidth.hpp"
 #include "runtime/model_bench.hpp"
@@ -27,7 +30,8 @@ struct Options {
 };
 
 int run(const Options& o) {
-    mq::vk::Context ctx(o.model.device.context_options());
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.model.device.open(ctx);
     mq::rt::ModelWeights weights;
     std::string name;
     if (!o.synthetic.empty()) {
@@ -69,13 +73,23 @@ int run(const Options& o) {
         bar->update(done);
         if (done >= total) bar.reset();
     };
-    mq::kernels::KernelLibrary lib(ctx);
-    double read_gbs = mq::kernels::measure_stream_read(lib, 256ull << 20, 3).gbs;
-    auto rows = mq::rt::bench_model(ctx, std::move(weights), bo);
+    double read_gbs = 0;
+    if (ctx) {
+        mq::kernels::KernelLibrary lib(*ctx);
+        read_gbs = mq::kernels::measure_stream_read(lib, 256ull << 20, 3).gbs;
+    } else {
+        mq::cpu::ThreadPool pool(o.model.device.threads);
+        read_gbs = mq::cpu::measure_read_bandwidth(pool).gbs;
+    }
+    auto rows = mq::rt::bench_model(device, std::move(weights), bo);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const uint64_t peak_rss = uint64_t(usage.ru_maxrss) * 1024;  // kB on Linux
     if (o.json) {
-        nlohmann::json out{{"device", ctx.info().name},
+        nlohmann::json out{{"device", device.name()},
                            {"model", name},
                            {"stream_read_gbs", read_gbs},
+                           {"peak_rss_bytes", peak_rss},
                            {"depth_rows_head", head}};
         nlohmann::json results = nlohmann::json::array();
         for (auto& r : rows)
@@ -89,15 +103,17 @@ int run(const Options& o) {
         std::puts(out.dump(2).c_str());
         return 0;
     }
-    fmt::print("Model: {}\nDevice: {} (streaming read {:.1f} GB/s)\n\n", name, ctx.info().name,
+    fmt::print("Model: {}\nDevice: {} (streaming read {:.1f} GB/s)\n\n", name, device.name(),
                read_gbs);
     fmt::print("depth rows: every routed linear sliced at that depth, output head {}\n\n", head);
-    fmt::print("{:<8} {:>12} {:>12} {:>14} {:>12} {:>12}\n", "config", "prefill t/s",
-               "decode t/s", "MB/token", "weight GB/s", "submits/tok");
+    fmt::print("{:<8} {:>12} {:>12} {:>12} {:>12} {:>10}{}\n", "config", "prefill t/s",
+               "decode t/s", "MB/token", "weight GB/s", "% of read", ctx ? "  submits/tok" : "");
     for (auto& r : rows)
-        fmt::print("{:<8} {:>12.1f} {:>12.2f} {:>14.1f} {:>12.2f} {:>12.1f}\n", r.config,
+        fmt::print("{:<8} {:>12.1f} {:>12.2f} {:>12.1f} {:>12.2f} {:>10.0f}{}\n", r.config,
                    r.prefill_tps, r.decode_tps, r.weight_bytes_per_token / 1e6, r.weight_gbs,
-                   r.submits_per_token);
+                   100 * r.weight_gbs / read_gbs,
+                   ctx ? fmt::format(" {:>12.1f}", r.submits_per_token) : "");
+    fmt::print("\npeak resident memory {:.2f} GiB\n", peak_rss / 1073741824.0);
     return 0;
 }
 

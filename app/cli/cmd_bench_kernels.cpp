@@ -26,7 +26,6 @@ struct Options {
     bool json = false;
     std::string backend = "vulkan";
     bool shapes_given = false;
-    unsigned threads = 0;
     std::string simd = "auto";
     uint64_t rotate_mib = 0;
     bool no_dense = false;
@@ -48,7 +47,7 @@ int run_cpu(const Options& o) {
         for (auto& s : o.shapes) co.shapes.push_back(parse_shape(s));
     co.tokens = o.tokens;
     co.repetitions = o.repetitions;
-    co.threads = o.threads;
+    co.threads = o.device.threads;  // --threads, shared with the CPU forward's option
     co.simd = o.simd;
     co.rotate_mib = o.rotate_mib;
     co.dense = !o.no_dense;
@@ -165,9 +164,6 @@ mq::cli::Registration reg{
                        "vulkan (the GPU kernels) or cpu (the CPU kernels; mat-mat rows over "
                        "--tokens at the --shapes)")
             ->check(CLI::IsMember({"vulkan", "cpu"}))
-            ->capture_default_str();
-        cmd.add_option("--threads", o->threads, "CPU backend: threads (0: physical cores)")
-            ->check(CLI::Range(0, 1024))
             ->capture_default_str();
         cmd.add_option("--simd", o->simd,
                        "CPU backend: SIMD level (auto: the best this CPU has; e.g. AVX2)")

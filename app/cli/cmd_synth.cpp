@@ -27,6 +27,7 @@ mq::gguf::TensorType tensor_type(const std::string& name) {
     if (name == "f32") return T::F32;
     if (name == "bf16") return T::BF16;
     if (name == "q8_0") return T::Q8_0;
+    if (name == "q4_0") return T::Q4_0;
     return T::F16;
 }
 
@@ -63,7 +64,7 @@ mq::cli::Registration reg{
             ->required();
         cmd.add_option("-o,--output", o->out, "GGUF file to write")->required();
         cmd.add_option("--type", o->type, "Storage of the weight matrices")
-            ->check(CLI::IsMember({"f16", "bf16", "q8_0", "f32"}))
+            ->check(CLI::IsMember({"f16", "bf16", "q8_0", "q4_0", "f32"}))
             ->capture_default_str();
         cmd.add_option("--seed", o->seed, "Random seed")->capture_default_str();
         cmd.add_option("--layers", o->layers, "Number of layers (default: the shape's)");

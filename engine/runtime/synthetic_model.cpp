@@ -62,8 +62,10 @@ std::vector<std::byte> encode(gguf::TensorType type, std::span<const float> v) {
         }
         case gguf::TensorType::Q8_0:
             return gguf::quantize_q8_0(v);
+        case gguf::TensorType::Q4_0:  // for comparisons with llama.cpp's most common format
+            return gguf::quantize_q4_0(v);
         default:
-            fail("synthetic models are written in f32, f16, bf16 or q8_0, not {}",
+            fail("synthetic models are written in f32, f16, bf16, q8_0 or q4_0, not {}",
                  gguf::tensor_type_name(type));
     }
 }

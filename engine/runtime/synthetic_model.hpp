@@ -17,7 +17,7 @@
 namespace mq::rt {
 
 struct SyntheticModelOptions {
-    gguf::TensorType type = gguf::TensorType::F16;  // F32, F16, BF16 or Q8_0 for the matrices
+    gguf::TensorType type = gguf::TensorType::F16;  // F32, F16, BF16, Q8_0 or Q4_0: matrices
     uint32_t seed = 1;
     std::filesystem::path tokenizer_from;  // a GGUF whose tokenizer.* metadata is copied
     // The routed linears as MoBiSlice planes (min/max per group, no clipping search, no routers):

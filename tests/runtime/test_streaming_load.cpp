@@ -104,7 +104,8 @@ TEST_CASE_FIXTURE(VulkanFixture, "synth writes files that load, stream and gener
     ModelDesc desc = *rt::synthetic_desc("default");
     desc.n_layers = 1;
     const fs::path tokenizer = fs::path(MQ_SOURCE_DIR) / "assets/default-model.gguf";
-    for (auto type : {gguf::TensorType::F16, gguf::TensorType::BF16, gguf::TensorType::Q8_0}) {
+    for (auto type : {gguf::TensorType::F16, gguf::TensorType::BF16, gguf::TensorType::Q8_0,
+                      gguf::TensorType::Q4_0}) {
         const std::string type_name = gguf::tensor_type_name(type);
         CAPTURE(type_name);
         const fs::path path =
