@@ -51,40 +51,47 @@ for t in $types; do
     peer_decode[$t]=$(echo "$out" | json_field decode_tps)
 done
 
-echo "mobiquant --device cpu: slicing the q4_0 file and running..." >&2
-/usr/bin/time -v -o "$work/time.txt" "$mq" bench --device cpu --threads "$threads" \
-    -m "$work/$shape-q4_0.gguf" --depths-only --prefill "$prompt" --decode "$decode" --json \
-    > "$work/mobiquant.json"
-rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
+# The output head read at 8 bits (as the Vulkan bench) and at 4 bits (as the Q4_0 file's).
+for head in 8bit 4bit; do
+    echo "mobiquant --device cpu --head $head: slicing the q4_0 file and running..." >&2
+    /usr/bin/time -v -o "$work/time-$head.txt" "$mq" bench --device cpu --threads "$threads" \
+        -m "$work/$shape-q4_0.gguf" --depths-only --head $head --prefill "$prompt" \
+        --decode "$decode" --json > "$work/mobiquant-$head.json"
+done
+rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time-8bit.txt")
 
-node - "$work/mobiquant.json" "$rss_kb" "$shape" "$prompt" "$decode" "$threads" \
+node - "$work/mobiquant-8bit.json" "$work/mobiquant-4bit.json" "$rss_kb" "$shape" "$prompt" "$decode" "$threads" \
     "$(for t in $types; do printf '%s=%s=%s ' "$t" "${peer_prefill[$t]}" "${peer_decode[$t]}"; done)" <<'NODE'
 const fs = require("fs");
-const [file, rssKb, shape, prompt, decode, threads, peerArg] = process.argv.slice(2);
-const m = JSON.parse(fs.readFileSync(file, "utf8"));
+const [file8, file4, rssKb, shape, prompt, decode, threads, peerArg] = process.argv.slice(2);
+const m = JSON.parse(fs.readFileSync(file8, "utf8"));
+const m4 = JSON.parse(fs.readFileSync(file4, "utf8"));
 const peer = Object.fromEntries(peerArg.trim().split(" ").map((s) => {
     const [t, p, d] = s.split("=");
     return [t, {prefill: +p, decode: +d}];
 }));
 console.log(`${shape}, prompt ${prompt} tokens, decode ${decode} tokens, ${threads} threads`);
 console.log(`mobiquant: ${m.device}, memory read ${m.stream_read_gbs.toFixed(1)} GB/s, ` +
-            `peak RSS ${(rssKb / 1048576).toFixed(2)} GiB (bench process)\n`);
-const row = (a, b, c, d, e) => console.log(a.padEnd(24) + b.padStart(13) + c.padStart(12) +
+            `peak RSS ${(rssKb / 1048576).toFixed(2)} GiB (bench process, 8-bit head)\n`);
+const row = (a, b, c, d, e) => console.log(a.padEnd(28) + b.padStart(13) + c.padStart(12) +
                                            d.padStart(11) + e.padStart(13));
 row("engine / config", "prefill t/s", "decode t/s", "MB/token", "weight GB/s");
 for (const [t, v] of Object.entries(peer))
     row(`llama.cpp ${t.toUpperCase()}`, v.prefill.toFixed(1), v.decode.toFixed(2), "", "");
-for (const r of m.results)
-    row(`mobiquant ${r.config}`, r.prefill_tps.toFixed(1), r.decode_tps.toFixed(2),
-        (r.weight_bytes_per_token / 1e6).toFixed(0), r.weight_gbs.toFixed(2));
-const d = Object.fromEntries(m.results.map((r) => [r.config, r]));
+for (const [run, head] of [[m, "8bit"], [m4, "4bit"]])
+    for (const r of run.results)
+        row(`mobiquant ${r.config} h${head}`, r.prefill_tps.toFixed(1), r.decode_tps.toFixed(2),
+            (r.weight_bytes_per_token / 1e6).toFixed(0), r.weight_gbs.toFixed(2));
 const q4 = peer.q4_0;
 console.log("\ntargets: decode depth2 >= 2x Q4_0, depth1 >= 3x Q4_0, depth1 >= 2.5x depth4, " +
             "prefill >= Q4_0");
-console.log(`  depth1 / Q4_0 decode  ${(d.depth1.decode_tps / q4.decode).toFixed(2)}x`);
-console.log(`  depth2 / Q4_0 decode  ${(d.depth2.decode_tps / q4.decode).toFixed(2)}x`);
-console.log(`  depth1 / depth4       ${(d.depth1.decode_tps / d.depth4.decode_tps).toFixed(2)}x`);
-console.log(`  prefill depth2 / Q4_0 ${(d.depth2.prefill_tps / q4.prefill).toFixed(2)}x`);
+for (const [run, head] of [[m, "8-bit"], [m4, "4-bit"]]) {
+    const d = Object.fromEntries(run.results.map((r) => [r.config, r]));
+    console.log(`  ${head} head: depth1 / Q4_0 decode ${(d.depth1.decode_tps / q4.decode).toFixed(2)}x, ` +
+                `depth2 / Q4_0 decode ${(d.depth2.decode_tps / q4.decode).toFixed(2)}x, ` +
+                `depth1 / depth4 ${(d.depth1.decode_tps / d.depth4.decode_tps).toFixed(2)}x, ` +
+                `prefill depth2 / Q4_0 ${(d.depth2.prefill_tps / q4.prefill).toFixed(2)}x`);
+}
 NODE
 
 if [ "$clean" = 1 ]; then

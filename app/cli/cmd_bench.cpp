@@ -60,8 +60,9 @@ int run(const Options& o) {
     bo.include_f32 = bo.include_f16 = !o.depths_only;
     bo.sliced_dense_format =
         o.model.weights == "f32" ? mq::kernels::WeightFormat::F32 : mq::kernels::WeightFormat::F16;
-    bo.sliced_head_8bit = o.model.head == "8bit";
-    const std::string head = bo.sliced_head_8bit ? "8bit" : o.model.weights;
+    bo.sliced_head_8bit = o.model.head != "dense";
+    bo.sliced_head_depth = o.model.head_depth();
+    const std::string head = bo.sliced_head_8bit ? o.model.head : o.model.weights;
     const auto start = std::chrono::steady_clock::now();  // phases show when they began
     bo.progress = [start](const std::string& s) {
         double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -22,9 +22,10 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
         ->check(CLI::IsMember({"f32", "f16"}))
         ->capture_default_str();
     cmd.add_option("--head", head,
-                   "GPU storage of the output head: dense (as --weights), or 8bit (MoBiSlice "
-                   "planes read at depth 4: about half of f16's bytes, sliced at load)")
-        ->check(CLI::IsMember({"dense", "8bit"}))
+                   "Storage of the output head: dense (as --weights), 8bit (MoBiSlice planes "
+                   "read at depth 4: about half of f16's bytes, sliced at load) or 4bit (the "
+                   "same planes read at depth 2, as llama.cpp's Q4_0 files keep their head)")
+        ->check(CLI::IsMember({"dense", "8bit", "4bit"}))
         ->capture_default_str();
     if (with_depth) {
         auto* b = cmd.add_option("--budget", budget,
@@ -52,7 +53,8 @@ std::unique_ptr<rt::ModelSession> ModelOptions::open(const rt::ComputeDevice& de
     so.context = context;
     so.slice_plain_model = budget.has_value() || depth.has_value();
     so.dense_format = weights == "f16" ? kernels::WeightFormat::F16 : kernels::WeightFormat::F32;
-    so.head_8bit = head == "8bit";
+    so.head_8bit = head != "dense";
+    so.head_depth = head_depth();
     bool tty = isatty(STDERR_FILENO);
     so.progress = [tty](const std::string& s) {
         if (tty) std::fprintf(stderr, "\r\033[K%s...", s.c_str());

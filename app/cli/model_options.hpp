@@ -19,7 +19,8 @@ struct ModelOptions {
     std::optional<float> budget;
     std::optional<int> depth;
     std::string weights = "f32";  // unquantized weights on the GPU: f32 or f16
-    std::string head = "dense";   // the output head: "dense" (as --weights) or "8bit"
+    std::string head = "dense";   // the output head: "dense" (as --weights), "8bit" or "4bit"
+    uint8_t head_depth() const { return head == "4bit" ? 2 : 4; }  // of a sliced head
 
     void add_to(CLI::App& cmd, bool with_depth = true);
     std::filesystem::path model_path() const;

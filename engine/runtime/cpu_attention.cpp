@@ -43,7 +43,7 @@ void attention(const ModelDesc& d, uint32_t layer, std::span<const KvPlace> plac
     const uint32_t group = d.n_heads / d.n_kv_heads;
     const float inv_sqrt = static_cast<float>(1.0 / std::sqrt(double(hd)));
     const uint32_t items = static_cast<uint32_t>(places.size()) * d.n_heads;
-    pool.parallel_for(items, [&](uint32_t begin, uint32_t end) {
+    auto heads = [&](uint32_t begin, uint32_t end) {
         std::vector<float> p;
         std::vector<float> acc(hd);
         for (uint32_t item = begin; item < end; ++item) {
@@ -72,7 +72,14 @@ void attention(const ModelDesc& d, uint32_t layer, std::span<const KvPlace> plac
             const float inv_sum = 1.0f / sum;
             for (uint32_t i = 0; i < hd; ++i) o[i] = acc[i] * inv_sum;
         }
-    });
+    };
+    // A decode step's attention over a short context is less work than waking the pool.
+    uint64_t work = 0;
+    for (const KvPlace& p : places) work += uint64_t(p.pos + 1) * d.n_heads * hd;
+    if (work < (1u << 18))
+        heads(0, items);
+    else
+        pool.parallel_for(items, heads);
 }
 
 }  // namespace mq::rt

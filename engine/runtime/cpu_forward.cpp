@@ -3,6 +3,8 @@
 #include "runtime/cpu_forward.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core/error.hpp"
 #include "runtime/cpu_forward_step.hpp"
@@ -84,6 +86,7 @@ CpuForward::CpuForward(const WeightSource& src, ForwardOptions options, unsigned
         std::vector<float> values = d.tied_output ? std::vector<float>{} : read_dense(src, head);
         sliced_head_ = cpu::SlicedMatrixCpu::prepare(quant::slice_matrix(
             d.tied_output ? embedding_ : values, d.vocab_size, d.dim, {.clip_steps = 0}));
+        head_depth_ = static_cast<uint8_t>(check_head_depth(options.head_depth));
         weight_bytes_ += sliced_head_->bytes_read(quant::kSlices);
     } else {
         say("reading the output head");
@@ -133,12 +136,19 @@ CpuForward::CpuForward(const WeightSource& src, ForwardOptions options, unsigned
         }
     }
     cache_ = KvCache(d.n_layers, context_, d.kv_dim());
+    if (const char* p = std::getenv("MOBIQUANT_PROFILE"); p && *p && std::string(p) != "0")
+        profile_ = std::make_unique<kernels::DispatchProfile>();
 }
 
-CpuForward::~CpuForward() = default;
+CpuForward::~CpuForward() {
+    if (!profile_) return;
+    std::string report = profile_->report();  // the GPU profile's table, for CPU time
+    if (report.rfind("GPU ", 0) == 0) report.replace(0, 4, "CPU ");
+    std::fputs(report.c_str(), stderr);
+}
 
 uint64_t CpuForward::weight_bytes_per_token(uint32_t depth) const {
-    uint64_t bytes = sliced_head_ ? sliced_head_->bytes_read(quant::kSlices) : head_->bytes();
+    uint64_t bytes = sliced_head_ ? sliced_head_->bytes_read(head_depth_) : head_->bytes();
     for (const Layer& L : layers_)
         for (const Linear& lin : L.linear)
             bytes += lin.sliced ? lin.sliced->bytes_read(std::max(depth, 1u)) : lin.dense->bytes();

@@ -24,6 +24,7 @@
 #include "cpu/dense_matrix.hpp"
 #include "cpu/sliced_matrix.hpp"
 #include "cpu/thread_pool.hpp"
+#include "kernels/profile.hpp"
 #include "runtime/cpu_attention.hpp"
 #include "runtime/forward_backend.hpp"
 #include "runtime/vulkan_forward.hpp"  // ForwardOptions
@@ -104,7 +105,8 @@ class CpuForward final : public ForwardBackend {
     std::unique_ptr<cpu::ThreadPool> pool_;
     std::vector<float> embedding_;  // [vocab][dim] fp32, for the lookup
     std::optional<cpu::DenseMatrixCpu> head_;
-    std::optional<cpu::SlicedMatrixCpu> sliced_head_;  // head_8bit: read at depth 4
+    std::optional<cpu::SlicedMatrixCpu> sliced_head_;  // head_8bit: read at head_depth_
+    uint8_t head_depth_ = quant::kSlices;
     std::vector<float> output_norm_;
     std::vector<double> rope_freq_;
     std::vector<Layer> layers_;
@@ -113,6 +115,8 @@ class CpuForward final : public ForwardBackend {
     KvCache slot_cache_;  // forward_multi's sequences, slot_context rows each
     uint64_t weight_bytes_ = 0;
     std::unique_ptr<Step> step_;  // activation buffers for max_batch tokens
+    // MOBIQUANT_PROFILE=1: the time of every part of the step, printed when the forward goes.
+    std::unique_ptr<kernels::DispatchProfile> profile_;
 };
 
 }  // namespace mq::rt

@@ -2,6 +2,7 @@
 // several): embedding, each layer's attention and feed-forward blocks with
 // their linears run as batched products, then the output head for the rows
 // whose logits are asked for.
+#include <chrono>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -35,14 +36,27 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
     if (!step_) step_ = std::make_unique<Step>(d, max_batch_);
     Step& s = *step_;
     std::vector<TokenDepths> chosen(routed ? T : 0, TokenDepths(d.n_layers));
+    // Runs fn, timed under `label` when profiling.
+    auto timed = [&](const char* label, auto&& fn) {
+        if (!profile_) return fn();
+        const auto t0 = std::chrono::steady_clock::now();
+        fn();
+        profile_->add(
+            label, T,
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count());
+    };
 
-    for (uint32_t t = 0; t < T; ++t)
-        std::memcpy(s.x.data() + uint64_t(t) * dim, embedding_.data() + uint64_t(tokens[t]) * dim,
-                    dim * sizeof(float));
+    timed("embed", [&] {
+        for (uint32_t t = 0; t < T; ++t)
+            std::memcpy(s.x.data() + uint64_t(t) * dim,
+                        embedding_.data() + uint64_t(tokens[t]) * dim, dim * sizeof(float));
+    });
 
     // Quantizes `in` ([T][cols]) once for the linears that share it.
     auto prepare_input = [&](const std::vector<float>& in, uint32_t cols) {
-        if (sliced_) cpu::quantize_activations(in.data(), T, cols, s.qa);
+        if (sliced_)
+            timed("int8 activations", [&] { cpu::quantize_activations(in.data(), T, cols, s.qa); });
     };
     // y = W x (+ bias) for every token, each at its depth.
     auto linear = [&](uint32_t layer, rt::Linear which, const std::vector<float>& in,
@@ -50,23 +64,29 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
         const uint32_t j = static_cast<uint32_t>(which);
         const Linear& lin = layers_[layer].linear[j];
         if (lin.sliced) {
-            for (uint32_t t = 0; t < T; ++t) {
-                uint8_t depth;
-                if (routed) {
-                    const float* th = choice.thresholds + uint64_t(t) * choice.threshold_stride;
-                    const uint32_t index = layer * kLinearsPerLayer + j;
-                    depth = routed_depth(lin.router->scores(std::span(in).subspan(
-                                             uint64_t(t) * lin.router->in, lin.router->in)),
-                                         th[index]);
-                    chosen[t][layer][j] = depth;
-                } else {
-                    depth = choice.given[t][layer][j];
+            timed(routed ? "routers" : "depths", [&] {
+                for (uint32_t t = 0; t < T; ++t) {
+                    uint8_t depth;
+                    if (routed) {
+                        const float* th = choice.thresholds + uint64_t(t) * choice.threshold_stride;
+                        const uint32_t index = layer * kLinearsPerLayer + j;
+                        depth = routed_depth(lin.router->scores(std::span(in).subspan(
+                                                 uint64_t(t) * lin.router->in, lin.router->in)),
+                                             th[index]);
+                        chosen[t][layer][j] = depth;
+                    } else {
+                        depth = choice.given[t][layer][j];
+                    }
+                    s.depths[t] = depth;
                 }
-                s.depths[t] = depth;
-            }
-            cpu::sliced_matmul(*lin.sliced, s.qa, std::span(s.depths).first(T), out.data(), *pool_);
+            });
+            timed("sliced linear", [&] {
+                cpu::sliced_matmul(*lin.sliced, s.qa, std::span(s.depths).first(T), out.data(),
+                                   *pool_);
+            });
         } else {
-            cpu::dense_matmul(*lin.dense, in.data(), T, out.data(), *pool_);
+            timed("dense linear",
+                  [&] { cpu::dense_matmul(*lin.dense, in.data(), T, out.data(), *pool_); });
         }
         if (!lin.bias.empty()) {
             const uint32_t rows = static_cast<uint32_t>(lin.bias.size());
@@ -82,29 +102,35 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
     for (uint32_t l = 0; l < d.n_layers; ++l) {
         const Layer& L = layers_[l];
         // attention block
-        cpu_ops::rmsnorm_rows(s.x.data(), L.attn_norm, d.rms_eps, T, s.h.data());
+        timed("rmsnorm",
+              [&] { cpu_ops::rmsnorm_rows(s.x.data(), L.attn_norm, d.rms_eps, T, s.h.data()); });
         prepare_input(s.h, dim);
         linear(l, rt::Linear::Q, s.h, s.q);
         linear(l, rt::Linear::K, s.h, s.k);
         linear(l, rt::Linear::V, s.h, s.v);
-        for (uint32_t t = 0; t < T; ++t) {
-            cpu_ops::rope_row(s.q.data() + uint64_t(t) * q_dim, d.n_heads, d.head_dim, rope_dim,
-                              d.rope_layout, places[t].pos, rope_freq_);
-            cpu_ops::rope_row(s.k.data() + uint64_t(t) * kv_dim, d.n_kv_heads, d.head_dim, rope_dim,
-                              d.rope_layout, places[t].pos, rope_freq_);
-        }
-        store_kv(l, places, s.k.data(), s.v.data(), kv_dim);
-        attention(d, l, places, s.q.data(), s.att.data(), *pool_);
+        timed("rope", [&] {
+            for (uint32_t t = 0; t < T; ++t) {
+                cpu_ops::rope_row(s.q.data() + uint64_t(t) * q_dim, d.n_heads, d.head_dim, rope_dim,
+                                  d.rope_layout, places[t].pos, rope_freq_);
+                cpu_ops::rope_row(s.k.data() + uint64_t(t) * kv_dim, d.n_kv_heads, d.head_dim,
+                                  rope_dim, d.rope_layout, places[t].pos, rope_freq_);
+            }
+        });
+        timed("attention", [&] {
+            store_kv(l, places, s.k.data(), s.v.data(), kv_dim);
+            attention(d, l, places, s.q.data(), s.att.data(), *pool_);
+        });
         prepare_input(s.att, q_dim);
         linear(l, rt::Linear::O, s.att, s.tmp);
         add_residual(s.tmp);
 
         // feed-forward block (SwiGLU)
-        cpu_ops::rmsnorm_rows(s.x.data(), L.ffn_norm, d.rms_eps, T, s.h.data());
+        timed("rmsnorm",
+              [&] { cpu_ops::rmsnorm_rows(s.x.data(), L.ffn_norm, d.rms_eps, T, s.h.data()); });
         prepare_input(s.h, dim);
         linear(l, rt::Linear::Gate, s.h, s.gate);
         linear(l, rt::Linear::Up, s.h, s.up);
-        cpu_ops::swiglu(s.gate.data(), s.up.data(), uint64_t(T) * ffn);
+        timed("swiglu", [&] { cpu_ops::swiglu(s.gate.data(), s.up.data(), uint64_t(T) * ffn); });
         prepare_input(s.gate, ffn);
         linear(l, rt::Linear::Down, s.gate, s.tmp);
         add_residual(s.tmp);
@@ -112,17 +138,19 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
 
     // The output head, for the asked rows only.
     if (!logit_rows.empty()) {
-        const uint32_t n = static_cast<uint32_t>(logit_rows.size());
-        for (uint32_t i = 0; i < n; ++i)
-            cpu_ops::rmsnorm_rows(s.x.data() + uint64_t(logit_rows[i]) * dim, output_norm_,
-                                  d.rms_eps, 1, s.h.data() + uint64_t(i) * dim);
-        if (sliced_head_) {
-            cpu::quantize_activations(s.h.data(), n, dim, s.qa);
-            std::vector<uint8_t> fours(n, quant::kSlices);
-            cpu::sliced_matmul(*sliced_head_, s.qa, fours, logits, *pool_);
-        } else {
-            cpu::dense_matmul(*head_, s.h.data(), n, logits, *pool_);
-        }
+        timed("head", [&] {
+            const uint32_t n = static_cast<uint32_t>(logit_rows.size());
+            for (uint32_t i = 0; i < n; ++i)
+                cpu_ops::rmsnorm_rows(s.x.data() + uint64_t(logit_rows[i]) * dim, output_norm_,
+                                      d.rms_eps, 1, s.h.data() + uint64_t(i) * dim);
+            if (sliced_head_) {
+                cpu::quantize_activations(s.h.data(), n, dim, s.qa);
+                std::vector<uint8_t> depths(n, head_depth_);
+                cpu::sliced_matmul(*sliced_head_, s.qa, depths, logits, *pool_);
+            } else {
+                cpu::dense_matmul(*head_, s.h.data(), n, logits, *pool_);
+            }
+        });
     }
     if (used) {
         if (routed)

@@ -4,10 +4,17 @@
 
 #include <thread>
 
+#include "core/error.hpp"
 #include "runtime/cpu_forward.hpp"
 #include "vulkan/context.hpp"
 
 namespace mq::rt {
+
+uint32_t check_head_depth(uint32_t depth) {
+    if (depth < 1 || depth > quant::kSlices)
+        fail("the output head is read at depth 1..{}, not {}", quant::kSlices, depth);
+    return depth;
+}
 
 std::string ComputeDevice::name() const {
     if (vulkan) return vulkan->info().name;

@@ -191,6 +191,7 @@ std::vector<ModelBenchRow> bench_model(const ComputeDevice& device, ModelWeights
     ForwardOptions sliced = fo;
     sliced.dense_format = o.sliced_dense_format;
     sliced.head_8bit = o.sliced_head_8bit;
+    sliced.head_depth = o.sliced_head_depth;
     auto fwd = make_forward(device, weights, sliced);
     for (uint32_t depth = 1; depth <= 4; ++depth) {
         say(fmt::format("depth {}: running", depth));

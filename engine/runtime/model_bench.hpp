@@ -30,6 +30,7 @@ struct ModelBenchOptions {
     // else dense in sliced_dense_format. A 1B model's 128k-token head in fp32 would be most of a
     // depth-1 token's bytes, and even in fp16 it is two thirds of them.
     bool sliced_head_8bit = true;
+    uint8_t sliced_head_depth = 4;  // that head read at 8 bits, or 6 (3) or 4 (2)
     kernels::WeightFormat sliced_dense_format = kernels::WeightFormat::F16;
     std::function<void(const std::string&)> progress;
     // The slow CPU phases (slicing a 1B model takes minutes): work done so far of the total.

@@ -33,6 +33,7 @@ ModelSession::ModelSession(const ComputeDevice& device, const std::filesystem::p
     fo.max_batch = options.batch;
     fo.dense_format = options.dense_format;
     fo.head_8bit = options.head_8bit;
+    fo.head_depth = options.head_depth;
     fo.progress = options.progress;
     forward_ = make_forward(device, source, fo);
 }

@@ -21,7 +21,8 @@ struct SessionOptions {
     uint32_t batch = 32;   // prefill tokens per submission
     // Storage of unquantized linears and the output head on the GPU (fp16 halves their bytes).
     kernels::WeightFormat dense_format = kernels::WeightFormat::F32;
-    bool head_8bit = false;  // the output head as 8-bit MoBiSlice planes (ForwardOptions)
+    bool head_8bit = false;  // the output head as MoBiSlice planes (ForwardOptions)
+    uint8_t head_depth = 4;  // read at this depth (4: 8 bits, 2: 4 bits)
     // A plain model runs unquantized unless this asks for MoBiSlice; then every linear is sliced
     // at load, a block of rows at a time on every core as it is uploaded (the calibrated
     // checkpoints of `mobiquant quantize` come sliced already).

@@ -102,9 +102,10 @@ VulkanForward::VulkanForward(vk::Context& ctx, const WeightSource& src, ForwardO
             },
             block);
         uploaded_bytes_ += sliced_output_->buffer.size();
-        std::vector<uint32_t> fours(max_batch_, quant::kSlices);
-        head_depths_ = vk::Buffer(ctx, fours.size() * 4);
-        head_depths_.upload(fours.data(), fours.size() * 4);
+        head_depth_ = check_head_depth(options.head_depth);
+        std::vector<uint32_t> depths(max_batch_, head_depth_);
+        head_depths_ = vk::Buffer(ctx, depths.size() * 4);
+        head_depths_.upload(depths.data(), depths.size() * 4);
     } else if (!d.tied_output || dense_format != kernels::WeightFormat::F32) {
         // A tied head in another format gets its own copy in that format.
         say("uploading the output head");
@@ -205,7 +206,7 @@ VulkanForward::~VulkanForward() {
 }
 
 uint64_t VulkanForward::weight_bytes_per_token(uint32_t depth) const {
-    uint64_t bytes = sliced_output_ ? sliced_output_->bytes_read(quant::kSlices)
+    uint64_t bytes = sliced_output_ ? sliced_output_->bytes_read(head_depth_)
                                     : (output_ ? output_ : embedding_)->bytes_read();
     for (const Layer& L : layers_)
         for (const Linear& lin : L.linear)

@@ -33,10 +33,16 @@ struct ForwardOptions {
     // ModelWeights::slice_head. A 1B model's 128k-token head is most of what a token reads at
     // low depth.
     bool head_8bit = false;
+    // The depth the sliced head is read at: 4 (8 bits, the default), 3 (6 bits) or 2 (4 bits,
+    // llama.cpp's Q4_0 files' head).
+    uint8_t head_depth = quant::kSlices;
     // Called during the upload with what is being done ("uploading layer 3 of 16, 1.2 GiB,
     // 4 s left"), for a status line.
     std::function<void(const std::string&)> progress;
 };
+
+// The sliced head's depth, checked (1..4).
+uint32_t check_head_depth(uint32_t depth);
 
 class VulkanForward : public ForwardBackend {
   public:
@@ -121,7 +127,8 @@ class VulkanForward : public ForwardBackend {
     std::vector<Layer> layers_;
     std::unique_ptr<kernels::GpuDenseMatrix> embedding_, output_;
     std::unique_ptr<kernels::GpuSlicedMatrix> sliced_output_;  // head_8bit
-    vk::Buffer head_depths_;  // max_batch entries of 4: the depth sliced_output_ is read at
+    vk::Buffer head_depths_;  // max_batch entries of the depth sliced_output_ is read at
+    uint32_t head_depth_ = quant::kSlices;
     vk::Buffer output_norm_, inv_freq_;
     // Activations for max_batch tokens, rows padded to a multiple of 128 floats.
     vk::Buffer x_, h_, q_, k_, v_, att_, tmp_, gate_, up_;
