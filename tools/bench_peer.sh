@@ -6,12 +6,14 @@
 # kept in the work folder (about 2.5 GB each for the 1B shape; --clean deletes them at the end).
 #
 # usage: tools/bench_peer.sh [--shape llama-3.2-1b] [--prompt 64] [--decode 32] [--threads 2]
-#                            [--work /tmp/mobiquant-peer] [--types "q4_0 q8_0 f16"] [--clean]
+#                            [--repeat 3] [--work /tmp/mobiquant-peer] [--types "q4_0 q8_0 f16"]
+#                            [--clean]
+# Every figure is the fastest of --repeat runs (a shared machine's load comes and goes).
 # Environment: MOBIQUANT (default build/bin/mobiquant). Network: only the first npm install.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mq=${MOBIQUANT:-$root/build/bin/mobiquant}
-shape=llama-3.2-1b prompt=64 decode=32 threads=2 work=/tmp/mobiquant-peer
+shape=llama-3.2-1b prompt=64 decode=32 threads=2 repeat=3 work=/tmp/mobiquant-peer
 types="q4_0 q8_0 f16" clean=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -19,6 +21,7 @@ while [ $# -gt 0 ]; do
     --prompt) prompt=$2; shift 2 ;;
     --decode) decode=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --types) types=$2; shift 2 ;;
     --clean) clean=1; shift ;;
@@ -46,7 +49,7 @@ json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
 declare -A peer_prefill peer_decode
 for t in $types; do
     echo "llama.cpp $t: running..." >&2
-    out=$(node "$peer/bench_llama.mjs" "$work/$shape-$t.gguf" "$prompt" "$decode" "$threads")
+    out=$(node "$peer/bench_llama.mjs" "$work/$shape-$t.gguf" "$prompt" "$decode" "$threads" "$repeat")
     peer_prefill[$t]=$(echo "$out" | json_field prefill_tps)
     peer_decode[$t]=$(echo "$out" | json_field decode_tps)
 done
@@ -56,7 +59,7 @@ for head in 8bit 4bit; do
     echo "mobiquant --device cpu --head $head: slicing the q4_0 file and running..." >&2
     /usr/bin/time -v -o "$work/time-$head.txt" "$mq" bench --device cpu --threads "$threads" \
         -m "$work/$shape-q4_0.gguf" --depths-only --head $head --prefill "$prompt" \
-        --decode "$decode" --json > "$work/mobiquant-$head.json"
+        --decode "$decode" --repeat "$repeat" --json > "$work/mobiquant-$head.json"
 done
 rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time-8bit.txt")
 
@@ -70,7 +73,8 @@ const peer = Object.fromEntries(peerArg.trim().split(" ").map((s) => {
     const [t, p, d] = s.split("=");
     return [t, {prefill: +p, decode: +d}];
 }));
-console.log(`${shape}, prompt ${prompt} tokens, decode ${decode} tokens, ${threads} threads`);
+console.log(`${shape}, prompt ${prompt} tokens, decode ${decode} tokens, ${threads} threads, ` +
+            "fastest of the repeats");
 console.log(`mobiquant: ${m.device}, memory read ${m.stream_read_gbs.toFixed(1)} GB/s, ` +
             `peak RSS ${(rssKb / 1048576).toFixed(2)} GiB (bench process, 8-bit head)\n`);
 const row = (a, b, c, d, e) => console.log(a.padEnd(28) + b.padStart(13) + c.padStart(12) +

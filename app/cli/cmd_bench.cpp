@@ -24,7 +24,7 @@ namespace {
 struct Options {
     mq::cli::ModelOptions model;
     std::string synthetic;
-    uint32_t prefill = 64, decode = 16;
+    uint32_t prefill = 64, decode = 16, repeat = 1;
     bool json = false;
     bool depths_only = false;
 };
@@ -57,6 +57,7 @@ int run(const Options& o) {
     mq::rt::ModelBenchOptions bo;
     bo.prefill_tokens = o.prefill;
     bo.decode_tokens = o.decode;
+    bo.repeats = o.repeat;
     bo.include_f32 = bo.include_f16 = !o.depths_only;
     bo.sliced_dense_format =
         o.model.weights == "f32" ? mq::kernels::WeightFormat::F32 : mq::kernels::WeightFormat::F16;
@@ -135,6 +136,10 @@ mq::cli::Registration reg{
             ->capture_default_str();
         cmd.add_option("--decode", o->decode, "Generated tokens")
             ->check(CLI::Range(1u, 2000u))
+            ->capture_default_str();
+        cmd.add_option("--repeat", o->repeat,
+                       "Runs of each row's prefill and decode; the fastest is printed")
+            ->check(CLI::Range(1u, 100u))
             ->capture_default_str();
         cmd.add_flag("--depths-only", o->depths_only,
                      "Skip the unquantized f32 and f16 rows (on a 1B shape they take minutes)");

@@ -128,10 +128,11 @@ void EngineWorker::load(const std::filesystem::path& path) {
         stats_ = LiveStats{};
         phase_ = Phase::Ready;
         status_ = "ready";
-        std::fprintf(stderr, "gui: model ready: %s (%s, %u layers, chat template %s, %s)\n",
+        std::fprintf(stderr, "gui: model ready: %s (%s, %u layers, chat template %s, %s) on %s\n",
                      info_.name.c_str(), info_.arch.c_str(), info_.n_layers,
                      info_.template_family.c_str(),
-                     info_.mobiquant_checkpoint ? "MoBiQuant checkpoint" : "plain model");
+                     info_.mobiquant_checkpoint ? "MoBiQuant checkpoint" : "plain model",
+                     info_.device.c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "gui: model failed: %s\n", e.what());
         std::lock_guard lk(mutex_);

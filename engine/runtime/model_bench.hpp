@@ -24,6 +24,9 @@ struct ModelBenchRow {
 struct ModelBenchOptions {
     uint32_t prefill_tokens = 64;
     uint32_t decode_tokens = 16;
+    // Each row's prefill and decode are run this many times and the fastest kept: on a shared
+    // machine the others' load comes and goes within a run.
+    uint32_t repeats = 1;
     bool include_f32 = true;
     bool include_f16 = true;  // unquantized weights stored as fp16
     // The depth rows' output head: 8-bit MoBiSlice planes by default (ForwardOptions::head_8bit),

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The desktop app under Xvfb on lavapipe, driven by a --script of UI actions.
-# usage: run_gui_test.sh MOBIQUANT WRITE_MODEL chat|missing|nodisplay|quality|quantize WORKDIR
+# usage: run_gui_test.sh MOBIQUANT WRITE_MODEL chat|chat_cpu|missing|nodisplay|quality|quantize WORKDIR
 set -uo pipefail
 mq=$1 writer=$2 mode=$3 work=$4
 source "$(dirname "$0")/../support/program_test_env.sh"
 mkdir -p "$work/shots"
 
+device=llvmpipe  # where the models run (chat_cpu: the CPU backend; the window draws on llvmpipe)
+[ "$mode" = chat_cpu ] && device=cpu
 run_app() {  # run_app ARGS...: the app in a fresh 1280x800 X server; stderr to $work/stderr.txt
-    timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$mq" gui --device llvmpipe \
+    timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$mq" gui --device $device \
         --screenshot-dir "$work/shots" "$@" 2> >(tee "$work/stderr.txt" >&2)
 }
 
@@ -40,7 +42,7 @@ missing)
     n=$(colours "$work/shots/missing.png") || die "no screenshot"
     [ "$n" -gt 12 ] || die "screenshot has only $n colours"
     ;;
-chat)
+chat | chat_cpu)
     model=$("$writer" "$work") || die "could not write the test model"
     cat > "$work/script.txt" <<'SCRIPT'
 timeout 45
@@ -83,6 +85,8 @@ SCRIPT
         echo "screenshot $s: $n colours"
         [ "$n" -gt 12 ] || die "screenshot $s looks blank ($n colours)"
     done
+    want=llvmpipe && [ "$mode" = chat_cpu ] && want="on CPU"
+    grep "model ready" "$work/stderr.txt" | grep -q "$want" || die "the model did not run on $device"
     ;;
 quality)
     # A quality table written by hand beside the test model (what `mobiquant eval --save` writes):
