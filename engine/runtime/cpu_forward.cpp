@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "runtime/cpu_forward_step.hpp"
+#include "runtime/forward_memory.hpp"
 #include "runtime/router.hpp"
 
 namespace mq::rt {
@@ -62,6 +63,17 @@ CpuForward::CpuForward(const WeightSource& src, ForwardOptions options, unsigned
         d.n_heads % d.n_kv_heads != 0)
         fail("model {} has an inconsistent description ({} heads, {} kv heads)", d.name, d.n_heads,
              d.n_kv_heads);
+    // A model that cannot fit the available RAM is refused before anything is read (the
+    // forward holds what VulkanForward uploads, in about the same formats).
+    const uint32_t router_hidden =
+        sliced_ && src.routers() ? src.routers()->routers.at(0).hidden : 0;
+    const ForwardShape shape{sliced_,           context_,     max_batch_, options.dense_format,
+                             options.head_8bit, router_hidden};
+    check_fits(estimate_forward_memory(d, shape),
+               {.device = "the CPU backend",
+                .host_memory = true,
+                .host_available = host_available_bytes()},
+               d.name.empty() ? "the model" : d.name);
     pool_ = std::make_unique<cpu::ThreadPool>(threads);
     auto say = [&](const std::string& s) {
         if (options.progress) options.progress(s);

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "forward_test_models.hpp"
 #include "runtime/cpu_forward.hpp"
+#include "runtime/model_bench.hpp"
 #include "runtime/model_session.hpp"
 #include "runtime/perplexity.hpp"
 #include "runtime/policy_forward.hpp"
@@ -159,6 +160,14 @@ TEST_CASE("a sliced CPU head at 8 bits is close to the dense head, at 4 bits fur
     CHECK(err[2] > 2 * err[4]);
     CHECK_THROWS_WITH_AS(rt::CpuForward(w, {.head_8bit = true, .head_depth = 5}, kThreads),
                          doctest::Contains("depth"), mq::Error);
+}
+
+TEST_CASE("the CPU forward refuses a model larger than the available memory before reading it") {
+    rt::ModelWeights w;  // no tensors: the check comes before any is read
+    w.desc = *rt::synthetic_desc("llama-3-8b");
+    w.desc.n_layers = 4096;  // far past any machine's RAM in fp32
+    CHECK_THROWS_WITH_AS(rt::CpuForward(w, {.max_context = 64}, kThreads),
+                         doctest::Contains("out of memory"), mq::Error);
 }
 
 TEST_CASE("the CPU forward refuses a prompt past the context, a bad token id and bad depths") {
