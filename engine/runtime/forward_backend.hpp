@@ -34,7 +34,9 @@ class ForwardBackend {
     // positions (apart from forward()'s cache). Token i goes to position positions[i] of slot
     // slots[i]; depths per token, or, when thresholds is not empty, the routers choose with
     // token i's own row of thresholds (thresholds[i * n + k], n = layers * 7). A token's result
-    // does not depend on the other tokens of the step. Returns the logits of the tokens listed in
+    // does not depend on the other tokens of the step (VulkanForward: bit for bit; CpuForward:
+    // up to fp32 summation order, its products' kernels tile one token and many differently:
+    // 2e-7 of the largest logit measured). Returns the logits of the tokens listed in
     // logit_rows; the depths every token used are appended to *used when given. At most
     // max_batch() tokens per step.
     virtual void reserve_slots(uint32_t slots, uint32_t slot_context) = 0;
