@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command-line tools on the shipped checkpoint, as a person runs them (lavapipe, validation on).
-# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|cpu|bad_input|bench_cpu WORKDIR
+# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|cpu|hard_model|bad_input|bench_cpu WORKDIR
 set -uo pipefail
 mq=$1 src=$2 mode=$3 work=$4
 source "$(dirname "$0")/../support/program_test_env.sh"
@@ -75,7 +75,21 @@ cpu)
         die "the CPU backend's perplexity is not the Vulkan forward's"
     expect_error "no Vulkan device matches" "$mq" generate --device no-such-device -n 1
     ;;
+hard_model)
+    # assets/hard-model.gguf is what `outliers` makes of the bundled model with its defaults, and
+    # scores the held-out text as the bundled model does (the transform keeps the function).
+    "$mq" outliers -m "$fp" -o "$work/hard.gguf" > /dev/null 2>&1 || die "outliers failed"
+    cmp -s "$work/hard.gguf" "$src/assets/hard-model.gguf" ||
+        die "outliers with its defaults does not reproduce assets/hard-model.gguf"
+    ppl() { "$mq" perplexity -m "$1" -t "$text" --max-tokens 256 --json 2> /dev/null | json_number ppl; }
+    p_fp=$(ppl "$fp") p_hard=$(ppl "$work/hard.gguf")
+    echo "perplexity on 256 held-out tokens: bundled model $p_fp, with outliers $p_hard"
+    awk -v a="$p_fp" -v b="$p_hard" 'BEGIN { d = a - b; exit !(a > 1 && d * d < (1e-5 * a) ^ 2) }' ||
+        die "the outlier transform changed the model's perplexity"
+    ;;
 bad_input)
+    expect_error "checkpoint" "$mq" outliers -m "$ckpt" -o "$work/h.gguf"
+    [ -e "$work/h.gguf" ] && die "a failed outliers run left its output file"
     expect_error "not a GGUF file" "$mq" perplexity -t "$text" --max-tokens 16 --kl-from "$text"
     expect_error "is not a token id" "$mq" logits --ids "1 two 3" -o "$work/l.bin"
     [ -e "$work/l.bin" ] && die "a failed logits run left its output file"
