@@ -62,6 +62,16 @@ mq::cli::Registration reg{
         cmd.add_option("--clip-steps", o->clip_steps, "Clip ratios tried per group (0 = min/max)")
             ->check(CLI::Range(0u, 64u))
             ->capture_default_str();
+        cmd.add_option("--expand-steps", o->expand_steps,
+                       "Widened ranges (up to 4/3 of min/max) tried per group besides the "
+                       "clipped ones")
+            ->check(CLI::Range(0u, 16u))
+            ->capture_default_str();
+        cmd.add_option("--depth-weights", o->depth_weights,
+                       "Weight of the 2/4/6/8-bit errors (each scaled to count equally) in the "
+                       "base scale search")
+            ->expected(4)
+            ->capture_default_str();
         cmd.add_option("--router-hidden", o->router_hidden, "Hidden units of each router MLP")
             ->check(CLI::Range(1u, 64u))
             ->capture_default_str();

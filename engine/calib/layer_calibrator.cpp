@@ -30,8 +30,7 @@ Rows LayerCalibrator::calibrate_linear(uint32_t l, Linear j, const Rows& x) {
     rt::LinearWeights& lin = w_.layers[l][j];
     // Base scale: clipping search weighted by E[x^2] of this linear's actual inputs.
     std::vector<float> importance = mean_squares(x);
-    quant::SliceOptions so;
-    so.clip_steps = options_.clip_steps;
+    quant::SliceOptions so = options_.slicing;
     so.channel_importance = importance;
     lin.sliced = quant::slice_matrix(lin.dense, lin.rows, lin.cols, so);
     auto decoded = decode_all_depths(*lin.sliced);

@@ -18,7 +18,8 @@
 namespace mq::calib {
 
 struct LayerCalibration {
-    uint32_t clip_steps = 8;
+    // The base scale/zero search (its channel_importance is filled per linear).
+    quant::SliceOptions slicing;
     // Weight o/down output errors per token by 1 / (residual RMS)^2 in the router targets
     // (calib/linear_sensitivity.hpp, residual_error_weights).
     bool residual_weights = false;  // as QuantizeOptions::residual_weights

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 
@@ -33,6 +34,11 @@ struct CheckedInputs {
 };
 
 CheckedInputs checked_inputs(const QuantizeOptions& o) {
+    if (o.depth_weights.size() != quant::kSlices)
+        fail("--depth-weights needs {} values, got {}", quant::kSlices, o.depth_weights.size());
+    for (float v : o.depth_weights)
+        if (!(v >= 0) || !std::isfinite(v))
+            fail("--depth-weights must be finite and >= 0, got {}", v);
     fs::path dir = o.out.has_parent_path() ? o.out.parent_path() : fs::path(".");
     if (o.out.empty()) fail("no output path given");
     if (!fs::is_directory(dir))
@@ -93,7 +99,9 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     const uint32_t sequences = calib.sequences, seq_len = calib.seq_len;
 
     LayerCalibration lc;
-    lc.clip_steps = o.clip_steps;
+    lc.slicing.clip_steps = o.clip_steps;
+    lc.slicing.expand_steps = o.expand_steps;
+    std::copy(o.depth_weights.begin(), o.depth_weights.end(), lc.slicing.depth_weights.begin());
     lc.residual_weights = o.residual_weights;
     lc.router.hidden = o.router_hidden;
     lc.router.epochs = o.router_epochs;
@@ -202,13 +210,16 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
             : std::string("each linear meeting the target on its own");
     std::string note = fmt::format(
         "MoBiSlice 4x2 bits, group 128, layer by layer on {} sequences x {} tokens of {} "
-        "(earlier layers quantized, random depths); base scale/zero by a {}-step clipping search "
-        "weighting each depth equally and each input channel by E[x^2]; routers {}-hidden MLPs "
+        "(earlier layers quantized, random depths); base scale/zero by a search over {} clipped "
+        "and {} widened ranges, "
+        "{}, each input channel weighted by E[x^2]; routers {}-hidden MLPs "
         "regressing log output-error gains{} ({} epochs, mean R^2 {:.2f}); budget table 2.0-8.0 "
         "bits in steps of 0.05, {}",
-        sequences, seq_len, o.calibration_name, o.clip_steps, o.router_hidden,
-        o.residual_weights ? " (o/down errors per token / residual RMS^2)" : "", o.router_epochs,
-        r2, allocation);
+        sequences, seq_len, o.calibration_name, o.clip_steps, o.expand_steps,
+        fmt::format("depth k's error weighted {}/{}/{}/{} x 16^(k-1)", o.depth_weights[0],
+                    o.depth_weights[1], o.depth_weights[2], o.depth_weights[3]),
+        o.router_hidden, o.residual_weights ? " (o/down errors per token / residual RMS^2)" : "",
+        o.router_epochs, r2, allocation);
     clock.report("writing the checkpoint", 1 - write_share);
     rt::save_checkpoint(
         w, slices, model, o.out, note, o.model.filename().string(), [&](double fraction) {

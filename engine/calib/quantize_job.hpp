@@ -1,10 +1,10 @@
 #pragma once
-// The `quantize` job (docs/design.md section 2): a plain model (GGUF file or Hugging Face directory)
-// and a calibration text in, one MoBiQuant checkpoint out. Streams: one layer's weights in memory
-// at a time, the finished slices in a temporary file until the checkpoint is written. Layer by
-// layer on activations captured from the partly quantized model: activation-weighted base scales,
-// the residual slices, one router MLP per routed linear, and the table of per-linear thresholds
-// over target budgets.
+// The `quantize` job (docs/design.md section 2): a plain model (GGUF file or Hugging Face
+// directory) and a calibration text in, one MoBiQuant checkpoint out. Streams: one layer's weights
+// in memory at a time, the finished slices in a temporary file until the checkpoint is written.
+// Layer by layer on activations captured from the partly quantized model: activation-weighted base
+// scales, the residual slices, one router MLP per routed linear, and the table of per-linear
+// thresholds over target budgets.
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -23,8 +23,11 @@ struct QuantizeOptions {
     uint32_t tokens = 2048;        // calibration tokens in all
     uint32_t window = 256;         // tokens per calibration sequence (BOS first)
     uint32_t clip_steps = 8;       // clip ratios tried per group (0 = min/max)
-    uint32_t router_hidden = 16;   // hidden units of each router MLP
-    uint32_t router_epochs = 60;   // passes over the calibration tokens per router
+    uint32_t expand_steps = 2;     // widened ranges tried per group (quant::SliceOptions)
+    // Extra weight of each depth's error in the base scale search (quant::SliceOptions).
+    std::vector<float> depth_weights = {32, 32, 1, 1};
+    uint32_t router_hidden = 16;  // hidden units of each router MLP
+    uint32_t router_epochs = 60;  // passes over the calibration tokens per router
     uint32_t seed = 1;
     // Budget table: one global threshold on sensitivity-adjusted scores (calib/
     // linear_sensitivity.hpp) rather than every linear meeting the target on its own. On by

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "core/error.hpp"
 #include "core/half.hpp"
@@ -54,19 +55,35 @@ double quantize_group(const float* w, const float* importance, uint32_t n, const
     return err;
 }
 
-// quantize_group's error for ranking the clipping search's candidates, in float and without
+// A candidate's importance-weighted squared error at each depth, depth k times 16^(k-1).
+struct SearchError {
+    float depth[kSlices] = {};
+};
+
+// Sum of n values in eight partial sums, so the compiler vectorizes it.
+float lane_sum(const float* v, uint32_t n) {
+    float acc[8] = {};
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (uint32_t j = 0; j < 8; ++j) acc[j] += v[i + j];
+    for (; i < n; ++i) acc[0] += v[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// quantize_group's errors for ranking the clipping search's candidates, in float and without
 // divisions or floor calls (multiplication by the reciprocal step, truncation of the clamped
 // value), so that the compiler vectorizes it: the search costs most of the slicing. It can only
 // differ where a value sits within rounding of a step boundary; the chosen candidate is then
 // quantized by quantize_group itself.
-float search_error(const float* w, const float* importance, uint32_t n, const GroupParams& p) {
+SearchError search_error(const float* w, const float* importance, uint32_t n,
+                         const GroupParams& p) {
     static const std::array<float, kGroupSize> ones = [] {
         std::array<float, kGroupSize> a;
         a.fill(1.0f);
         return a;
     }();
     const float* imp = importance ? importance : ones.data();  // no branch in the loop
-    float err[kGroupSize];
+    float err[kSlices][kGroupSize];
     const float s1 = p.s1, inv1 = 1.0f / p.s1, z1 = p.z1;
     // Code in 0..3 of v (already offset): clamp, then truncation = floor for v >= 0.
     auto code = [](float v) {
@@ -79,21 +96,45 @@ float search_error(const float* w, const float* importance, uint32_t n, const Gr
     for (uint32_t i = 0; i < n; ++i) {  // the depths unrolled: one straight line per value
         const float x = w[i];
         float r = x - s1 * (code(x * inv1 + z1) - z1 + 0.5f);
-        float e2 = r * r;
+        err[0][i] = imp[i] * r * r;
         r -= s2 * (code(r * i2 + 2.0f) - 1.5f);
-        e2 += 16.0f * r * r;
+        err[1][i] = imp[i] * 16.0f * r * r;
         r -= s3 * (code(r * i3 + 2.0f) - 1.5f);
-        e2 += 256.0f * r * r;
+        err[2][i] = imp[i] * 256.0f * r * r;
         r -= s4 * (code(r * i4 + 2.0f) - 1.5f);
-        e2 += 4096.0f * r * r;
-        err[i] = imp[i] * e2;
+        err[3][i] = imp[i] * 4096.0f * r * r;
     }
-    float acc[8] = {};
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (uint32_t j = 0; j < 8; ++j) acc[j] += err[i + j];
-    for (; i < n; ++i) acc[0] += err[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    SearchError out;
+    for (uint32_t k = 0; k < kSlices; ++k) out.depth[k] = lane_sum(err[k], n);
+    return out;
+}
+
+// The group's base scale and zero: min/max, clipped and widened ranges ranked by the
+// depth-weighted error (SliceOptions::depth_weights).
+GroupParams search_params(const float* w, const float* imp, uint32_t n, const SliceOptions& o) {
+    auto [mn_it, mx_it] = std::minmax_element(w, w + n);
+    const float mn = *mn_it, mx = *mx_it;
+    GroupParams best = make_params(mn, mx);
+    if (o.clip_steps == 0) return best;
+    float best_score = std::numeric_limits<float>::max();
+    auto consider = [&](const GroupParams& p) {  // first of equals wins: min/max before the rest
+        const SearchError e = search_error(w, imp, n, p);
+        const float s = (o.depth_weights[0] * e.depth[0] + o.depth_weights[1] * e.depth[1]) +
+                        (o.depth_weights[2] * e.depth[2] + o.depth_weights[3] * e.depth[3]);
+        if (s < best_score) best_score = s, best = p;
+    };
+    consider(best);
+    for (uint32_t step = 1; step <= o.clip_steps; ++step) {
+        const float a = 1.0f - (1.0f - o.min_clip) * step / o.clip_steps;
+        consider(make_params(a * mn, a * mx));
+    }
+    const float mid = 0.5f * (mn + mx);
+    for (uint32_t step = 1; step <= o.expand_steps; ++step) {
+        const float half =
+            0.5f * (mx - mn) * (1.0f + (o.max_expand - 1.0f) * step / o.expand_steps);
+        consider(make_params(mid - half, mid + half));
+    }
+    return best;
 }
 
 }  // namespace
@@ -124,15 +165,7 @@ SlicedMatrix slice_matrix(std::span<const float> weights, uint32_t rows, uint32_
                     const float* imp = options.channel_importance.empty()
                                            ? nullptr
                                            : options.channel_importance.data() + c0;
-                    auto [mn, mx] = std::minmax_element(w, w + n);
-                    GroupParams best = make_params(*mn, *mx);
-                    float best_err = options.clip_steps ? search_error(w, imp, n, best) : 0.0f;
-                    for (uint32_t step = 1; step <= options.clip_steps; ++step) {
-                        float a = 1.0f - (1.0f - options.min_clip) * step / options.clip_steps;
-                        GroupParams p = make_params(a * *mn, a * *mx);
-                        float err = search_error(w, imp, n, p);
-                        if (err < best_err) best_err = err, best = p;
-                    }
+                    const GroupParams best = search_params(w, imp, n, options);
                     std::fill(&codes[0][0], &codes[0][0] + sizeof(codes), uint8_t{0});
                     quantize_group(w, imp, n, best, codes);
                     m.scale_zero[r * groups + g] =

@@ -11,6 +11,7 @@
 //
 // s1 and z1 are stored as fp16 per row and group of 128 along K, and the codes are computed
 // with those rounded values, so the GPU and the CPU reconstruct exactly the same weights.
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -26,10 +27,25 @@ constexpr uint32_t kWordsPerGroup = kGroupSize / kCodesPerWord;  // 8
 struct SliceOptions {
     // E[x_i^2] per input channel (size K) to weight the clipping search; empty = uniform.
     std::span<const float> channel_importance;
-    // Clip ratios tried per group: 1.0 down to min_clip in clip_steps steps (0 = min/max only).
+    // Clip ratios tried per group: 1.0 down to min_clip in clip_steps steps (0 = min/max only,
+    // no search at all).
     uint32_t clip_steps = 8;
     float min_clip = 0.6f;
     uint32_t threads = 0;  // 0 = hardware concurrency
+    // Widened ranges tried besides the clipped ones: 1 + (max_expand - 1) s / expand_steps times
+    // the min/max range, about its middle, for s = 1..expand_steps. At 4/3 the base slice's four
+    // reconstruction points are round-to-nearest's on the unclipped range (the floor grid puts
+    // its points at the cells' centres, 1/8 of the range inside the ends), so depth 1 can
+    // match a dedicated 2-bit quantizer on groups whose extreme weights matter, without the
+    // clipping that deeper depths cannot undo (each residual slice spans exactly one cell).
+    uint32_t expand_steps = 2;
+    float max_expand = 4.0f / 3.0f;
+    // The search ranks candidates by sum_k depth_weights[k-1] 16^(k-1) err_k, err_k the
+    // importance-weighted squared error at depth k: 16^(k-1) makes each precision count equally
+    // (with plain sums the coarse depths dominate and clip the outliers that 8 bits needs), and
+    // the extra weights favour 2 and 4 bits, which a bit-specific quantizer beats most where a
+    // few input channels dominate the error (docs/results.md, "2-bit parity").
+    std::array<float, kSlices> depth_weights = {32, 32, 1, 1};
 };
 
 struct SlicedMatrix {

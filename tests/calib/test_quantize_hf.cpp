@@ -129,13 +129,19 @@ TEST_CASE("quantize a Hugging Face directory (sharded F16 safetensors) directly"
         const auto& lin = wh.layers[1][j];
         const std::vector<float> reordered = rope_rows_neox_to_normal(lin.dense, lin.cols, heads);
         const std::vector<float> got = wc.layers[1][j].sliced->dequantize(4);
+        // RMS differences: the scale search may clip a few weights for the sake of 2 bits, so
+        // the largest 8-bit error is not a step's size, but the typical one is.
         double to_reordered = 0, to_own = 0;
         for (size_t i = 0; i < got.size(); ++i) {
-            to_reordered = std::max(to_reordered, double(std::abs(got[i] - reordered[i])));
-            to_own = std::max(to_own, double(std::abs(got[i] - lin.dense[i])));
+            to_reordered += double(got[i] - reordered[i]) * (got[i] - reordered[i]);
+            to_own += double(got[i] - lin.dense[i]) * (got[i] - lin.dense[i]);
         }
-        CHECK(to_reordered < 0.02);  // 8-bit steps of weights up to ~0.5
-        CHECK(to_own > 0.2);
+        to_reordered = std::sqrt(to_reordered / got.size());
+        to_own = std::sqrt(to_own / got.size());
+        MESSAGE("8-bit q/k: RMS difference to the reordered rows "
+                << to_reordered << ", to the directory's own " << to_own);
+        CHECK(to_reordered < 0.005);  // measured 0.003 (8-bit steps of weights up to ~0.5)
+        CHECK(to_own > 0.2);          // measured 0.47
     }
 
     // Same function: the checkpoint at 8 bits (depth 4) follows the directory's dense model at

@@ -80,6 +80,14 @@ TEST_CASE("quantize refuses bad input before any long work") {
         CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains("requested"),
                              mq::Error);
     }
+    SUBCASE("depth weights that are not four finite non-negative numbers") {
+        auto o = options_for(m, m.dir / "weights.gguf");
+        o.depth_weights = {1, 1, 1};
+        CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains("4 values"),
+                             mq::Error);
+        o.depth_weights = {1, -1, 1, 1};
+        CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains(">= 0"), mq::Error);
+    }
     SUBCASE("an output directory that does not exist") {
         auto o = options_for(m, m.dir / "no" / "such" / "dir" / "out.gguf");
         CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains("not a directory"),
