@@ -1,6 +1,6 @@
 // mobiquant eval: the quality table of a MoBiQuant checkpoint on held-out text (docs/design.md
 // section 6): full precision, uniform depths, bit-specific baselines, routed budgets and the
-// random / mixed-depth controls at the routed bits.
+// same-allocation-random-tokens / mixed-depth controls at the routed bits.
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -47,7 +47,7 @@ struct Measure {
 // minus each control +- the paired standard error.
 void print_comparison(const mq::eval::QualityTable& t, const Measure& m) {
     fmt::print(
-        "\n{}\nbudget   bits    routed    random       mix  best?   routed-random      "
+        "\n{}\nbudget   bits    routed same-alloc      mix  best?  routed-same-alloc  "
         "routed-mix\n",
         m.name);
     for (size_t i = 0; i < t.routed.size(); ++i) {
@@ -79,6 +79,12 @@ void print_table(const mq::eval::QualityTable& t) {
                     kl_cell(has_rtn ? t.bit_specific[i].kl : -1).c_str());
     }
     using P = mq::eval::QualityPoint;
+    if (!t.routed.empty())
+        std::printf(
+            "\nControls at the routed bits: same-alloc = the same allocation, random tokens (each "
+            "linear's\ndepth drawn per token from the distribution the routers gave it: what "
+            "per-token routing\nadds is routed minus it); mix = the two neighbouring uniform "
+            "depths mixed per token.\n");
     print_comparison(t, {"perplexity", &P::ppl, &P::se_vs_routed, 1.0, 3});
     if (!t.routed.empty() && t.routed[0].kl >= 0)
         print_comparison(t, {"KL, millinats per token", &P::kl, &P::kl_se_vs_routed, 1e3, 4});

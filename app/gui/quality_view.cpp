@@ -106,7 +106,7 @@ void draw_numbers(const eval::QualityTable& t, bool kl) {
         ImGui::TableSetupColumn("budget");
         ImGui::TableSetupColumn("bits");
         ImGui::TableSetupColumn("routed");
-        ImGui::TableSetupColumn("random");
+        ImGui::TableSetupColumn("same allocation, random tokens");
         ImGui::TableSetupColumn("mix");
         ImGui::TableHeadersRow();
         for (size_t i = 0; i < t.routed.size(); ++i) {
@@ -133,7 +133,8 @@ void draw_numbers(const eval::QualityTable& t, bool kl) {
 void draw_plot_of(const eval::QualityTable& t, UiState& ui) {
     const bool kl = ui.quality_kl;
     std::vector<PlotSeries> series;
-    series.push_back({"random depths", by_bits(t.random, kl), kRandom, 1.5f, Marker::None});
+    series.push_back(
+        {"same allocation, random tokens", by_bits(t.random, kl), kRandom, 1.5f, Marker::None});
     series.push_back({"uniform mix", by_bits(t.mix, kl), kMix, 1.5f, Marker::None});
     series.push_back(
         {"routed (one checkpoint)", by_bits(t.routed, kl), kRouted, 2.5f, Marker::Circle, 3.5f});
@@ -184,7 +185,8 @@ void draw_eval_offer(const std::string& model, bool checkpoint, bool generating,
         ImGui::TextWrapped(
             "No quality table for this model yet. The eval job makes one: it scores the "
             "checkpoint on held-out text at every uniform depth, against bit-specific baselines, "
-            "at routed budgets 2.0 .. 8.0 and with two controls (random depths, uniform mix), and "
+            "at routed budgets 2.0 .. 8.0 and with two controls (the same allocation with random "
+            "tokens, uniform mix), and "
             "saves it beside the model as");
         ImGui::TextColored(ImVec4(0.7f, 0.85f, 1, 1), "%s",
                            eval::quality_table_path(model).filename().c_str());

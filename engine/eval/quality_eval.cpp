@@ -172,9 +172,10 @@ QualityTable run_eval(const rt::ComputeDevice& device, const EvalOptions& o,
                          DepthPolicy::budget(static_cast<float>(b)), &used);
         table.routed.push_back(point(b, r));
         auto dist = rt::depth_distribution(used, d.n_layers);
-        table.random.push_back(
-            control(r, measure(fwd, cw, fmt::format("random depths at {:.2f} bits", r.bits),
-                               DepthPolicy::random(dist, o.seed))));
+        table.random.push_back(control(
+            r,
+            measure(fwd, cw, fmt::format("same allocation, random tokens at {:.2f} bits", r.bits),
+                    DepthPolicy::random(dist, o.seed))));
         table.mix.push_back(control(
             r, measure(fwd, cw, fmt::format("mixed depths at {:.2f} bits", r.bits),
                        DepthPolicy::mix(static_cast<float>(std::clamp(r.bits, 2.0, 8.0))))));
