@@ -25,7 +25,8 @@ int run(const Options& o) {
     std::unique_ptr<mq::vk::Context> ctx;
     const mq::rt::ComputeDevice device = o.model.device.open(ctx);
     auto session = o.model.open(device);
-    mq::rt::Generator gen(*session, o.model.policy());
+    auto generator = o.model.generator(*session);
+    mq::rt::Generator& gen = *generator;
     mq::tok::EncodeOptions eo;
     eo.add_special = !o.raw;
     std::vector<int32_t> prompt = session->tokenizer().encode(o.prompt, eo);
@@ -52,6 +53,7 @@ mq::cli::Registration reg{
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
         o->model.add_to(cmd);
+        o->model.add_speed_target_to(cmd);
         cmd.add_option("-p,--prompt", o->prompt, "Prompt text")->capture_default_str();
         cmd.add_option("-n,--tokens", o->tokens, "Tokens to generate")
             ->check(CLI::Range(1u, 1000000u))

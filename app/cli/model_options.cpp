@@ -38,6 +38,15 @@ void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
     }
 }
 
+void ModelOptions::add_speed_target_to(CLI::App& cmd) {
+    cmd.add_option("--target-tps", target_tps,
+                   "Hold this decode speed in tokens/s: the bit budget moves from token to "
+                   "token (precision drops instead of speed when the device gets busy)")
+        ->check(CLI::PositiveNumber)
+        ->excludes("--budget")
+        ->excludes("--depth");
+}
+
 std::filesystem::path ModelOptions::model_path() const {
     std::filesystem::path p =
         model.empty() ? app::default_model_path() : std::filesystem::path(model);
@@ -51,7 +60,7 @@ std::filesystem::path ModelOptions::model_path() const {
 std::unique_ptr<rt::ModelSession> ModelOptions::open(const rt::ComputeDevice& device) const {
     rt::SessionOptions so;
     so.context = context;
-    so.slice_plain_model = budget.has_value() || depth.has_value();
+    so.slice_plain_model = budget.has_value() || depth.has_value() || target_tps.has_value();
     so.dense_format = weights == "f16" ? kernels::WeightFormat::F16 : kernels::WeightFormat::F32;
     so.head_8bit = head != "dense";
     so.head_depth = head_depth();
@@ -68,6 +77,12 @@ rt::DepthPolicy ModelOptions::policy() const {
     if (depth) return rt::DepthPolicy::uniform(static_cast<uint8_t>(*depth));
     if (budget) return rt::DepthPolicy::budget(*budget);
     return rt::DepthPolicy::uniform(4);
+}
+
+std::unique_ptr<rt::Generator> ModelOptions::generator(rt::ModelSession& session) const {
+    auto gen = std::make_unique<rt::Generator>(session, policy());
+    if (target_tps) gen->set_speed_target(*target_tps);
+    return gen;
 }
 
 }  // namespace mq::cli

@@ -52,6 +52,12 @@ void TokenPrinter::print_stats(const rt::GenerationStats& s,
                  s.reused_tokens ? fmt::format(" (+{} cached)", s.reused_tokens).c_str() : "",
                  s.prefill_tps(), s.generated, s.decode_tps(), bits.c_str(), s.stop_reason.c_str(),
                  session.device().name().c_str());
+    if (s.speed_state) print_speed(s);
+}
+
+void TokenPrinter::print_speed(const rt::GenerationStats& s) {
+    std::fprintf(stderr, "[speed target: %.1f tok/s achieved, mean budget %.2f bits, %s]\n",
+                 s.decode_tps(), s.mean_budget, rt::speed_state_name(*s.speed_state));
 }
 
 std::string TokenPrinter::bits_legend() {

@@ -17,6 +17,8 @@ class TokenPrinter {
     void print(const rt::TokenEvent& ev) const;
     void print_stats(const rt::GenerationStats& stats, const rt::ModelSession& session) const;
     static std::string bits_legend();
+    // Under a tokens/s target: the speed achieved and the mean budget chosen.
+    static void print_speed(const rt::GenerationStats& stats);
 
   private:
     bool json_, color_;

@@ -127,7 +127,16 @@ struct Exchange {
         return {{"prompt_tokens", prompt_tokens},
                 {"completion_tokens", stats.generated},
                 {"total_tokens", prompt_tokens + stats.generated},
-                {"mobiquant", {{"mean_bits", stats.generated ? stats.mean_bits : 0.0}}}};
+                {"mobiquant", mobiquant_usage(stats)}};
+    }
+    static json mobiquant_usage(const rt::GenerationStats& stats) {
+        json m{{"mean_bits", stats.generated ? stats.mean_bits : 0.0}};
+        if (stats.speed_state) {  // under a tokens/s target
+            m["decode_tps"] = stats.decode_tps();
+            m["mean_budget"] = stats.mean_budget;
+            m["speed"] = rt::speed_state_name(*stats.speed_state);
+        }
+        return m;
     }
 
     // Scheduler thread: a new token. Returns false once a stop string matched or the client left.
@@ -325,6 +334,7 @@ void ApiServer::Impl::completion(const httplib::Request& req, httplib::Response&
         sr.max_tokens = max_tokens;
         sr.sampling = r.sampling;
         sr.policy = r.policy.value_or(options.policy);
+        sr.target_tps = r.target_tps;
         sr.on_token = [ex](const rt::TokenEvent& ev) { return ex->on_token(ev); };
         if (chat && r.stream)  // the role comes first, as OpenAI sends it
             ex->push_chunk(

@@ -100,7 +100,11 @@ void read_extension(const json& body, ApiRequest& r) {
     if (!ext->is_object()) bad("mobiquant", "'mobiquant' must be an object");
     const json* budget = field(*ext, "budget");
     const json* depth = field(*ext, "depth");
-    if (budget && depth) bad("mobiquant", "give 'mobiquant.budget' or 'mobiquant.depth', not both");
+    const json* tps = field(*ext, "target_tps");
+    if ((budget != nullptr) + (depth != nullptr) + (tps != nullptr) > 1)
+        bad("mobiquant",
+            "give one of 'mobiquant.budget', 'mobiquant.depth' and 'mobiquant.target_tps'");
+    if (tps) r.target_tps = number(*tps, "mobiquant.target_tps", 1e-3, 1e6);
     if (budget)
         r.policy = rt::DepthPolicy::budget(
             static_cast<float>(number(*budget, "mobiquant.budget", 2.0, 8.0)));

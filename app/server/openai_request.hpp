@@ -29,6 +29,7 @@ struct ApiRequest {
     uint32_t top_logprobs = 0;
     std::optional<rt::DepthPolicy> policy;  // "mobiquant": {"budget": B} or {"depth": K}
     bool depths = false;                    // "mobiquant": {"depths": true}
+    std::optional<double> target_tps;       // "mobiquant": {"target_tps": X}
 };
 
 ApiRequest parse_request(std::string_view body, bool chat);

@@ -27,8 +27,9 @@ struct BatchScheduler::Sequence {
     std::vector<uint32_t> feed;  // tokens to run next (the prompt, then each sampled token)
     std::vector<uint32_t> history;
     GenerationStats stats;
-    double bits_sum = 0;
-    Clock::time_point start, first_token;
+    double bits_sum = 0, budget_sum = 0;
+    std::unique_ptr<SpeedController> speed;  // with a tokens/s target
+    Clock::time_point start, first_token, last_token;
     bool finished = false;
 
     Sequence(SequenceRequest r, ModelSession& session)
@@ -36,6 +37,13 @@ struct BatchScheduler::Sequence {
           sampler(request.sampling),
           decoder(session.tokenizer(), {.skip_special = true, .strip_leading_space = false}),
           chooser(session, request.policy) {
+        if (request.target_tps) {
+            float lo = 2.0f, hi = 8.0f;
+            if (const auto& r = session.routers(); r && r->table.budgets.size() > 1)
+                lo = r->table.budgets.front(), hi = r->table.budgets.back();
+            speed = std::make_unique<SpeedController>(*request.target_tps, lo, hi);
+            chooser.set_policy(DepthPolicy::budget(speed->next_budget()));
+        }
         feed.assign(request.prompt.begin(), request.prompt.end());
         history = feed;
         stats.prompt_tokens = static_cast<uint32_t>(feed.size());
@@ -77,6 +85,11 @@ void BatchScheduler::check(const SequenceRequest& r) const {
         if (id < 0 || id >= session_.tokenizer().n_vocab())
             fail("token id {} is not in the vocabulary", id);
     Sampler probe(r.sampling);  // throws for options out of range
+    if (r.target_tps) {
+        if (!session_.quantized())
+            fail("a tokens/s target needs sliced weights (a MoBiQuant checkpoint)");
+        SpeedController speed(*r.target_tps, 2.0f, 8.0f);  // throws for a bad target
+    }
 }
 
 std::optional<std::future<SequenceResult>> BatchScheduler::submit(SequenceRequest request) {
@@ -152,6 +165,10 @@ void BatchScheduler::finish(Sequence& s, std::string error) {
         s.stats.prefill_seconds = seconds_between(s.start, s.first_token);
         s.stats.decode_seconds = seconds_between(s.first_token, now);
         s.stats.mean_bits = s.bits_sum / s.stats.generated;
+        if (s.speed) {
+            s.stats.mean_budget = s.budget_sum / s.stats.generated;
+            s.stats.speed_state = s.speed->state();
+        }
     }
     s.done.set_value({s.stats, std::move(error)});
 }
@@ -237,12 +254,24 @@ void BatchScheduler::step() {
             ev.top = std::move(r.top);
             if (!used.empty()) ev.depths = used[last_token[g]];
             ev.bits = average_bits(ev.depths);
+            const DepthPolicy& policy = s.chooser.policy();
+            if (policy.kind == DepthPolicy::Kind::Budget) ev.budget = policy.bits;
             ev.position = s.pos;
             const bool end = tokenizer.is_end_of_generation(static_cast<int32_t>(r.id));
             ev.text = end ? s.decoder.flush() : s.decoder.push(static_cast<int32_t>(r.id));
-            if (s.stats.generated == 0) s.first_token = Clock::now();
+            const Clock::time_point now = Clock::now();
+            if (s.stats.generated == 0) s.first_token = now;
+            if (s.speed) {
+                // The sequence's speed is the time between its tokens (the first follows the
+                // prompt, which the controller does not model).
+                if (s.stats.generated > 0)
+                    s.speed->observe(seconds_between(s.last_token, now), ev.bits);
+                s.chooser.set_policy(DepthPolicy::budget(s.speed->next_budget()));
+            }
+            s.last_token = now;
             s.stats.generated++;
             s.bits_sum += ev.bits;
+            s.budget_sum += ev.budget;
             s.history.push_back(r.id);
             const bool go_on = s.request.on_token(ev);
             if (end)

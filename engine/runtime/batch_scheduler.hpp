@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/generator.hpp"
+#include "runtime/speed_controller.hpp"
 
 namespace mq::rt {
 
@@ -31,6 +32,9 @@ struct SequenceRequest {
     uint32_t max_tokens = 16;
     SamplerOptions sampling;
     DepthPolicy policy;
+    // Hold this many tokens/s instead: the budget moves from token to token (the policy is then
+    // only the starting point). The speed is the sequence's own: time between its tokens.
+    std::optional<double> target_tps;
     // Called on the scheduler thread with each token; return false to end the sequence there
     // (a stop string matched, the client went away).
     std::function<bool(const TokenEvent&)> on_token;

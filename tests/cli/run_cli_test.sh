@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The command-line tools on the shipped checkpoint, as a person runs them (lavapipe, validation on).
-# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR routed_logits|kl|cpu|hard_model|bad_input|bench_cpu WORKDIR
+# usage: run_cli_test.sh MOBIQUANT SOURCE_DIR
+#        routed_logits|kl|cpu|hard_model|bad_input|bench_cpu|long_chat|whatif|target_tps WORKDIR
 set -uo pipefail
 mq=$1 src=$2 mode=$3 work=$4
 source "$(dirname "$0")/../support/program_test_env.sh"
@@ -107,6 +108,52 @@ bench_cpu)
     gbs=$(tr -d ' \n' < "$work/bench.json" | json_number read_gbs)
     awk -v g="$gbs" 'BEGIN { exit !(g > 0) }' || die "no read bandwidth in the JSON: $gbs"
     expect_error "is not available" "$mq" bench-kernels --backend cpu --simd NO_SUCH_LEVEL
+    ;;
+long_chat)
+    # Eight questions through a pipe, far past a 256-token context: every one gets a reply (one
+    # stats line each, none empty), the oldest turns are dropped on the way, and nothing fails.
+    for q in "Tell me about the house." "What did Elizabeth say?" "And then?" \
+        "Who came to dinner?" "Why?" "What happened next?" "Where did they go?" "Tell me more."; do
+        echo "$q"
+    done > "$work/questions.txt"
+    "$mq" chat -m "$ckpt" --budget 4 --context 256 --seed 3 < "$work/questions.txt" \
+        > "$work/out.txt" 2> "$work/err.txt" || die "chat exited $?: $(cat "$work/err.txt")"
+    grep -q "^error" "$work/err.txt" && die "a turn failed: $(grep '^error' "$work/err.txt")"
+    replies=$(grep -c "generated: " "$work/err.txt")
+    empty=$(grep -c "| 0 generated" "$work/err.txt")
+    dropped=$(grep -c "dropped the" "$work/err.txt")
+    echo "replies $replies (empty $empty), context trimmed $dropped times"
+    [ "$replies" -eq 8 ] || die "$replies replies to 8 questions: $(cat "$work/err.txt")"
+    [ "$empty" -eq 0 ] || die "$empty replies were empty"
+    [ "$dropped" -ge 1 ] || die "the conversation never outgrew the context: the test tests nothing"
+    ;;
+whatif)
+    # Position 14 re-run at depths 1-4 and routed: five rows, KL 0 at depth 4, > 0 at depth 1.
+    "$mq" whatif -m "$ckpt" --at 14 --json > "$work/w.json" 2> "$work/err.txt" ||
+        die "whatif failed: $(cat "$work/err.txt")"
+    python3 - "$work/w.json" <<'PY' || die "the what-if table is wrong: $(cat "$work/w.json")"
+import json, sys
+w = json.load(open(sys.argv[1]))
+rows = w["rows"]
+assert w["at"] == 14 and len(rows) == 5, w
+assert [r["bits"] for r in rows[:4]] == [2, 4, 6, 8], rows
+assert rows[3]["kl"] == 0 and rows[0]["kl"] > 0, [r["kl"] for r in rows]
+assert all(len(r["top"]) == 5 for r in rows)
+print("KL from depth 4:", [round(r["kl"], 6) for r in rows])
+PY
+    expect_error "beyond the context" "$mq" whatif -m "$ckpt" --context 64 --at 64
+    expect_error "at is required" "$mq" whatif -m "$ckpt"
+    ;;
+target_tps)
+    # The budget moves to hold a speed; the end line reports the speed and the mean budget.
+    "$mq" generate -m "$ckpt" -n 48 --temp 0 --target-tps 30 > /dev/null 2> "$work/err.txt" ||
+        die "generate --target-tps failed: $(cat "$work/err.txt")"
+    line=$(grep "speed target:" "$work/err.txt") || die "no speed line: $(cat "$work/err.txt")"
+    echo "$line"
+    budget=$(echo "$line" | sed -n 's/.*mean budget \([0-9.]*\) bits.*/\1/p')
+    awk -v b="$budget" 'BEGIN { exit !(b >= 2 && b <= 8) }' || die "mean budget $budget"
+    expect_error "not in range\|positive" "$mq" generate -m "$ckpt" --target-tps 0
+    expect_error "excludes" "$mq" generate -m "$ckpt" --target-tps 20 --depth 2
     ;;
 *) die "unknown mode $mode" ;;
 esac

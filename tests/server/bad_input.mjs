@@ -53,6 +53,9 @@ await expectError('budget a string', ...chat({ mobiquant: { budget: 'big' } }), 
 await expectError('budget 9.5', ...chat({ mobiquant: { budget: 9.5 } }), 400, 'mobiquant.budget');
 await expectError('depth 7', ...chat({ mobiquant: { depth: 7 } }), 400, 'mobiquant.depth');
 await expectError('budget and depth', ...chat({ mobiquant: { budget: 4, depth: 2 } }), 400, 'mobiquant');
+await expectError('target_tps 0', ...chat({ mobiquant: { target_tps: 0 } }), 400, 'mobiquant.target_tps');
+await expectError('target_tps a string', ...chat({ mobiquant: { target_tps: 'fast' } }), 400, 'mobiquant.target_tps');
+await expectError('target_tps and budget', ...chat({ mobiquant: { target_tps: 50, budget: 4 } }), 400, 'mobiquant');
 await expectError('no prompt', ...post('/v1/completions', { model: 'm' }), 400, 'prompt');
 await expectError('two prompts', ...post('/v1/completions', { prompt: ['a', 'b'] }), 400, 'prompt');
 await expectError('prompt longer than the context', ...post('/v1/completions', { prompt: 'word '.repeat(2000), max_tokens: 1 }), 400, 'prompt', 'context_length_exceeded');

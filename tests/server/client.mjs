@@ -77,6 +77,13 @@ assert.equal(high.usage.mobiquant.mean_bits, 8);
 assert.ok(lowBits < 5, `budget 3 gave ${lowBits} bits`);
 console.log('mean bits at budget 3:', lowBits, 'at depth 4:', high.usage.mobiquant.mean_bits);
 
+// A tokens/s target: the budget moves within the checkpoint's range, and usage reports it.
+const paced = await client.chat.completions.create({ model, messages, max_tokens: 12, temperature: 0, mobiquant: { target_tps: 40 } });
+const pu = paced.usage.mobiquant;
+assert.ok(pu.mean_budget >= 2 && pu.mean_budget <= 8, `mean budget ${pu.mean_budget}`);
+assert.ok(pu.decode_tps > 0 && typeof pu.speed === 'string', JSON.stringify(pu));
+console.log('target 40 tok/s:', pu);
+
 // A legacy completion with logprobs, a stop string and a seed.
 const cmpl = await client.completions.create({ model, prompt: 'The cat', max_tokens: 8, temperature: 0.7, seed: 5, logprobs: 2 });
 assert.equal(cmpl.object, 'text_completion');
