@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "runtime/model_weights.hpp"
+#include "runtime/whatif.hpp"
 
 namespace mq::gui {
 
 struct TokenView {
+    uint32_t id = 0;
     std::string text;
     float bits = 32;  // average over routed linears (32: unquantized)
     float logprob = 0;
@@ -23,6 +25,25 @@ struct Turn {
     std::string role;               // "user", "assistant"
     std::string text;               // user text, or the assistant reply decoded so far
     std::vector<TokenView> tokens;  // assistant turns only
+    std::vector<uint32_t> prompt;   // assistant turns: the ids the reply followed (for what-if)
+};
+
+// One point per generated token, for the budget and speed plots.
+struct TokenTrace {
+    float bits = 0;    // achieved
+    float budget = 0;  // asked for (the slider's, or the speed controller's choice)
+    float tps = 0;     // tokens/s over the last few tokens (0 for a reply's first token)
+};
+
+// The what-if view: one position re-run at depths 1-4 and the routed depths.
+struct WhatIfView {
+    bool pending = false;
+    std::string error;
+    std::string context_tail;    // the text before the position (its end)
+    std::string token_text;      // the token that was generated there
+    rt::WhatIfResult result;     // rows empty until it is computed
+    uint64_t serial = 0;         // counts requests, so the UI can bring the view to front
+    size_t turn = 0, token = 0;  // the token it is about (outlined in the chat)
 };
 
 struct ModelInfo {
@@ -44,6 +65,11 @@ struct LiveStats {
     uint32_t context_used = 0;
     std::string stop_reason;
     uint64_t total_tokens = 0;  // generated since start, all turns
+    // Under a tokens/s target: what the controller reports (empty otherwise).
+    std::string speed_state;
+    // Turns before this index no longer fit the context: the model does not see them.
+    size_t first_turn_in_context = 0;
+    std::string context_note;  // set when turns were dropped
 };
 
 }  // namespace mq::gui

@@ -1,5 +1,6 @@
 // The conversation: user turns as plain text, replies token by token in the colour of their bits,
-// each token with a tooltip; then the input line and the Send / Stop / Regenerate buttons.
+// each token with a tooltip (a click opens its what-if view); turns that no longer fit the
+// context faded; then the input line and the Send / Stop / Regenerate buttons.
 #include <string_view>
 
 #include "gui/engine_worker.hpp"
@@ -9,10 +10,19 @@ namespace mq::gui {
 
 namespace {
 
-void draw_reply(const Turn& turn, UiState& ui) {
+// A token item: its tooltip on hover, and a click asks for its what-if view.
+void token_item_events(const TokenView& tok, TokenRef ref, UiState& ui) {
+    if (!ImGui::IsItemHovered()) return;
+    token_tooltip(tok);
+    if (ImGui::IsItemClicked()) ui.what_if_request = ref;
+}
+
+void draw_reply(const Turn& turn, size_t turn_index, const WhatIfView& what_if, UiState& ui) {
     const float wrap = ImGui::GetContentRegionAvail().x;
     float line_x = 0;
-    for (const TokenView& tok : turn.tokens) {
+    for (size_t i = 0; i < turn.tokens.size(); ++i) {
+        const TokenView& tok = turn.tokens[i];
+        const TokenRef ref{turn_index, i};
         std::string_view s = tok.text;
         ImVec2 first_min(0, 0), last_max(0, 0);
         bool drawn = false;
@@ -34,7 +44,7 @@ void draw_reply(const Turn& turn, UiState& ui) {
                 if (!drawn) first_min = ImGui::GetItemRectMin();
                 last_max = ImGui::GetItemRectMax();
                 drawn = true;
-                if (ImGui::IsItemHovered()) token_tooltip(tok);
+                token_item_events(tok, ref, ui);
             }
             if (nl == std::string_view::npos) break;
             if (line_x == 0 && piece.empty()) ImGui::NewLine();  // an empty line
@@ -46,12 +56,17 @@ void draw_reply(const Turn& turn, UiState& ui) {
             ImGui::PushStyleColor(ImGuiCol_Text, bits_color(tok.bits));
             ImGui::TextUnformatted(tok.text.empty() ? "\xC2\xB7" : " ");
             ImGui::PopStyleColor();
-            if (ImGui::IsItemHovered()) token_tooltip(tok);
+            token_item_events(tok, ref, ui);
             first_min = ImGui::GetItemRectMin();
             last_max = ImGui::GetItemRectMax();
             line_x += ImGui::GetItemRectSize().x;
         }
+        if (what_if.serial && what_if.turn == turn_index && what_if.token == i)
+            ImGui::GetWindowDrawList()->AddRect(ImVec2(first_min.x - 1, first_min.y - 1),
+                                                ImVec2(last_max.x + 1, last_max.y + 1),
+                                                IM_COL32(255, 217, 77, 255));
         ui.token_rects.push_back({first_min, last_max, ui.frame});
+        ui.token_refs.push_back(ref);
     }
 }
 
@@ -70,7 +85,8 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
                                 info.quantized ? "MoBiSlice 2/4/6/8-bit weights" : "unquantized");
             bits_legend();
             ImGui::SameLine();
-            ImGui::TextDisabled("  (token colour = its average bits; hover a token for details)");
+            ImGui::TextDisabled(
+                "  (colour = bits; hover a token for details, click it for what-if)");
         } else {
             ImGui::TextUnformatted("MoBiQuant Studio");
         }
@@ -79,6 +95,7 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
         float input_h = ImGui::GetFrameHeightWithSpacing() * 2 + 4;
         ImGui::BeginChild("conversation", ImVec2(0, -input_h), false);
         ui.token_rects.clear();
+        ui.token_refs.clear();
         if (phase == Phase::NoModel || phase == Phase::Loading) {
             static const char* dots[] = {"", ".", "..", "..."};
             ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "Loading the model%s",
@@ -101,7 +118,19 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
                 "its depths, log-probability and alternatives.");
             ImGui::PopStyleColor();
         }
-        for (const Turn& turn : worker.turns()) {
+        const size_t first_in_context = worker.stats().first_turn_in_context;
+        for (size_t ti = 0; ti < worker.turns().size(); ++ti) {
+            const Turn& turn = worker.turns()[ti];
+            // Turns the context no longer holds are drawn faded, the note after them.
+            const bool dropped = ti < first_in_context;
+            if (dropped) ImGui::PushStyleVar(ImGuiStyleVar_Alpha, 0.4f);
+            if (ti == first_in_context && ti > 0) {
+                ImGui::Spacing();
+                ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.8f, 0.4f, 1));
+                ImGui::TextWrapped("%s", worker.stats().context_note.c_str());
+                ImGui::PopStyleColor();
+                ImGui::Separator();
+            }
             if (turn.role == "user") {
                 ImGui::Spacing();
                 ImGui::TextColored(ImVec4(0.55f, 0.75f, 1.0f, 1.0f), "You");
@@ -111,13 +140,18 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
                 ImGui::TextColored(ImVec4(0.8f, 0.7f, 1.0f, 1.0f), "Model");
                 if (turn.tokens.empty() && phase == Phase::Generating)
                     ImGui::TextDisabled("%s", worker.status().c_str());
-                draw_reply(turn, ui);
+                draw_reply(turn, ti, worker.what_if(), ui);
             }
+            if (dropped) ImGui::PopStyleVar();
         }
         if (phase == Phase::Generating && ui.follow_chat) ImGui::SetScrollHereY(1.0f);
         ImGui::EndChild();
     }
 
+    if (ui.what_if_request) {  // outside the worker's lock, which the request takes
+        worker.request_what_if(ui.what_if_request->turn, ui.what_if_request->token);
+        ui.what_if_request.reset();
+    }
     ImGui::Separator();
     bool ready = phase == Phase::Ready && !ui.device_busy;
     if (ui.focus_input) {

@@ -2,10 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 
 #include "core/error.hpp"
+#include "runtime/chat_window.hpp"
+#include "runtime/whatif.hpp"
 
 namespace mq::gui {
 
@@ -110,12 +114,14 @@ void EngineWorker::load(const std::filesystem::path& path) {
         info.routed = session->routers() != nullptr;
         for (uint32_t depth = 1; depth <= 4; ++depth)
             info.weight_bytes[depth] = session->forward().weight_bytes_per_token(depth);
-        float budget;
+        float budget, speed;
         {
             std::lock_guard lk(mutex_);
             budget = budget_;
+            speed = speed_target_;
         }
         auto gen = std::make_unique<rt::Generator>(*session, rt::DepthPolicy::budget(budget));
+        if (speed > 0 && session->quantized()) gen->set_speed_target(speed);
         session_ = std::move(session);
         {
             std::lock_guard g(generator_mutex_);
@@ -125,6 +131,8 @@ void EngineWorker::load(const std::filesystem::path& path) {
         info_ = info;
         turns_.clear();
         bits_history_.clear();
+        trace_.clear();
+        what_if_ = WhatIfView{};
         stats_ = LiveStats{};
         phase_ = Phase::Ready;
         status_ = "ready";
@@ -176,6 +184,8 @@ void EngineWorker::reset_chat() {
     if (phase_ != Phase::Ready) return;
     turns_.clear();
     stats_.context_used = 0;
+    stats_.first_turn_in_context = 0;
+    stats_.context_note.clear();
     // The KV cache keeps its prefix; the next prompt simply shares less of it.
 }
 
@@ -189,9 +199,77 @@ void EngineWorker::set_budget(float bits) {
     {
         std::lock_guard lk(mutex_);
         budget_ = bits;
+        speed_target_ = 0;
     }
     std::lock_guard g(generator_mutex_);
     if (generator_) generator_->set_policy(rt::DepthPolicy::budget(bits));
+}
+
+void EngineWorker::set_speed_target(float tokens_per_second) {
+    std::lock_guard g(generator_mutex_);
+    std::lock_guard lk(mutex_);
+    try {
+        if (generator_) generator_->set_speed_target(tokens_per_second);
+        speed_target_ = tokens_per_second;
+    } catch (const std::exception& e) {  // an unquantized model has no budget to move
+        status_ = e.what();
+    }
+}
+
+bool EngineWorker::request_what_if(size_t turn, size_t token) {
+    std::vector<uint32_t> sequence;
+    uint32_t at;
+    {
+        std::lock_guard lk(mutex_);
+        if (phase_ != Phase::Ready && phase_ != Phase::Generating) return false;
+        if (turn >= turns_.size() || token >= turns_[turn].tokens.size()) return false;
+        const Turn& t = turns_[turn];
+        sequence = t.prompt;
+        for (size_t i = 0; i <= token; ++i) sequence.push_back(t.tokens[i].id);
+        at = static_cast<uint32_t>(t.prompt.size() + token);
+        std::string before;
+        for (size_t i = 0; i < token; ++i) before += t.tokens[i].text;
+        if (before.size() > 60) {  // the end, starting at a character boundary
+            size_t cut = before.size() - 60;
+            while (cut < before.size() && (before[cut] & 0xC0) == 0x80) ++cut;
+            before = "..." + before.substr(cut);
+        }
+        what_if_.pending = true;
+        what_if_.error.clear();
+        what_if_.result = {};
+        what_if_.context_tail = before;
+        what_if_.token_text = t.tokens[token].text;
+        what_if_.serial++;
+        what_if_.turn = turn;
+        what_if_.token = token;
+    }
+    post([this, sequence = std::move(sequence), at]() mutable {
+        run_what_if(std::move(sequence), at);
+    });
+    return true;
+}
+
+void EngineWorker::run_what_if(std::vector<uint32_t> sequence, uint32_t at) {
+    try {
+        rt::WhatIfResult r = rt::what_if(*generator_, sequence, at);
+        std::lock_guard lk(mutex_);
+        if (log_.is_open()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& row : r.rows)
+                rows.push_back({{"label", row.label},
+                                {"bits", row.bits},
+                                {"kl", row.kl},
+                                {"top", row.top.empty() ? -1 : int64_t(row.top[0].id)}});
+            log_ << nlohmann::json{{"whatif", {{"at", r.at}, {"rows", rows}}}}.dump() << '\n';
+            log_.flush();
+        }
+        what_if_.result = std::move(r);
+        what_if_.pending = false;
+    } catch (const std::exception& e) {
+        std::lock_guard lk(mutex_);
+        what_if_.pending = false;
+        what_if_.error = e.what();
+    }
 }
 
 void EngineWorker::set_sampling(const rt::SamplerOptions& options, uint32_t max_tokens) {
@@ -212,17 +290,33 @@ void EngineWorker::generate() {
     uint32_t max_tokens;
     {
         std::lock_guard lk(mutex_);
-        for (size_t i = 0; i + 1 < turns_.size(); ++i)
+        for (size_t i = stats_.first_turn_in_context; i + 1 < turns_.size(); ++i)
             messages.push_back({turns_[i].role, turns_[i].text});
         sampling = sampling_;
         max_tokens = max_tokens_;
     }
     try {
         const auto& tokenizer = session_->tokenizer();
-        std::vector<int32_t> ids = session_->chat_template().encode(tokenizer, messages, true);
+        // A turn that does not fit drops the oldest ones (the conversation goes on).
+        rt::ChatFit fit = rt::fit_chat(session_->chat_template(), tokenizer, messages,
+                                       session_->forward().max_context(), max_tokens);
+        {
+            std::lock_guard lk(mutex_);
+            if (fit.dropped) {
+                stats_.first_turn_in_context += fit.dropped;
+                stats_.context_note = fmt::format(
+                    "The conversation outgrew the context of {} tokens: the model no longer "
+                    "sees the {} oldest turns (dimmed).",
+                    session_->forward().max_context(), stats_.first_turn_in_context);
+                std::fprintf(stderr, "gui: context: dropped %zu messages\n", fit.dropped);
+            }
+            turns_.back().prompt.assign(fit.prompt.begin(), fit.prompt.end());
+            recent_token_times_.clear();
+        }
         auto t0 = std::chrono::steady_clock::now();
-        rt::GenerationStats s = generator_->generate(
-            ids, max_tokens, sampling, [&](const rt::TokenEvent& ev) { on_token(ev, t0); });
+        rt::GenerationStats s =
+            generator_->generate(fit.prompt, fit.max_reply, sampling,
+                                 [&](const rt::TokenEvent& ev) { on_token(ev, t0); });
         std::lock_guard lk(mutex_);
         stats_.prefill_tps = s.prefill_tps();
         stats_.decode_tps = s.decode_tps();
@@ -249,6 +343,7 @@ void EngineWorker::on_token(const rt::TokenEvent& ev, std::chrono::steady_clock:
     const auto& tokenizer = session_->tokenizer();
     bool end = tokenizer.is_end_of_generation(static_cast<int32_t>(ev.id));
     TokenView view;
+    view.id = ev.id;
     view.text = end ? std::string() : ev.text;
     view.bits = ev.bits;
     view.logprob = ev.logprob;
@@ -263,15 +358,34 @@ void EngineWorker::on_token(const rt::TokenEvent& ev, std::chrono::steady_clock:
         if (text.empty()) text = tokenizer.token_text(one);
         view.top.emplace_back(std::move(text), lp);
     }
+    const auto speed_state = generator_->speed_state();
+    auto now = std::chrono::steady_clock::now();
     std::lock_guard lk(mutex_);
-    view.target_bits = budget_;
+    view.target_bits = ev.budget > 0 ? ev.budget : budget_;
+    // Tokens/s over the last 8 tokens of this reply (its first token follows the prompt).
+    recent_token_times_.push_back(now);
+    if (recent_token_times_.size() > 9) recent_token_times_.pop_front();
+    TokenTrace point{ev.bits, view.target_bits, 0.0f};
+    if (recent_token_times_.size() > 1) {
+        double span = std::chrono::duration<double>(now - recent_token_times_.front()).count();
+        if (span > 0) point.tps = float((recent_token_times_.size() - 1) / span);
+    }
+    trace_.push_back(point);
+    if (trace_.size() > 4000) trace_.erase(trace_.begin(), trace_.begin() + 2000);
+    stats_.speed_state = speed_state ? rt::speed_state_name(*speed_state) : "";
     if (log_.is_open()) {
-        nlohmann::json j{{"n", stats_.total_tokens}, {"id", ev.id},       {"text", ev.text},
-                         {"bits", ev.bits},          {"target", budget_}, {"logprob", ev.logprob}};
+        nlohmann::json j{{"n", stats_.total_tokens},
+                         {"id", ev.id},
+                         {"text", ev.text},
+                         {"bits", ev.bits},
+                         {"target", view.target_bits},
+                         {"logprob", ev.logprob},
+                         {"t", std::chrono::duration<double>(now - t0).count()},
+                         {"turn", turns_.empty() ? 0 : turns_.size() - 1}};
+        if (speed_target_ > 0) j["target_tps"] = speed_target_;
         log_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         log_.flush();
     }
-    auto now = std::chrono::steady_clock::now();
     if (!turns_.empty()) {
         Turn& t = turns_.back();
         if (t.tokens.empty()) first_token_ = now;

@@ -36,6 +36,11 @@ class EngineWorker {
     void reset_chat();
     void stop();                  // cancels a running generation from the next token
     void set_budget(float bits);  // applies from the next token, also mid-reply
+    // Holds a decode speed instead of a budget (set_budget goes back to bits).
+    void set_speed_target(float tokens_per_second);
+    // Re-runs the position of token `token` of turn `turn` at depths 1-4 and the routed depths
+    // (after the running reply, if any); the result appears in what_if().
+    bool request_what_if(size_t turn, size_t token);
     void set_sampling(const rt::SamplerOptions& options, uint32_t max_tokens);
     void set_log(const std::filesystem::path& path);  // one JSON line per generated token
 
@@ -48,7 +53,10 @@ class EngineWorker {
     const std::vector<Turn>& turns() const { return turns_; }
     const LiveStats& stats() const { return stats_; }
     const std::vector<float>& bits_history() const { return bits_history_; }
+    const std::vector<TokenTrace>& trace() const { return trace_; }
+    const WhatIfView& what_if() const { return what_if_; }
     float budget() const { return budget_; }
+    float speed_target() const { return speed_target_; }  // 0: the budget is the knob
     bool phase_is_loading() const {
         std::lock_guard lk(mutex_);
         return phase_ == Phase::Loading;
@@ -60,6 +68,7 @@ class EngineWorker {
     void load(const std::filesystem::path& path);
     void generate();
     void on_token(const rt::TokenEvent& ev, std::chrono::steady_clock::time_point t0);
+    void run_what_if(std::vector<uint32_t> sequence, uint32_t at);
 
     rt::ComputeDevice device_;
     mutable std::mutex mutex_;  // guards everything below except the engine objects
@@ -69,11 +78,15 @@ class EngineWorker {
     std::vector<Turn> turns_;
     LiveStats stats_;
     std::vector<float> bits_history_;
+    std::vector<TokenTrace> trace_;
+    WhatIfView what_if_;
     float budget_ = 8.0f;
+    float speed_target_ = 0;
     rt::SamplerOptions sampling_;
     uint32_t max_tokens_ = 256;
     std::ofstream log_;
     std::chrono::steady_clock::time_point first_token_;
+    std::deque<std::chrono::steady_clock::time_point> recent_token_times_;  // for trace_.tps
 
     // Engine objects: created and used on the worker thread; generator_ is also reached from the
     // UI thread (set_policy, cancel) under generator_mutex_.

@@ -72,7 +72,31 @@ class App : public ScriptTarget {
     }
     void set_budget(float bits) override {
         ui_.budget = std::clamp(bits, 2.0f, 8.0f);
+        ui_.speed_mode = false;
         worker_.set_budget(ui_.budget);
+    }
+    void set_speed_target(float tokens_per_second) override {
+        ui_.speed_target = std::clamp(tokens_per_second, 1.0f, 500.0f);
+        ui_.speed_mode = true;
+        worker_.set_speed_target(ui_.speed_target);
+    }
+    bool click_token(int index) override {
+        if (!typed_.empty() || click_phase_ > 0) return false;
+        int n = int(ui_.token_rects.size());
+        if (index < 0) index += n;
+        if (index < 0 || index >= n) return false;
+        click_pos_ = center(ui_.token_rects[size_t(index)]);
+        click_name_.clear();  // a position, not a remembered widget
+        click_phase_ = 1;
+        hovering_ = false;
+        return true;
+    }
+    bool what_if_ready() override {
+        if (click_phase_ > 0) return false;  // the click that asks for it is under way
+        auto lk = worker_.lock();
+        const WhatIfView& w = worker_.what_if();
+        if (!w.error.empty()) fail("the what-if view failed: {}", w.error);
+        return w.serial > 0 && !w.pending && !w.result.rows.empty();
     }
     void set_option(const std::string& key, const std::string& value) override {
         auto text = [&](std::array<char, 1024>& field) {

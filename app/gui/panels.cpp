@@ -13,24 +13,6 @@ namespace mq::gui {
 
 namespace {
 
-// The generated tokens of the conversation, newest last (at most `limit`).
-std::vector<const TokenView*> recent_tokens(const EngineWorker& worker, size_t limit) {
-    std::vector<const TokenView*> out;
-    for (auto it = worker.turns().rbegin(); it != worker.turns().rend() && out.size() < limit; ++it)
-        for (auto t = it->tokens.rbegin(); t != it->tokens.rend() && out.size() < limit; ++t)
-            if (!t->depths.empty()) out.push_back(&*t);
-    std::reverse(out.begin(), out.end());
-    return out;
-}
-
-float reply_mean_bits(const EngineWorker& worker) {
-    if (worker.turns().empty() || worker.turns().back().tokens.empty()) return 0;
-    const auto& toks = worker.turns().back().tokens;
-    double sum = 0;
-    for (auto& t : toks) sum += t.bits;
-    return float(sum / toks.size());
-}
-
 std::string human_count(uint64_t n) {
     if (n >= 1000000000ull) return fmt::format("{:.2f}B", n / 1e9);
     if (n >= 1000000ull) return fmt::format("{:.1f}M", n / 1e6);
@@ -39,117 +21,6 @@ std::string human_count(uint64_t n) {
 }
 
 }  // namespace
-
-void draw_budget(EngineWorker& worker, UiState& ui) {
-    auto lk = worker.lock();
-    ImGui::TextUnformatted("Precision budget");
-    ImGui::SetNextItemWidth(-1);
-    if (ImGui::SliderFloat("##budget", &ui.budget, 2.0f, 8.0f, "target %.1f bits / weight")) {
-        lk.unlock();
-        worker.set_budget(ui.budget);
-        lk.lock();
-    }
-    remember_widget(ui, "budget");
-    const auto& hist = worker.bits_history();
-    if (!hist.empty() && hist.back() <= 8.5f) {
-        ImGui::TextUnformatted("last token");
-        ImGui::SameLine();
-        ImGui::TextColored(bits_color(hist.back()), "%.2f bits", hist.back());
-        ImGui::SameLine();
-        float mean = reply_mean_bits(worker);
-        ImGui::TextUnformatted("  reply mean");
-        ImGui::SameLine();
-        ImGui::TextColored(bits_color(mean), "%.2f bits", mean);
-    } else if (!hist.empty()) {
-        ImGui::TextUnformatted("unquantized model: 32-bit weights");
-    } else {
-        ImGui::TextDisabled("achieved bits appear while the model generates");
-    }
-    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    if (worker.info().routed)
-        ImGui::TextWrapped(
-            "(the checkpoint's routers choose each token's depth per linear; the budget sets "
-            "their thresholds)");
-    else
-        ImGui::TextWrapped(
-            "(no trained routers: the budget is met by mixing neighbouring uniform "
-            "depths token by token)");
-    ImGui::PopStyleColor();
-    size_t n = std::min<size_t>(hist.size(), 240);
-    std::vector<float> tail(hist.end() - n, hist.end());
-    for (float& b : tail) b = std::min(b, 8.5f);
-    std::string overlay = fmt::format("achieved bits, last {} tokens", n);
-    ImGui::SetNextItemWidth(-1);
-    ImGui::PlotLines("##bits", tail.empty() ? nullptr : tail.data(), int(tail.size()), 0,
-                     overlay.c_str(), 0.0f, 9.0f, ImVec2(0, 70));
-}
-
-void draw_routing(EngineWorker& worker, UiState& ui) {
-    auto lk = worker.lock();
-    const uint32_t layers = worker.info().n_layers;
-    if (layers == 0) {
-        ImGui::TextDisabled("no model");
-        return;
-    }
-    float avail = ImGui::GetContentRegionAvail().x - 40;
-    size_t cols = std::clamp<size_t>(size_t(avail / 6.0f), 8, 160);
-    auto toks = recent_tokens(worker, cols);
-    ImGui::Text("Depth over layers x linears (rows) and the last %zu tokens (columns)",
-                toks.size());
-    const uint32_t rows = layers * 7;
-    const float cell_w = avail / float(cols);
-    const float cell_h = std::clamp(170.0f / float(rows), 1.0f, 6.0f);
-    ImDrawList* dl = ImGui::GetWindowDrawList();
-    ImVec2 p = ImGui::GetCursorScreenPos();
-    p.x += 36;
-    dl->AddRectFilled(ImVec2(p.x, p.y), ImVec2(p.x + cols * cell_w, p.y + rows * cell_h),
-                      IM_COL32(30, 30, 36, 255));
-    for (uint32_t l = 0; l < layers; l += std::max(1u, layers / 8))
-        dl->AddText(ImVec2(p.x - 34, p.y + l * 7 * cell_h - 2), IM_COL32(160, 160, 160, 255),
-                    fmt::format("L{}", l).c_str());
-    for (size_t c = 0; c < toks.size(); ++c)
-        for (uint32_t l = 0; l < layers && l < toks[c]->depths.size(); ++l)
-            for (uint32_t j = 0; j < 7; ++j) {
-                ImVec2 a(p.x + c * cell_w, p.y + (l * 7 + j) * cell_h);
-                dl->AddRectFilled(a, ImVec2(a.x + cell_w, a.y + cell_h),
-                                  ImGui::GetColorU32(depth_color(toks[c]->depths[l][j])));
-            }
-    ImGui::Dummy(ImVec2(36 + cols * cell_w, rows * cell_h + 4));
-
-    // Mean depth per linear type and the depth histogram over the same tokens.
-    std::array<double, 7> sum{};
-    std::array<int, 5> count{};
-    for (auto* t : toks)
-        for (auto& layer : t->depths)
-            for (int j = 0; j < 7; ++j) {
-                sum[j] += layer[j];
-                count[std::clamp<int>(layer[j], 1, 4)]++;
-            }
-    double cells = toks.empty() ? 1.0 : double(toks.size()) * layers;
-    ImGui::TextUnformatted("Mean depth per linear (slices; x2 = bits)");
-    float bar_w = (ImGui::GetContentRegionAvail().x - 6 * 4) / 7;
-    for (int j = 0; j < 7; ++j) {
-        if (j) ImGui::SameLine(0, 4);
-        float mean = toks.empty() ? 0.0f : float(sum[j] / cells);
-        ImGui::PushStyleColor(ImGuiCol_PlotHistogram, depth_color(int(std::lround(mean))));
-        ImGui::ProgressBar(mean / 4.0f, ImVec2(bar_w, 0),
-                           fmt::format("{} {:.2f}", kLinearNames[j], mean).c_str());
-        ImGui::PopStyleColor();
-    }
-    ImGui::TextUnformatted("Histogram of depths");
-    int total = std::max(1, count[1] + count[2] + count[3] + count[4]);
-    p = ImGui::GetCursorScreenPos();
-    float hw = ImGui::GetContentRegionAvail().x / 4, hh = 50;
-    for (int d = 1; d <= 4; ++d) {
-        float frac = float(count[d]) / total;
-        ImVec2 a(p.x + (d - 1) * hw + 4, p.y + hh * (1 - frac));
-        dl->AddRectFilled(a, ImVec2(p.x + d * hw - 4, p.y + hh),
-                          ImGui::GetColorU32(depth_color(d)));
-        dl->AddText(ImVec2(p.x + (d - 1) * hw + 8, p.y + hh + 2), IM_COL32(200, 200, 200, 255),
-                    fmt::format("{} ({} bits) {:.0f}%", d, 2 * d, 100 * frac).c_str());
-    }
-    ImGui::Dummy(ImVec2(4 * hw, hh + ImGui::GetTextLineHeight() + 4));
-}
 
 void draw_sampling(EngineWorker& worker, UiState& ui) {
     bool changed = false;
@@ -321,6 +192,21 @@ void draw_app(EngineWorker& worker, ModelJobs& jobs, UiState& ui) {
             }
         };
         tab("Routing", "tab_routing", [&] { draw_routing(worker, ui); });
+        // A new what-if request brings its tab to the front (once).
+        uint64_t what_if_serial;
+        {
+            auto lk = worker.lock();
+            what_if_serial = worker.what_if().serial;
+        }
+        const bool show_what_if = what_if_serial != ui.what_if_seen;
+        ui.what_if_seen = what_if_serial;
+        bool what_if_open = ImGui::BeginTabItem("What-if", nullptr,
+                                                show_what_if ? ImGuiTabItemFlags_SetSelected : 0);
+        remember_widget(ui, "tab_whatif");
+        if (what_if_open) {
+            draw_what_if(worker, ui);
+            ImGui::EndTabItem();
+        }
         tab("Quality", "tab_quality", [&] { draw_quality(worker, jobs, ui); });
         tab("Sampling", "tab_sampling", [&] { draw_sampling(worker, ui); });
         tab("Models", "tab_models", [&] { draw_models(worker, jobs, ui); });

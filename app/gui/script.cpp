@@ -8,9 +8,10 @@
 namespace mq::gui {
 
 namespace {
-const std::set<std::string> kVerbs = {
-    "wait",      "wait_model",  "type",       "click", "slider",  "set",     "wait_tokens",
-    "wait_idle", "hover_token", "screenshot", "quit",  "timeout", "wait_job"};
+const std::set<std::string> kVerbs = {"wait",        "wait_model", "type",        "click",
+                                      "slider",      "set",        "wait_tokens", "wait_idle",
+                                      "hover_token", "screenshot", "quit",        "timeout",
+                                      "wait_job",    "speed",      "click_token", "wait_whatif"};
 }
 
 Script::Script(const std::filesystem::path& file) : file_(file) {
@@ -64,6 +65,12 @@ void Script::tick(ScriptTarget& t) {
                 done = !waiting(t.click(l.arg));
             else if (l.verb == "slider")
                 t.set_budget(std::stof(l.arg));
+            else if (l.verb == "speed")
+                t.set_speed_target(std::stof(l.arg));
+            else if (l.verb == "click_token")
+                done = !waiting(t.click_token(std::stoi(l.arg)));
+            else if (l.verb == "wait_whatif")
+                done = !waiting(t.what_if_ready());
             else if (l.verb == "set") {
                 size_t sp = l.arg.find(' ');
                 if (sp == std::string::npos) fail("{}:{}: set KEY VALUE", file_.string(), l.number);
@@ -91,8 +98,9 @@ void Script::tick(ScriptTarget& t) {
         ++pc_;
         started_valid_ = false;
         // Actions that act through the UI take effect on the next frame: one per frame.
-        if (l.verb == "type" || l.verb == "click" || l.verb == "slider" ||
-            l.verb == "hover_token" || l.verb == "screenshot" || l.verb == "quit")
+        if (l.verb == "type" || l.verb == "click" || l.verb == "slider" || l.verb == "speed" ||
+            l.verb == "hover_token" || l.verb == "click_token" || l.verb == "screenshot" ||
+            l.verb == "quit")
             return;
     }
 }

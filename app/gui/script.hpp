@@ -8,12 +8,15 @@
 //                         tab_routing, tab_quality, tab_sampling, tab_models, quantize,
 //                         cancel_quantize, open_quantized, run_eval, cancel_eval
 //   slider BITS           set the budget slider (as dragging it would) to BITS
+//   speed TPS             switch the slider to tokens/s and set the target to TPS
 //   set KEY VALUE         temperature, top_k, top_p, seed, max_tokens, quantize_out,
 //                         quantize_calib, quantize_tokens, eval_text, eval_tokens,
 //                         quality_log_scale (0/1)
 //   wait_tokens N         until N tokens have been generated in total
 //   wait_idle             until no reply is being generated
 //   hover_token K         put the mouse on generated token K (negative: from the end)
+//   click_token K         click generated token K (opens its what-if view)
+//   wait_whatif           until the what-if view has its table (fails if it failed)
 //   wait_job JOB STATE    JOB quantize|eval; STATE running, progress (a fraction > 0 reported),
 //                         done, failed, cancelled or ended (any of the last three)
 //   screenshot NAME       write NAME.png into the screenshot folder
@@ -35,6 +38,10 @@ class ScriptTarget {
     virtual void set_budget(float bits) = 0;
     virtual void set_option(const std::string& key, const std::string& value) = 0;
     virtual bool hover_token(int index) = 0;
+    virtual void set_speed_target(float tokens_per_second) = 0;
+    virtual bool click_token(int index) = 0;  // false while it is not on screen
+    // Whether the what-if table is there; throws mq::Error when the what-if failed.
+    virtual bool what_if_ready() = 0;
     virtual uint64_t tokens_generated() = 0;
     virtual bool model_ready() = 0;  // loaded and idle
     virtual bool model_failed() = 0;

@@ -23,11 +23,18 @@ struct WidgetRect {
     int frame = 0;  // last frame it was drawn (enabled)
 };
 
+// A generated token: its turn and its index in that turn.
+struct TokenRef {
+    size_t turn = 0, token = 0;
+};
+
 struct UiState {
     std::array<char, 4096> input{};
     std::array<char, 1024> model_path{};
     std::vector<std::string> recent_models;
     float budget = 8.0f;
+    bool speed_mode = false;     // the slider sets tokens/s instead of bits
+    float speed_target = 20.0f;  // tokens/s, in speed mode
     rt::SamplerOptions sampling;
     int max_tokens = 256;
     int seed = 0;  // 0: random
@@ -35,7 +42,10 @@ struct UiState {
     bool follow_chat = true;  // keep the newest token in view
     std::map<std::string, WidgetRect> widgets;
     std::vector<WidgetRect> token_rects;  // generated tokens of the whole conversation, in order
-    std::deque<float> frame_ms;           // CPU time per frame (UI work, recording, submit)
+    std::vector<TokenRef> token_refs;     // which token each of token_rects is
+    std::optional<TokenRef> what_if_request;  // clicked while drawing; sent once drawn
+    uint64_t what_if_seen = 0;   // the what-if request the tab was last brought to front for
+    std::deque<float> frame_ms;  // CPU time per frame (UI work, recording, submit)
     int frame = 0;
     std::string open_request;  // a path the UI asked to open (waits while the eval job runs)
     // The eval job runs the model on the shared Vulkan device: chat and model loading wait for it

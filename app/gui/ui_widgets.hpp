@@ -28,6 +28,8 @@ void bits_legend();
 void draw_chat(EngineWorker& worker, UiState& ui);
 void draw_budget(EngineWorker& worker, UiState& ui);
 void draw_routing(EngineWorker& worker, UiState& ui);
+// The What-if tab: a clicked token's position at depths 1-4 and the routed depths.
+void draw_what_if(EngineWorker& worker, UiState& ui);
 void draw_sampling(EngineWorker& worker, UiState& ui);
 void draw_models(EngineWorker& worker, ModelJobs& jobs, UiState& ui);
 // Models panel, for a model that is not a MoBiQuant checkpoint: quantize it (model_jobs.hpp).
