@@ -83,8 +83,9 @@ void draw_plots(const EngineWorker& worker, const UiState& ui) {
     const auto& trace = worker.trace();
     const size_t n = std::min(trace.size(), kPlotTokens);
     const size_t first = trace.size() - n;
-    PlotSeries achieved{"achieved bits", {}, kAchievedColor, 1.5f};
-    PlotSeries asked{ui.speed_mode ? "budget chosen" : "budget", {}, kAskedColor, 1.5f};
+    // The achieved line wide under the thin budget line: where they agree both stay visible.
+    PlotSeries achieved{"achieved bits", {}, kAchievedColor, 3.5f};
+    PlotSeries asked{ui.speed_mode ? "budget chosen" : "budget", {}, kAskedColor, 1.2f};
     PlotSeries speed{"achieved tok/s", {}, kAchievedColor, 1.5f};
     for (size_t i = first; i < trace.size(); ++i) {
         const float x = float(i + 1);

@@ -91,6 +91,13 @@ class App : public ScriptTarget {
         hovering_ = false;
         return true;
     }
+    bool hover(const std::string& name) override {
+        auto at = visible_widget_center(name);
+        if (!at) return false;
+        hover_pos_ = *at;
+        hovering_ = true;
+        return true;
+    }
     bool what_if_ready() override {
         if (click_phase_ > 0) return false;  // the click that asks for it is under way
         auto lk = worker_.lock();

@@ -70,6 +70,7 @@ void draw_heatmap(const std::vector<ShownToken>& toks, uint32_t layers, size_t c
         dl->AddLine(ImVec2(p.x, y), ImVec2(end.x, y), IM_COL32(15, 15, 18, 255));
     }
     ImGui::Dummy(ImVec2(label_w + cols * cell_w, rows * cell_h + 4));
+    remember_widget(ui, "heatmap");
     if (!ImGui::IsItemHovered() || toks.empty()) return;
 
     // The cell under the mouse: its token (column) and layer/linear (row).

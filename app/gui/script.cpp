@@ -8,10 +8,10 @@
 namespace mq::gui {
 
 namespace {
-const std::set<std::string> kVerbs = {"wait",        "wait_model", "type",        "click",
-                                      "slider",      "set",        "wait_tokens", "wait_idle",
-                                      "hover_token", "screenshot", "quit",        "timeout",
-                                      "wait_job",    "speed",      "click_token", "wait_whatif"};
+const std::set<std::string> kVerbs = {
+    "wait",        "wait_model", "type",        "click",       "slider", "set",
+    "wait_tokens", "wait_idle",  "hover_token", "screenshot",  "quit",   "timeout",
+    "wait_job",    "speed",      "click_token", "wait_whatif", "hover"};
 }
 
 Script::Script(const std::filesystem::path& file) : file_(file) {
@@ -69,6 +69,8 @@ void Script::tick(ScriptTarget& t) {
                 t.set_speed_target(std::stof(l.arg));
             else if (l.verb == "click_token")
                 done = !waiting(t.click_token(std::stoi(l.arg)));
+            else if (l.verb == "hover")
+                done = !waiting(t.hover(l.arg));
             else if (l.verb == "wait_whatif")
                 done = !waiting(t.what_if_ready());
             else if (l.verb == "set") {
@@ -99,8 +101,8 @@ void Script::tick(ScriptTarget& t) {
         started_valid_ = false;
         // Actions that act through the UI take effect on the next frame: one per frame.
         if (l.verb == "type" || l.verb == "click" || l.verb == "slider" || l.verb == "speed" ||
-            l.verb == "hover_token" || l.verb == "click_token" || l.verb == "screenshot" ||
-            l.verb == "quit")
+            l.verb == "hover_token" || l.verb == "click_token" || l.verb == "hover" ||
+            l.verb == "screenshot" || l.verb == "quit")
             return;
     }
 }

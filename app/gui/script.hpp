@@ -16,6 +16,8 @@
 //   wait_idle             until no reply is being generated
 //   hover_token K         put the mouse on generated token K (negative: from the end)
 //   click_token K         click generated token K (opens its what-if view)
+//   hover NAME            put the mouse on a widget's centre: heatmap, whatif_table, or a
+//                         name `click` takes
 //   wait_whatif           until the what-if view has its table (fails if it failed)
 //   wait_job JOB STATE    JOB quantize|eval; STATE running, progress (a fraction > 0 reported),
 //                         done, failed, cancelled or ended (any of the last three)
@@ -39,7 +41,8 @@ class ScriptTarget {
     virtual void set_option(const std::string& key, const std::string& value) = 0;
     virtual bool hover_token(int index) = 0;
     virtual void set_speed_target(float tokens_per_second) = 0;
-    virtual bool click_token(int index) = 0;  // false while it is not on screen
+    virtual bool click_token(int index) = 0;            // false while it is not on screen
+    virtual bool hover(const std::string& widget) = 0;  // false while it is not on screen
     // Whether the what-if table is there; throws mq::Error when the what-if failed.
     virtual bool what_if_ready() = 0;
     virtual uint64_t tokens_generated() = 0;
