@@ -31,6 +31,7 @@ void TokenPrinter::print(const rt::TokenEvent& ev) const {
                          {"logprob", ev.logprob},
                          {"bits", ev.bits},
                          {"depths", depths}};
+        if (ev.budget > 0) j["budget"] = ev.budget;  // the budget the token ran under
         std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else if (color_) {
         std::printf("\033[38;5;%dm%s\033[0m", bits_color(ev.bits), ev.text.c_str());
