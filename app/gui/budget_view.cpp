@@ -78,15 +78,30 @@ void draw_numbers(const EngineWorker& worker, const UiState& ui) {
         ImGui::TextDisabled("controller: %s", state.c_str());
 }
 
-// Bits per token (achieved and asked for) and, in speed mode, tokens/s against the target.
+// A colour swatch and its label, on the current line.
+void legend_item(ImU32 color, const char* label) {
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float h = ImGui::GetTextLineHeight();
+    ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, p.y + h / 2 - 2),
+                                              ImVec2(p.x + 18, p.y + h / 2 + 2), color);
+    ImGui::Dummy(ImVec2(22, h));
+    ImGui::SameLine(0, 0);
+    ImGui::TextUnformatted(label);
+}
+
+// Bits per token (achieved and asked for) and, in speed mode, tokens/s against the target. The
+// legend is one line above the plots: inside them it would hide data, they are small.
 void draw_plots(const EngineWorker& worker, const UiState& ui) {
+    legend_item(kAchievedColor, "achieved");
+    ImGui::SameLine(0, 16);
+    legend_item(kAskedColor, ui.speed_mode ? "budget chosen (left), target (right)" : "budget");
     const auto& trace = worker.trace();
     const size_t n = std::min(trace.size(), kPlotTokens);
     const size_t first = trace.size() - n;
     // The achieved line wide under the thin budget line: where they agree both stay visible.
-    PlotSeries achieved{"achieved bits", {}, kAchievedColor, 3.5f};
-    PlotSeries asked{ui.speed_mode ? "budget chosen" : "budget", {}, kAskedColor, 1.2f};
-    PlotSeries speed{"achieved tok/s", {}, kAchievedColor, 1.5f};
+    PlotSeries achieved{"", {}, kAchievedColor, 3.5f};
+    PlotSeries asked{"", {}, kAskedColor, 1.2f};
+    PlotSeries speed{"", {}, kAchievedColor, 1.5f};
     for (size_t i = first; i < trace.size(); ++i) {
         const float x = float(i + 1);
         achieved.points.emplace_back(x, std::min(trace[i].bits, 8.0f));
@@ -114,7 +129,7 @@ void draw_plots(const EngineWorker& worker, const UiState& ui) {
     for (const ImVec2& p : speed.points) top = std::max(top, p.y);
     tps.y_max = top * 1.15f + 1;
     tps.x_format = "%.0f";
-    draw_plot("##tps_plot", tps, {speed}, {{"target", worker.speed_target(), kAskedColor}});
+    draw_plot("##tps_plot", tps, {speed}, {{"", worker.speed_target(), kAskedColor}});
 }
 
 }  // namespace

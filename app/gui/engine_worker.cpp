@@ -172,6 +172,7 @@ bool EngineWorker::regenerate() {
         if (phase_ != Phase::Ready || turns_.size() < 2 || turns_.back().role != "assistant")
             return false;
         turns_.back() = {"assistant", "", {}};
+        if (what_if_.turn + 1 == turns_.size()) forget_what_if();  // about the replaced reply
         phase_ = Phase::Generating;
         status_ = "reading the prompt";
     }
@@ -183,6 +184,7 @@ void EngineWorker::reset_chat() {
     std::lock_guard lk(mutex_);
     if (phase_ != Phase::Ready) return;
     turns_.clear();
+    forget_what_if();
     stats_.context_used = 0;
     stats_.first_turn_in_context = 0;
     stats_.context_note.clear();
@@ -214,6 +216,14 @@ void EngineWorker::set_speed_target(float tokens_per_second) {
     } catch (const std::exception& e) {  // an unquantized model has no budget to move
         status_ = e.what();
     }
+}
+
+void EngineWorker::forget_what_if() {
+    // A pending computation still lands, but on a view that says what it is about again.
+    const uint64_t serial = what_if_.serial;
+    what_if_ = WhatIfView{};
+    what_if_.serial = serial;
+    what_if_.turn = what_if_.token = SIZE_MAX;
 }
 
 bool EngineWorker::request_what_if(size_t turn, size_t token) {
@@ -383,6 +393,7 @@ void EngineWorker::on_token(const rt::TokenEvent& ev, std::chrono::steady_clock:
                          {"t", std::chrono::duration<double>(now - t0).count()},
                          {"turn", turns_.empty() ? 0 : turns_.size() - 1}};
         if (speed_target_ > 0) j["target_tps"] = speed_target_;
+        if (!stats_.speed_state.empty()) j["speed_state"] = stats_.speed_state;
         log_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         log_.flush();
     }

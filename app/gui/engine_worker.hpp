@@ -69,6 +69,7 @@ class EngineWorker {
     void generate();
     void on_token(const rt::TokenEvent& ev, std::chrono::steady_clock::time_point t0);
     void run_what_if(std::vector<uint32_t> sequence, uint32_t at);
+    void forget_what_if();  // its token is gone (regenerated, new chat); under mutex_
 
     rt::ComputeDevice device_;
     mutable std::mutex mutex_;  // guards everything below except the engine objects

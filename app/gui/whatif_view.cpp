@@ -49,7 +49,7 @@ void draw_candidate(const rt::WhatIfCandidate& c, bool actual, float width) {
 void draw_what_if(EngineWorker& worker, UiState& ui) {
     auto lk = worker.lock();
     const WhatIfView& w = worker.what_if();
-    if (w.serial == 0) {
+    if (w.serial == 0 || w.turn == SIZE_MAX) {  // none asked for, or its token is gone
         ImGui::TextWrapped(
             "Click a generated token (in the chat, or a column of the routing heatmap) to re-run "
             "its position from the cached prefix at uniform depth 1, 2, 3 and 4 and at the "

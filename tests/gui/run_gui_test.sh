@@ -10,7 +10,7 @@ mkdir -p "$work/shots"
 device=llvmpipe  # where the models run (chat_cpu: the CPU backend; the window draws on llvmpipe)
 [ "$mode" = chat_cpu ] && device=cpu
 run_app() {  # run_app ARGS...: the app in a fresh 1280x800 X server; stderr to $work/stderr.txt
-    timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$mq" gui --device $device \
+    timeout "${APP_TIMEOUT:-120}" xvfb-run -a -s "-screen 0 1280x800x24" "$mq" gui --device $device \
         --screenshot-dir "$work/shots" "$@" 2> >(tee "$work/stderr.txt" >&2)
 }
 
@@ -248,23 +248,28 @@ SCRIPT
     for s in models quantize_error quantize_running quantize_done eval; do shot_ok $s; done
     ;;
 speed)
-    # Tokens/s target on the bundled checkpoint. First the speeds at the highest and lowest
-    # budget in this session, under the same load (the window draws on the engine's queue), as
-    # targets far below and far above them give; then a target between them: the achieved speed
-    # (after the controller's first tokens) within 20% of it, and the budget moved.
-    speed_where() {  # speed_where LOG PYTHON-CONDITION-ON-r: tokens/s of those tokens after 20
+    # Tokens/s target. The bundled checkpoint is too small for its bits to change its speed on a
+    # CPU device (per-dispatch overhead dominates), so this runs random weights with SmolLM-135M's
+    # shapes, sliced. First the speeds at the highest and lowest budget in this session, under
+    # the same load (the window draws on the engine's queue), as targets far below and far above
+    # them give; then a target between them: the achieved speed within 20% of it over the steps
+    # the controller held it, and the budget moved.
+    APP_TIMEOUT=200  # 140 tokens at a few tokens/s
+    "$mq" synth --shape smollm-135m --sliced -o "$work/smollm.gguf" > /dev/null 2>&1 ||
+        die "could not write the SmolLM-shaped model"
+    speed_where() {  # speed_where LOG PYTHON-CONDITION-ON-r: tokens/s of those tokens after 15
         python3 - "$1" "$2" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"t"' in l]
-t = [r["t"] for r in rows if eval(sys.argv[2])][20:]
+t = [r["t"] for r in rows if eval(sys.argv[2])][15:]
 print(f"{(len(t) - 1) / (t[-1] - t[0]):.2f}" if len(t) > 10 and t[-1] > t[0] else 0)
 PY
     }
     cat > "$work/measure.txt" <<'SCRIPT'
-timeout 90
+timeout 150
 wait_model
 set seed 5
-set max_tokens 160
+set max_tokens 70
 speed 1
 type It was a bright cold day in April, and
 click send
@@ -276,7 +281,7 @@ wait 0.5
 wait_idle
 quit
 SCRIPT
-    run_app --fps 10 --script "$work/measure.txt" --log "$work/measure.jsonl" ||
+    run_app --fps 10 --model "$work/smollm.gguf" --script "$work/measure.txt" --log "$work/measure.jsonl" ||
         die "the measuring run failed"
     hi=$(speed_where "$work/measure.jsonl" 'r["target_tps"] < 2')
     lo=$(speed_where "$work/measure.jsonl" 'r["target_tps"] > 2')
@@ -285,10 +290,10 @@ SCRIPT
     target=$(awk -v h="$hi" -v l="$lo" 'BEGIN { printf "%.1f", (h + l) / 2 }')
     echo "target: $target tokens/s"
     cat > "$work/script.txt" <<SCRIPT
-timeout 90
+timeout 150
 wait_model
 set seed 5
-set max_tokens 160
+set max_tokens 70
 speed $target
 type It was a bright cold day in April, and
 click send
@@ -297,7 +302,7 @@ wait_idle
 screenshot speed
 quit
 SCRIPT
-    run_app --fps 10 --script "$work/script.txt" --log "$work/tokens.jsonl"
+    run_app --fps 10 --model "$work/smollm.gguf" --script "$work/script.txt" --log "$work/tokens.jsonl"
     rc=$?
     [ $rc -eq 0 ] || die "exit code $rc (2 = script failed, 3 = validation messages)"
     shot_ok speed
@@ -308,20 +313,19 @@ budgets = [r["target"] for r in toks]
 print(f"budgets {min(budgets):.2f}..{max(budgets):.2f} over {len(toks)} tokens")
 assert max(budgets) - min(budgets) > 0.5
 PY
-    # Where the budget hardly changes the speed (the small bundled model on a busy CPU device),
-    # any target is as reachable as the noise of the machine allows: nothing to check.
+    # Where the budget does not change the speed measurably (a busy machine's noise), any target
+    # is as reachable as the noise allows: nothing to check.
     if awk -v h="$hi" -v l="$lo" 'BEGIN { exit !(l < 1.25 * h) }'; then
         echo "MQ_TEST_SKIPPED: the lowest budget ($lo tokens/s) is not clearly faster than the highest ($hi) on this device"
         exit 0
     fi
     python3 - "$work/tokens.jsonl" "$target" <<'PY' || die "the speed target was not held"
 import json, sys
-toks = [json.loads(l) for l in open(sys.argv[1]) if '"t"' in l]
+t = [json.loads(l)["t"] for l in open(sys.argv[1]) if '"t"' in l][15:]  # after the probes
 target = float(sys.argv[2])
-t = [r["t"] for r in toks][20:]  # after the probes and the first corrections
-assert len(t) > 40, f"only {len(t) + 20} tokens"
+assert len(t) > 40, f"only {len(t) + 15} tokens"
 achieved = (len(t) - 1) / (t[-1] - t[0])
-print(f"achieved {achieved:.1f} tokens/s for a target of {target}")
+print(f"achieved {achieved:.2f} tokens/s for a target of {target}")
 assert abs(achieved - target) <= 0.2 * target, "not within 20%"
 PY
     ;;
