@@ -250,7 +250,7 @@ SCRIPT
 speed)
     # Tokens/s target. The bundled checkpoint is too small for its bits to change its speed on a
     # CPU device (per-dispatch overhead dominates), so this runs random weights with SmolLM-135M's
-    # shapes, sliced. First the speeds at the highest and lowest budget in this session, under
+    # shapes, sliced. First the speeds at the highest and lowest budget in this test run, under
     # the same load (the window draws on the engine's queue), as targets far below and far above
     # them give; then a target between them: the achieved speed within 20% of it over the steps
     # the controller held it, and the budget moved.
