@@ -331,7 +331,8 @@ PY
     ;;
 whatif)
     # A click on a generated token opens its what-if view: five rows, KL 0 at depth 4 and above
-    # 0 at depth 1; the conversation goes on afterwards.
+    # 0 at depth 1; so does a click on a column of the routing heatmap; the conversation goes on
+    # afterwards.
     cat > "$work/script.txt" <<'SCRIPT'
 timeout 60
 wait_model
@@ -346,6 +347,11 @@ click_token 5
 wait_whatif
 wait 0.3
 screenshot whatif
+click tab_routing
+wait 0.3
+click heatmap
+wait 0.5
+wait_whatif
 type And then?
 click send
 wait 0.5
@@ -359,10 +365,11 @@ SCRIPT
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 w = [l["whatif"] for l in lines if "whatif" in l]
-assert w, "no what-if was computed"
-rows = w[-1]["rows"]
-print("what-if at", w[-1]["at"], [(r["label"], round(r["kl"], 5)) for r in rows])
-assert len(rows) == 5 and rows[3]["kl"] == 0 and rows[0]["kl"] > 0
+assert len(w) == 2, f"{len(w)} what-ifs: the token click and the heatmap click should give 2"
+for x in w:
+    rows = x["rows"]
+    print("what-if at", x["at"], [(r["label"], round(r["kl"], 5)) for r in rows])
+    assert len(rows) == 5 and rows[3]["kl"] == 0 and rows[0]["kl"] > 0
 assert len({l["turn"] for l in lines if "turn" in l}) == 2, "the next turn got no reply"
 PY
     shot_ok whatif
