@@ -54,10 +54,11 @@ nlohmann::json to_json(const mq::rt::WhatIfResult& w, const std::string& actual_
 }
 
 int run(Options o) {
-    mq::vk::Context ctx(o.model.device.context_options());
+    std::unique_ptr<mq::vk::Context> ctx;
+    const mq::rt::ComputeDevice device = o.model.device.open(ctx);
     // The routed row needs a budget; without --budget or --depth it is 4 bits.
     if (!o.model.budget && !o.model.depth) o.model.budget = 4.0f;
-    auto session = o.model.open(ctx);
+    auto session = o.model.open(device);
     mq::rt::Generator gen(*session, o.model.policy());
     std::vector<int32_t> prompt = session->tokenizer().encode(o.prompt, {});
     gen.check_prompt(prompt);
