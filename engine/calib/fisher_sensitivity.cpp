@@ -138,6 +138,9 @@ std::vector<std::vector<LinearCurvature>> linear_curvatures(
                     acc.per_sequence += seq * seq;
                 }
             }
+            // The last draw is done with this linear's errors: free them before the next
+            // linear's (gate's and up's are n x ffn x depths floats each).
+            if (s + 1 == samples) errors[static_cast<uint32_t>(j)] = {};
         },
         step);
 

@@ -74,8 +74,9 @@ void LayerCalibrator::calibrate_layer(uint32_t l,
         if (step) step(rt::linear_name(j));
         return calibrate_linear(layer, j, x);
     });
-    // The float matrices are no longer needed: the checkpoint stores the slices.
-    for (auto& lin : w_.layers[l].linear) lin.dense = {};
+    // The float matrices are no longer needed: the checkpoint stores the slices. (Assigning {}
+    // to a vector empties it but keeps its memory.)
+    for (auto& lin : w_.layers[l].linear) std::vector<float>().swap(lin.dense);
 }
 
 }  // namespace mq::calib

@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -83,8 +87,21 @@ void check_quantize_inputs(const QuantizeOptions& o) {
     checked_inputs(o);
 }
 
+namespace {
+// The job allocates and frees activation and weight buffers of 1-300 MB per linear from worker
+// threads. glibc's malloc raises its mmap threshold to the largest freed block (up to 32 MB) and
+// then keeps such buffers in per-thread heaps it rarely returns, so the resident size grows layer
+// after layer. A fixed threshold sends every large buffer back to the system when it is freed.
+void return_large_buffers_to_the_system() {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}
+}  // namespace
+
 void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
               const std::atomic<bool>* cancel) {
+    return_large_buffers_to_the_system();
     auto [model, calib] = checked_inputs(o);
     check_quantize_memory(
         estimate_quantize_memory(model.desc(), calib.ids.size(), o.global_allocation),

@@ -39,11 +39,13 @@ QuantizeMemory estimate_quantize_memory(const ModelDesc& d, uint64_t n, bool glo
     if (global_allocation) {
         // The loss-sensitivity pass (calib/fisher_sensitivity.hpp): the output head in f32, a
         // residual stream per layer, one layer's weights with its slices and the head's logits
-        // for a chunk of tokens (at most ~256 MB), besides the layer's traced intermediates.
+        // for a chunk of tokens (at most ~256 MB), besides the layer's traced intermediates and
+        // the largest linear's output errors at the three probed depths.
         const uint64_t head = uint64_t(d.vocab_size) * dim * 4;
         m.probes = head + n * dim * 4 * (d.n_layers + 2) + layer_weights * 4 * 9 / 8 +
                    std::min<uint64_t>(n * uint64_t(d.vocab_size) * 4 * 2, 512ull << 20) +
-                   n * 4 * (3 * ffn + 4 * dim + 3 * q + 2 * kv);
+                   n * 4 * (3 * ffn + 4 * dim + 3 * q + 2 * kv) +
+                   n * 4 * 3 * std::max({ffn, q, dim});
     }
     // Routers, calibration scores, tokenizer, code and libraries.
     m.fixed = (200u << 20) + uint64_t(d.n_layers) * 7 * (n * 12 + ffn * 16 * 4);
