@@ -28,8 +28,9 @@ int run(Options& o) {
     auto on_signal = [](int) { g_stop = 1; };
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    std::fprintf(stderr, "Serving %s on %s (%u parallel sequences%s); Ctrl-C stops.\n",
+    std::fprintf(stderr, "Serving %s on %s (%u parallel sequences on %s%s); Ctrl-C stops.\n",
                  o.server.model_id.c_str(), server.address().c_str(), o.server.parallel,
+                 session->device().name().c_str(),
                  o.server.api_key.empty() ? "" : ", API key required");
     std::printf("listening on %s\n", server.address().c_str());
     std::fflush(stdout);
