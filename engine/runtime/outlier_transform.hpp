@@ -6,7 +6,7 @@
 // (q, k, v after the attention norm; gate, up after the feed-forward norm) have column i divided
 // by c. The products W x are unchanged, so full-precision logits are the same up to rounding,
 // but the linears' inputs now carry channels c times larger than the rest: the regime in which
-// low-bit round-to-nearest collapses (docs/design.md section 6, "hard testbed").
+// low-bit round-to-nearest collapses (docs/design.md section 6, "Two testbeds").
 //
 // c should be a power of two: F32 norms and F16 matrices then scale exactly (up to F16
 // subnormals), so the only change in the logits is the order of rounding in the products.
