@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -133,8 +134,9 @@ mq::cli::Registration reg{
     "eval", "Quality table of a MoBiQuant checkpoint: routed budgets against baselines",
     [](CLI::App& cmd) {
         auto o = std::make_shared<Options>();
-        cmd.add_option("-m,--model", o->model,
-                       "MoBiQuant checkpoint (default: the bundled default checkpoint)");
+        cmd.add_option(
+            "-m,--model", o->model,
+            std::string("MoBiQuant checkpoint (default: ") + mq::app::kDefaultModelText + ")");
         cmd.add_option("--fp-model", o->fp_model,
                        "The plain model it was made from (default: mobiquant.source beside it)");
         cmd.add_option("-t,--text", o->text, "Held-out text (default: assets/heldout.txt)")

@@ -2,8 +2,10 @@
 // MQ_BUILD_GUI (the default); without it `mobiquant` falls back to printing its help.
 #ifdef MQ_HAVE_GUI
 #include <memory>
+#include <string>
 
 #include "cli/command.hpp"
+#include "common/bundled_assets.hpp"
 #include "gui/gui_app.hpp"
 
 namespace {
@@ -13,8 +15,8 @@ mq::cli::Registration reg{
     [](CLI::App& cmd) {
         auto o = std::make_shared<mq::gui::GuiOptions>();
         cmd.add_option("-m,--model", o->model,
-                       "GGUF file or Hugging Face directory (default: $MOBIQUANT_MODEL, else "
-                       "assets/default-model.gguf)");
+                       std::string("GGUF file or Hugging Face directory (default: ") +
+                           mq::app::kDefaultModelText + ")");
         cmd.add_option("--device", o->device,
                        "Where models run: cpu, or a Vulkan device (index, part of its name, "
                        "lavapipe) (default: $MOBIQUANT_DEVICE, else the best GPU, else the CPU "

@@ -1,9 +1,11 @@
 #include "cli/model_options.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "common/bundled_assets.hpp"
 #include "core/error.hpp"
@@ -12,7 +14,8 @@ namespace mq::cli {
 
 void ModelOptions::add_to(CLI::App& cmd, bool with_depth) {
     cmd.add_option("-m,--model", model,
-                   "GGUF file or Hugging Face directory (default: the bundled default model)");
+                   std::string("GGUF file or Hugging Face directory (default: ") +
+                       app::kDefaultModelText + ")");
     device.add_to(cmd);
     cmd.add_option("--context", context,
                    "Context length in tokens (default: the model's, at most 2048)");
@@ -51,9 +54,9 @@ std::filesystem::path ModelOptions::model_path() const {
     std::filesystem::path p =
         model.empty() ? app::default_model_path() : std::filesystem::path(model);
     if (!std::filesystem::exists(p))
-        fail(
-            "model {} not found{}", p.string(),
-            model.empty() ? " (the default model is assets/default-model.gguf; pass --model)" : "");
+        fail("model {} not found{}", p.string(),
+             model.empty() ? fmt::format(" (the default: {}; pass --model)", app::kDefaultModelText)
+                           : std::string());
     return p;
 }
 

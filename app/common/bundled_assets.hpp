@@ -14,4 +14,9 @@ std::filesystem::path asset_path(const std::string& name);
 // MoBiQuant checkpoint default-mobiquant.gguf, else the plain default-model.gguf.
 std::filesystem::path default_model_path();
 
+// default_model_path() in words, for option help and "not found" messages.
+inline constexpr const char* kDefaultModelText =
+    "$MOBIQUANT_MODEL, else the bundled checkpoint assets/default-mobiquant.gguf, else the plain "
+    "assets/default-model.gguf";
+
 }  // namespace mq::app

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/bundled_assets.hpp"
 #include "core/error.hpp"
 #include "runtime/chat_window.hpp"
 #include "runtime/whatif.hpp"
@@ -82,9 +83,9 @@ void EngineWorker::load(const std::filesystem::path& path) {
     try {
         if (!std::filesystem::exists(path))
             fail(
-                "model {} not found (the default model is assets/default-model.gguf; open another "
-                "file in the Models panel or start with --model)",
-                path.string());
+                "model {} not found (the default: {}; open another file in the Models panel or "
+                "start with --model)",
+                path.string(), app::kDefaultModelText);
         rt::SessionOptions so;
         // Sliced weights make depths and bits meaningful, so the budget slider works.
         so.slice_plain_model = true;
