@@ -21,8 +21,6 @@ class AtomicFile {
     uint64_t position() const { return written_; }
     void commit();  // flush, fsync, rename onto the destination
 
-    const std::filesystem::path& temp_path() const { return temp_; }
-
   private:
     std::filesystem::path destination_, temp_;
     std::FILE* file_ = nullptr;

@@ -37,9 +37,6 @@ class JobClock {
     void finish(const std::string& stage = "done") {
         if (fn_) fn_({stage, 1.0, 0.0});
     }
-    void check_cancel() const {
-        if (cancel_ && cancel_->load()) throw Cancelled();
-    }
 
   private:
     JobProgressFn fn_;

@@ -12,7 +12,6 @@ class ProgressBar {
     ProgressBar(std::string label, uint64_t total, std::string unit = "");
     ~ProgressBar();
     void update(uint64_t done);  // absolute position
-    void advance(uint64_t n = 1) { update(done_ + n); }
     void finish();
 
   private:

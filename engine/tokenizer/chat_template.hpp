@@ -51,8 +51,8 @@ class ChatTemplate {
     std::vector<int32_t> encode_plain_contents(const Tokenizer& tokenizer,
                                                std::span<const ChatMessage> messages,
                                                bool add_generation_prompt) const;
-    // Vocabulary entries that end the assistant's turn (those the vocabulary has).
-    const std::vector<std::string>& stop_texts() const { return stop_texts_; }
+    // The ids that end the assistant's turn: the template's end markers the vocabulary has, and
+    // EOS.
     std::vector<int32_t> stop_tokens(const Tokenizer& tokenizer) const;
 
   private:

@@ -57,10 +57,6 @@ class Context {
     VkDevice device() const { return device_; }
     VkQueue queue() const { return queue_; }
     uint32_t queue_family() const { return queue_family_; }
-    // The calling thread's command pool (created on first use; command pools are not
-    // thread-safe, so each thread records from its own). Buffers allocated from it must be used
-    // and freed on this thread; a CommandSequence has a pool of its own instead.
-    VkCommandPool thread_command_pool() { return thread_commands().pool; }
     // A new command pool on the compute queue's family (the caller destroys it).
     VkCommandPool create_command_pool(VkCommandPoolCreateFlags flags) const;
     VkPipelineCache pipeline_cache() const;
@@ -115,6 +111,8 @@ class Context {
     void record_validation_message(std::string message);
 
   private:
+    // Command pools are not thread-safe, so each thread records its one-time commands (run_once)
+    // from its own pool.
     struct ThreadCommands {
         VkCommandPool pool = VK_NULL_HANDLE;
         VkFence fence = VK_NULL_HANDLE;
