@@ -55,6 +55,29 @@ std::string nfc_lenient(std::string_view text) {
     return out;
 }
 
+// A byte-level token's text (each byte drawn as one character, GPT-2 style) back to its bytes;
+// characters that stand for no byte are kept as they are.
+std::string byte_level_bytes(const std::string& text) {
+    std::string bytes;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        const size_t len = utf8_char_len(text, pos);
+        if (!len) {
+            bytes += text[pos++];
+            continue;
+        }
+        const auto* u = reinterpret_cast<const uint8_t*>(text.data() + pos);
+        uint32_t cp = len == 1 ? u[0] : len == 2 ? ((u[0] & 0x1F) << 6) | (u[1] & 0x3F) : 0x110000;
+        const int b = unicode_to_byte(cp);
+        if (b >= 0)
+            bytes += static_cast<char>(b);
+        else
+            bytes.append(text, pos, len);
+        pos += len;
+    }
+    return bytes;
+}
+
 const char* const kEndMarkers[] = {"<|eot_id|>",      "<|eom_id|>",    "<|im_end|>",
                                    "<|end_of_text|>", "<|endoftext|>", "<|end|>",
                                    "<end_of_turn>",   "</s>"};
@@ -100,6 +123,12 @@ struct Tokenizer::Impl {
     std::unique_ptr<PreTokenizer> pre;
 
     void build();
+    void check_spec() const;
+    void index_tokens();
+    void find_byte_tokens();
+    void index_merges();
+    void index_specials();
+    void mark_end_of_generation();
     void encode_fragment(std::string_view text, std::vector<int32_t>& out,
                          std::unordered_map<std::string, std::vector<int32_t>>& cache) const;
     void encode_spm(std::string_view normalized, std::vector<int32_t>& out) const;
@@ -117,6 +146,21 @@ static uint64_t pair_key(int32_t a, int32_t b) {
 }
 
 void Tokenizer::Impl::build() {
+    check_spec();
+    byte_level = spec.model == "gpt2";
+    use_merges = byte_level || !spec.merges.empty();
+    index_tokens();
+    find_byte_tokens();
+    index_merges();
+    index_specials();
+    mark_end_of_generation();
+    if (byte_level) {
+        pre = std::make_unique<PreTokenizer>(
+            spec.pre_patterns.empty() ? pretokenizer_patterns(spec.pre) : spec.pre_patterns);
+    }
+}
+
+void Tokenizer::Impl::check_spec() const {
     const int32_t n = spec.size();
     if (spec.model != "llama" && spec.model != "gpt2")
         fail("tokenizer model \"{}\" is not supported (supported: llama, gpt2)", spec.model);
@@ -135,9 +179,11 @@ void Tokenizer::Impl::build() {
             fail("{} token id {} is out of range (vocabulary of {})", name, id, n);
     if (!spec.normalizer.empty() && spec.normalizer != "nfc")
         fail("text normalizer \"{}\" is not supported (supported: nfc)", spec.normalizer);
-    byte_level = spec.model == "gpt2";
-    use_merges = byte_level || !spec.merges.empty();
+}
 
+// Each token's type, its entry in the vocabulary map, and its piece (the bytes it stands for).
+void Tokenizer::Impl::index_tokens() {
+    const int32_t n = spec.size();
     types.resize(n);
     for (int32_t i = 0; i < n; ++i) {
         types[i] = spec.type(i);
@@ -145,8 +191,6 @@ void Tokenizer::Impl::build() {
         if (t < 0 || t > 6) fail("token {} has unknown token type {}", i, t);
         vocab.emplace(spec.tokens[i], i);
     }
-
-    // Pieces: the bytes each token stands for.
     pieces.resize(n);
     strippable.assign(n, 0);
     for (int32_t i = 0; i < n; ++i) {
@@ -162,30 +206,13 @@ void Tokenizer::Impl::build() {
         } else if (t == TokenType::UserDefined) {
             pieces[i] = text;
         } else {
-            std::string bytes;
-            size_t pos = 0;
-            while (pos < text.size()) {
-                const size_t len = utf8_char_len(text, pos);
-                if (!len) {
-                    bytes += text[pos++];
-                    continue;
-                }
-                const auto* u = reinterpret_cast<const uint8_t*>(text.data() + pos);
-                uint32_t cp = len == 1   ? u[0]
-                              : len == 2 ? ((u[0] & 0x1F) << 6) | (u[1] & 0x3F)
-                                         : 0x110000;
-                const int b = unicode_to_byte(cp);
-                if (b >= 0)
-                    bytes += static_cast<char>(b);
-                else
-                    bytes.append(text, pos, len);
-                pos += len;
-            }
-            pieces[i] = std::move(bytes);
+            pieces[i] = byte_level_bytes(text);
         }
     }
+}
 
-    // Byte tokens: <0xXX> for SentencePiece byte fallback, the byte's character for byte-level.
+// Byte tokens: <0xXX> for SentencePiece byte fallback, the byte's character for byte-level.
+void Tokenizer::Impl::find_byte_tokens() {
     for (int b = 0; b < 256; ++b) {
         std::string key;
         if (byte_level) {
@@ -197,7 +224,11 @@ void Tokenizer::Impl::build() {
         const auto it = vocab.find(key);
         byte_token[b] = it == vocab.end() ? -1 : it->second;
     }
+}
 
+// Merge ranks by token pair (byte-level BPE, or SentencePiece with merges), else the tokens a
+// SentencePiece merge may produce (ranked by score).
+void Tokenizer::Impl::index_merges() {
     if (use_merges) {
         merge_table.reserve(spec.merges.size());
         for (size_t r = 0; r < spec.merges.size(); ++r) {
@@ -209,14 +240,16 @@ void Tokenizer::Impl::build() {
                                 std::pair{static_cast<int32_t>(r), ic->second});
         }
     } else {
-        for (int32_t i = 0; i < n; ++i)
+        for (int32_t i = 0; i < spec.size(); ++i)
             if (types[i] == TokenType::Normal || types[i] == TokenType::UserDefined ||
                 types[i] == TokenType::Unused)
                 mergeable.emplace(spec.tokens[i], i);
     }
+}
 
-    // Special-token text, matched before anything else.
-    for (int32_t i = 0; i < n; ++i) {
+// Special-token text, matched before anything else, longest first.
+void Tokenizer::Impl::index_specials() {
+    for (int32_t i = 0; i < spec.size(); ++i) {
         const TokenType t = types[i];
         if (spec.tokens[i].empty()) continue;
         if (t == TokenType::Control || t == TokenType::Unknown || t == TokenType::UserDefined)
@@ -236,8 +269,11 @@ void Tokenizer::Impl::build() {
         std::stable_sort(bucket.begin(), bucket.end(), longest_first);
     for (auto& bucket : user_defined_by_first_byte)
         std::stable_sort(bucket.begin(), bucket.end(), longest_first);
+}
 
-    eog.assign(n, 0);
+// End of generation: EOS, EOT, EOM and the end markers of the known chat formats.
+void Tokenizer::Impl::mark_end_of_generation() {
+    eog.assign(spec.size(), 0);
     for (int32_t id : {spec.eos_id, spec.eot_id, spec.eom_id})
         if (id >= 0) eog[id] = 1;
     for (const char* marker : kEndMarkers) {
@@ -245,11 +281,6 @@ void Tokenizer::Impl::build() {
         if (it != vocab.end() && (types[it->second] == TokenType::Control ||
                                   types[it->second] == TokenType::UserDefined))
             eog[it->second] = 1;
-    }
-
-    if (byte_level) {
-        pre = std::make_unique<PreTokenizer>(
-            spec.pre_patterns.empty() ? pretokenizer_patterns(spec.pre) : spec.pre_patterns);
     }
 }
 
