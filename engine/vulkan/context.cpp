@@ -43,7 +43,21 @@ bool layer_available(const char* name) {
 
 Context::Context(ContextOptions options) {
     validation_ = options.validation || env_flag("MOBIQUANT_VALIDATION");
+    create_instance(options);
+    try {
+        if (validation_) create_messenger();
+        choose_device(options);
+        create_device(options);
+        apply_memory_options(options);
+        open_pipeline_cache(options);
+    } catch (...) {
+        release();
+        throw;
+    }
+}
 
+// The instance, with the validation layer when asked for.
+void Context::create_instance(const ContextOptions& options) {
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
     app.pApplicationName = "mobiquant";
     app.pEngineName = "mobiquant";
@@ -51,15 +65,7 @@ Context::Context(ContextOptions options) {
 
     std::vector<const char*> extensions = options.instance_extensions;
     std::vector<const char*> layers;
-    VkDebugUtilsMessengerCreateInfoEXT messenger_ci{
-        VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-    messenger_ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
-                                   VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-    messenger_ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
-                               VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                               VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
-    messenger_ci.pfnUserCallback = on_validation_message;
-    messenger_ci.pUserData = this;
+    const VkDebugUtilsMessengerCreateInfoEXT messenger_ci = messenger_info();
     if (validation_) {
         if (!layer_available(kValidationLayer))
             fail("validation requested but {} is not installed (Debian: vulkan-validationlayers)",
@@ -76,101 +82,124 @@ Context::Context(ContextOptions options) {
     ici.ppEnabledExtensionNames = extensions.data();
     if (validation_) ici.pNext = &messenger_ci;  // also catches create/destroy-time messages
     VK_CHECK(vkCreateInstance(&ici, nullptr, &instance_));
+}
 
-    try {
-        if (validation_) {
-            auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
-                vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
-            if (create) VK_CHECK(create(instance_, &messenger_ci, nullptr, &messenger_));
+// Validation messages (warnings and errors) go to on_validation_message with this context.
+VkDebugUtilsMessengerCreateInfoEXT Context::messenger_info() {
+    VkDebugUtilsMessengerCreateInfoEXT ci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                         VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    ci.pfnUserCallback = on_validation_message;
+    ci.pUserData = this;
+    return ci;
+}
+
+void Context::create_messenger() {
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+    const VkDebugUtilsMessengerCreateInfoEXT ci = messenger_info();
+    if (create) VK_CHECK(create(instance_, &ci, nullptr, &messenger_));
+}
+
+// The physical device (options, else MOBIQUANT_DEVICE, else the preferred one) and its compute
+// queue family.
+void Context::choose_device(const ContextOptions& options) {
+    uint32_t n = 0;
+    VK_CHECK(vkEnumeratePhysicalDevices(instance_, &n, nullptr));
+    std::vector<VkPhysicalDevice> devices(n);
+    VK_CHECK(vkEnumeratePhysicalDevices(instance_, &n, devices.data()));
+    std::vector<DeviceInfo> infos;
+    for (uint32_t i = 0; i < n; ++i) infos.push_back(query_device_info(devices[i], i));
+    std::string selector = options.device;
+    if (selector.empty())
+        if (const char* env = std::getenv("MOBIQUANT_DEVICE")) selector = env;
+    uint32_t chosen = select_device(infos, selector);
+    physical_ = devices[chosen];
+    info_ = infos[chosen];
+    if (info_.api_version < VK_API_VERSION_1_1)
+        fail("device {} supports only Vulkan {}.{}; MoBiQuant needs Vulkan 1.1", info_.name,
+             VK_API_VERSION_MAJOR(info_.api_version), VK_API_VERSION_MINOR(info_.api_version));
+    require(info_.has_compute_queue, "a compute queue");
+    vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+
+    uint32_t n_families = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, nullptr);
+    std::vector<VkQueueFamilyProperties> families(n_families);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, families.data());
+    for (uint32_t i = 0; i < n_families; ++i)
+        if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+            queue_family_ = i;
+            break;
         }
+}
 
-        uint32_t n = 0;
-        VK_CHECK(vkEnumeratePhysicalDevices(instance_, &n, nullptr));
-        std::vector<VkPhysicalDevice> devices(n);
-        VK_CHECK(vkEnumeratePhysicalDevices(instance_, &n, devices.data()));
-        std::vector<DeviceInfo> infos;
-        for (uint32_t i = 0; i < n; ++i) infos.push_back(query_device_info(devices[i], i));
-        std::string selector = options.device;
-        if (selector.empty())
-            if (const char* env = std::getenv("MOBIQUANT_DEVICE")) selector = env;
-        uint32_t chosen = select_device(infos, selector);
-        physical_ = devices[chosen];
-        info_ = infos[chosen];
-        if (info_.api_version < VK_API_VERSION_1_1)
-            fail("device {} supports only Vulkan {}.{}; MoBiQuant needs Vulkan 1.1", info_.name,
-                 VK_API_VERSION_MAJOR(info_.api_version), VK_API_VERSION_MINOR(info_.api_version));
-        require(info_.has_compute_queue, "a compute queue");
-        vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
-
-        uint32_t n_families = 0;
-        vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, nullptr);
-        std::vector<VkQueueFamilyProperties> families(n_families);
-        vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, families.data());
-        for (uint32_t i = 0; i < n_families; ++i)
-            if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
-                queue_family_ = i;
-                break;
-            }
-
-        // Enable the optional features the device has; kernels that need one check for it.
-        VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-        VkPhysicalDevice16BitStorageFeatures f16s{
-            VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-        f16s.storageBuffer16BitAccess = info_.storage_16bit;
-        VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-        features.pNext = &f16s;
-        if (info_.api_version >= VK_API_VERSION_1_2) {
-            f12.shaderFloat16 = info_.shader_float16;
-            f12.shaderInt8 = info_.shader_int8;
-            f12.storageBuffer8BitAccess = info_.storage_8bit;
-            f16s.pNext = &f12;
-        }
-
-        float priority = 1.0f;
-        VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
-        qci.queueFamilyIndex = queue_family_;
-        qci.queueCount = 1;
-        qci.pQueuePriorities = &priority;
-        VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-        dci.pNext = &features;
-        dci.queueCreateInfoCount = 1;
-        dci.pQueueCreateInfos = &qci;
-        dci.enabledExtensionCount = static_cast<uint32_t>(options.device_extensions.size());
-        dci.ppEnabledExtensionNames = options.device_extensions.data();
-        VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
-        vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
-
-        storage_range_limit_ = info_.max_storage_buffer_range;
-        if (options.storage_range_limit && options.storage_range_limit < storage_range_limit_)
-            storage_range_limit_ = options.storage_range_limit;
-
-        memory_budget_ = options.memory_budget;
-        if (const char* mb = std::getenv("MOBIQUANT_MEMORY_BUDGET_MB"); mb && *mb) {
-            char* end = nullptr;
-            unsigned long long v = std::strtoull(mb, &end, 10);
-            if (*end || v == 0)
-                fail("MOBIQUANT_MEMORY_BUDGET_MB=\"{}\" is not a positive number of MiB", mb);
-            memory_budget_ = uint64_t(v) << 20;
-        }
-
-        memory_model_ = options.memory_model;
-        if (const char* mm = std::getenv("MOBIQUANT_MEMORY_MODEL"); mm && *mm) {
-            if (std::strcmp(mm, "discrete") == 0)
-                memory_model_ = MemoryModel::Discrete;
-            else if (std::strcmp(mm, "native") != 0)
-                fail("MOBIQUANT_MEMORY_MODEL=\"{}\" is not \"native\" or \"discrete\"", mm);
-        }
-
-        std::filesystem::path cache_dir = options.cache_dir;
-        bool use_file = options.pipeline_cache;
-        if (std::getenv("MOBIQUANT_PIPELINE_CACHE") && !env_flag("MOBIQUANT_PIPELINE_CACHE"))
-            use_file = false;
-        if (use_file && cache_dir.empty()) cache_dir = default_cache_dir();
-        cache_ = std::make_unique<PipelineCache>(device_, info_, use_file ? cache_dir : "");
-    } catch (...) {
-        release();
-        throw;
+// The logical device with one compute queue and every optional feature the device has; kernels
+// that need one check for it.
+void Context::create_device(const ContextOptions& options) {
+    VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    VkPhysicalDevice16BitStorageFeatures f16s{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    f16s.storageBuffer16BitAccess = info_.storage_16bit;
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    features.pNext = &f16s;
+    if (info_.api_version >= VK_API_VERSION_1_2) {
+        f12.shaderFloat16 = info_.shader_float16;
+        f12.shaderInt8 = info_.shader_int8;
+        f12.storageBuffer8BitAccess = info_.storage_8bit;
+        f16s.pNext = &f12;
     }
+
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qci.queueFamilyIndex = queue_family_;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    dci.pNext = &features;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    dci.enabledExtensionCount = static_cast<uint32_t>(options.device_extensions.size());
+    dci.ppEnabledExtensionNames = options.device_extensions.data();
+    VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
+    vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+}
+
+// The storage range limit, memory budget and memory model: the options, overridden by
+// MOBIQUANT_MEMORY_BUDGET_MB and MOBIQUANT_MEMORY_MODEL.
+void Context::apply_memory_options(const ContextOptions& options) {
+    storage_range_limit_ = info_.max_storage_buffer_range;
+    if (options.storage_range_limit && options.storage_range_limit < storage_range_limit_)
+        storage_range_limit_ = options.storage_range_limit;
+
+    memory_budget_ = options.memory_budget;
+    if (const char* mb = std::getenv("MOBIQUANT_MEMORY_BUDGET_MB"); mb && *mb) {
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(mb, &end, 10);
+        if (*end || v == 0)
+            fail("MOBIQUANT_MEMORY_BUDGET_MB=\"{}\" is not a positive number of MiB", mb);
+        memory_budget_ = uint64_t(v) << 20;
+    }
+
+    memory_model_ = options.memory_model;
+    if (const char* mm = std::getenv("MOBIQUANT_MEMORY_MODEL"); mm && *mm) {
+        if (std::strcmp(mm, "discrete") == 0)
+            memory_model_ = MemoryModel::Discrete;
+        else if (std::strcmp(mm, "native") != 0)
+            fail("MOBIQUANT_MEMORY_MODEL=\"{}\" is not \"native\" or \"discrete\"", mm);
+    }
+}
+
+// The pipeline cache, kept on disk unless the options or MOBIQUANT_PIPELINE_CACHE=0 say not.
+void Context::open_pipeline_cache(const ContextOptions& options) {
+    std::filesystem::path cache_dir = options.cache_dir;
+    bool use_file = options.pipeline_cache;
+    if (std::getenv("MOBIQUANT_PIPELINE_CACHE") && !env_flag("MOBIQUANT_PIPELINE_CACHE"))
+        use_file = false;
+    if (use_file && cache_dir.empty()) cache_dir = default_cache_dir();
+    cache_ = std::make_unique<PipelineCache>(device_, info_, use_file ? cache_dir : "");
 }
 
 Context::~Context() {

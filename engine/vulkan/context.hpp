@@ -118,7 +118,15 @@ class Context {
         VkFence fence = VK_NULL_HANDLE;
     };
     ThreadCommands& thread_commands();  // the calling thread's, created on first use
-    void release();                     // destroys what was created; safe on a half-built context
+    // The constructor's steps, in order.
+    void create_instance(const ContextOptions& options);
+    VkDebugUtilsMessengerCreateInfoEXT messenger_info();
+    void create_messenger();
+    void choose_device(const ContextOptions& options);
+    void create_device(const ContextOptions& options);
+    void apply_memory_options(const ContextOptions& options);
+    void open_pipeline_cache(const ContextOptions& options);
+    void release();  // destroys what was created; safe on a half-built context
     VkCommandBuffer begin_one_time();
     void end_one_time(VkCommandBuffer cb);
 
