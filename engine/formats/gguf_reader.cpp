@@ -172,6 +172,67 @@ class MetadataParser {
     const std::string& key_;
 };
 
+// A tensor info's dimensions and type (the cursor at its dimension count): checks the shape
+// against the type's block size and fills t.dims, t.type and t.bytes.
+void read_tensor_shape(Cursor& c, TensorInfo& t) {
+    const uint64_t dims_at = c.pos();
+    uint32_t n_dims = c.read<uint32_t>("tensor dimension count");
+    if (n_dims == 0 || n_dims > kMaxDims)
+        c.error_at(dims_at, fmt::format("tensor '{}' has {} dimensions (expected 1 to {})", t.name,
+                                        n_dims, kMaxDims));
+    uint64_t n_elements = 1;
+    for (uint32_t d = 0; d < n_dims; ++d) {
+        uint64_t ne = c.read<uint64_t>("tensor dimension");
+        if (ne > static_cast<uint64_t>(INT64_MAX) ||
+            __builtin_mul_overflow(n_elements, ne, &n_elements) ||
+            n_elements > static_cast<uint64_t>(INT64_MAX))
+            c.error_at(dims_at, fmt::format("tensor '{}' has an impossible shape (dimension {} "
+                                            "is {}; the element count overflows)",
+                                            t.name, d, ne));
+        t.dims.push_back(ne);
+    }
+    const uint64_t type_at = c.pos();
+    uint32_t type_id = c.read<uint32_t>("tensor type");
+    const TypeTraits* traits = type_traits(type_id);
+    if (!traits)
+        c.error_at(type_at, fmt::format("tensor '{}' has unknown ggml type {}", t.name, type_id));
+    t.type = static_cast<TensorType>(type_id);
+    if (t.dims[0] % traits->block_size != 0)
+        c.error_at(dims_at, fmt::format("tensor '{}' of type {} has row length {}, not a "
+                                        "multiple of its block size {}",
+                                        t.name, traits->name, t.dims[0], traits->block_size));
+    uint64_t blocks = n_elements / traits->block_size;
+    if (__builtin_mul_overflow(blocks, uint64_t{traits->block_bytes}, &t.bytes))
+        c.error_at(dims_at, fmt::format("tensor '{}' size overflows 64 bits", t.name));
+}
+
+// Every tensor's data lies inside the file's data section, aligned, and no two overlap.
+void check_tensor_data(std::span<const TensorInfo> tensors, uint64_t data_offset,
+                       uint64_t file_size, uint32_t alignment, const std::string& name) {
+    const uint64_t data_size = data_offset <= file_size ? file_size - data_offset : 0;
+    for (const TensorInfo& t : tensors) {
+        if (t.offset % alignment != 0)
+            fail("gguf {}: tensor '{}' data offset {} is not a multiple of the alignment {}", name,
+                 t.name, t.offset, alignment);
+        if (t.offset > data_size || t.bytes > data_size - t.offset)
+            fail(
+                "gguf {}: tensor '{}' data ({} bytes at byte offset {}) runs past the end of the "
+                "file ({} bytes)",
+                name, t.name, t.bytes, data_offset + t.offset, file_size);
+    }
+    std::vector<size_t> order(tensors.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return tensors[a].offset < tensors[b].offset; });
+    for (size_t i = 1; i < order.size(); ++i) {
+        const TensorInfo& prev = tensors[order[i - 1]];
+        const TensorInfo& cur = tensors[order[i]];
+        if (prev.bytes > 0 && cur.bytes > 0 && prev.offset + prev.bytes > cur.offset)
+            fail("gguf {}: tensors '{}' and '{}' overlap (data at byte offsets {} and {})", name,
+                 prev.name, cur.name, data_offset + prev.offset, data_offset + cur.offset);
+    }
+}
+
 }  // namespace
 
 uint64_t TensorInfo::n_elements() const {
@@ -264,36 +325,7 @@ void File::parse() {
         t.name = c.read_string("tensor name");
         if (tensor_index_.count(t.name))
             c.error_at(info_at, fmt::format("duplicate tensor '{}'", t.name));
-        const uint64_t dims_at = c.pos();
-        uint32_t n_dims = c.read<uint32_t>("tensor dimension count");
-        if (n_dims == 0 || n_dims > kMaxDims)
-            c.error_at(dims_at, fmt::format("tensor '{}' has {} dimensions (expected 1 to {})",
-                                            t.name, n_dims, kMaxDims));
-        uint64_t n_elements = 1;
-        for (uint32_t d = 0; d < n_dims; ++d) {
-            uint64_t ne = c.read<uint64_t>("tensor dimension");
-            if (ne > static_cast<uint64_t>(INT64_MAX) ||
-                __builtin_mul_overflow(n_elements, ne, &n_elements) ||
-                n_elements > static_cast<uint64_t>(INT64_MAX))
-                c.error_at(dims_at, fmt::format("tensor '{}' has an impossible shape (dimension {} "
-                                                "is {}; the element count overflows)",
-                                                t.name, d, ne));
-            t.dims.push_back(ne);
-        }
-        const uint64_t type_at = c.pos();
-        uint32_t type_id = c.read<uint32_t>("tensor type");
-        const TypeTraits* traits = type_traits(type_id);
-        if (!traits)
-            c.error_at(type_at,
-                       fmt::format("tensor '{}' has unknown ggml type {}", t.name, type_id));
-        t.type = static_cast<TensorType>(type_id);
-        if (t.dims[0] % traits->block_size != 0)
-            c.error_at(dims_at, fmt::format("tensor '{}' of type {} has row length {}, not a "
-                                            "multiple of its block size {}",
-                                            t.name, traits->name, t.dims[0], traits->block_size));
-        uint64_t blocks = n_elements / traits->block_size;
-        if (__builtin_mul_overflow(blocks, uint64_t{traits->block_bytes}, &t.bytes))
-            c.error_at(dims_at, fmt::format("tensor '{}' size overflows 64 bits", t.name));
+        read_tensor_shape(c, t);
         t.offset = c.read<uint64_t>("tensor data offset");
         tensor_index_.emplace(t.name, tensors_.size());
         tensors_.push_back(std::move(t));
@@ -302,29 +334,7 @@ void File::parse() {
     // Data section: starts at the next multiple of the alignment.
     const uint64_t infos_end = c.pos();
     data_offset_ = (infos_end + alignment_ - 1) / alignment_ * alignment_;
-    const uint64_t file_size = bytes.size();
-    const uint64_t data_size = data_offset_ <= file_size ? file_size - data_offset_ : 0;
-    for (const TensorInfo& t : tensors_) {
-        if (t.offset % alignment_ != 0)
-            fail("gguf {}: tensor '{}' data offset {} is not a multiple of the alignment {}", name_,
-                 t.name, t.offset, alignment_);
-        if (t.offset > data_size || t.bytes > data_size - t.offset)
-            fail(
-                "gguf {}: tensor '{}' data ({} bytes at byte offset {}) runs past the end of the "
-                "file ({} bytes)",
-                name_, t.name, t.bytes, data_offset_ + t.offset, file_size);
-    }
-    std::vector<size_t> order(tensors_.size());
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return tensors_[a].offset < tensors_[b].offset; });
-    for (size_t i = 1; i < order.size(); ++i) {
-        const TensorInfo& prev = tensors_[order[i - 1]];
-        const TensorInfo& cur = tensors_[order[i]];
-        if (prev.bytes > 0 && cur.bytes > 0 && prev.offset + prev.bytes > cur.offset)
-            fail("gguf {}: tensors '{}' and '{}' overlap (data at byte offsets {} and {})", name_,
-                 prev.name, cur.name, data_offset_ + prev.offset, data_offset_ + cur.offset);
-    }
+    check_tensor_data(tensors_, data_offset_, bytes.size(), alignment_, name_);
 }
 
 const Value* File::find(std::string_view key) const {
