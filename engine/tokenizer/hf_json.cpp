@@ -109,32 +109,12 @@ void read_template(const json& p, bool& bos, bool& eos, std::string& bos_text) {
     }
     if (single.back().contains("SpecialToken")) eos = true;
 }
-}  // namespace
 
-static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_view config_json) {
-    json tj, cfg;
-    try {
-        tj = json::parse(tokenizer_json);
-        cfg = config_json.empty() ? json::object() : json::parse(config_json);
-    } catch (const json::exception& e) {
-        fail("tokenizer.json / tokenizer_config.json is not valid JSON: {}", e.what());
-    }
-    if (!tj.is_object() || !tj.contains("model") || !tj["model"].is_object())
-        fail("tokenizer.json has no \"model\" object");
-    if (!cfg.is_object()) cfg = json::object();
-    const json& model = tj["model"];
-    const std::string model_type = str(model, "type");
-    if (model_type != "BPE")
-        fail("tokenizer.json model type \"{}\" is not supported (only BPE)", model_type);
+// Vocabulary and added tokens, by id.
+using TokensById = std::map<int64_t, std::pair<std::string, TokenType>>;
 
-    TokenizerSpec s;
-    PreInfo pre;
-    read_pre(tj.value("pre_tokenizer", json()), pre);
-    bool spm_like = false, prepend = false;
-    read_normalizer(tj.value("normalizer", json()), s, spm_like, prepend);
-
-    // Vocabulary and added tokens, by id.
-    std::map<int64_t, std::pair<std::string, TokenType>> by_id;
+TokensById read_tokens(const json& tj, const json& model) {
+    TokensById by_id;
     if (!model.contains("vocab") || !model["vocab"].is_object())
         fail("tokenizer.json model has no \"vocab\" object");
     for (const auto& [text, id] : model["vocab"].items()) {
@@ -152,15 +132,11 @@ static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_
                                                                 : TokenType::UserDefined};
     }
     if (by_id.empty()) fail("tokenizer.json vocabulary is empty");
-    const int64_t n = by_id.rbegin()->first + 1;
-    s.tokens.resize(n);
-    s.types.assign(n, TokenType::Unused);
-    for (int64_t i = 0; i < n; ++i) s.tokens[i] = "[PAD" + std::to_string(i) + "]";
-    for (auto& [id, entry] : by_id) {
-        s.tokens[id] = entry.first;
-        s.types[id] = entry.second;
-    }
+    return by_id;
+}
 
+// Merges as "a b" strings or [a, b] pairs.
+void read_merges(const json& model, TokenizerSpec& s) {
     for (const auto& m : model.value("merges", json::array())) {
         if (m.is_string()) {
             const std::string text = m.get<std::string>();
@@ -174,14 +150,12 @@ static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_
             fail("tokenizer.json merge {} is neither \"a b\" nor [a, b]", m.dump());
         }
     }
+}
 
-    auto id_of = [&](const std::string& text) -> int32_t {
-        if (text.empty()) return -1;
-        for (auto& [id, entry] : by_id)
-            if (entry.first == text) return static_cast<int32_t>(id);
-        return -1;
-    };
-
+// Byte-level BPE ("gpt2", with its pre-tokenizer) or SentencePiece-style BPE ("llama", byte
+// fallback required).
+void read_model_kind(const json& tj, const json& model, const PreInfo& pre, bool spm_like,
+                     bool prepend, TokenizerSpec& s) {
     if (pre.byte_level || str(tj.value("decoder", json()), "type") == "ByteLevel") {
         s.model = "gpt2";
         s.pre_patterns = pre.patterns;
@@ -200,14 +174,25 @@ static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_
         s.add_space_prefix = prepend || (pre.metaspace && pre.metaspace_prefix);
         if (!model.value("byte_fallback", false))
             fail("tokenizer.json: SentencePiece-style BPE without byte_fallback is not supported");
-        for (int64_t i = 0; i < n; ++i)
+        for (size_t i = 0; i < s.tokens.size(); ++i)
             if (s.types[i] == TokenType::Normal && s.tokens[i].size() == 6 &&
                 s.tokens[i].rfind("<0x", 0) == 0 && s.tokens[i].back() == '>')
                 s.types[i] = TokenType::Byte;
     } else {
         fail("tokenizer.json: neither a byte-level nor a SentencePiece-style BPE tokenizer");
     }
+}
 
+// The special token ids and whether BOS/EOS are added: tokenizer_config.json first, else the
+// post-processor's template.
+void read_special_tokens(const json& tj, const json& model, const json& cfg,
+                         const TokensById& by_id, TokenizerSpec& s) {
+    auto id_of = [&](const std::string& text) -> int32_t {
+        if (text.empty()) return -1;
+        for (auto& [id, entry] : by_id)
+            if (entry.first == text) return static_cast<int32_t>(id);
+        return -1;
+    };
     const std::string unk = model.contains("unk_token") ? token_content(model["unk_token"]) : "";
     s.unk_id = id_of(unk);
     if (s.unk_id >= 0) s.types[s.unk_id] = TokenType::Unknown;
@@ -232,17 +217,57 @@ static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_
     for (const char* eot : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>"})
         if (s.eot_id < 0) s.eot_id = id_of(eot);
     s.eom_id = id_of("<|eom_id|>");
+}
 
-    if (cfg.contains("chat_template")) {
-        const json& ct = cfg["chat_template"];
-        if (ct.is_string()) {
-            s.chat_template = ct.get<std::string>();
-        } else if (ct.is_array()) {  // [{"name": "default", "template": "..."}, ...]
-            for (const auto& entry : ct)
-                if (str(entry, "name") == "default") s.chat_template = str(entry, "template");
-            if (s.chat_template.empty() && !ct.empty()) s.chat_template = str(ct[0], "template");
-        }
+// tokenizer_config.json's chat_template: a string, or named templates (the "default" one).
+void read_chat_template(const json& cfg, TokenizerSpec& s) {
+    if (!cfg.contains("chat_template")) return;
+    const json& ct = cfg["chat_template"];
+    if (ct.is_string()) {
+        s.chat_template = ct.get<std::string>();
+    } else if (ct.is_array()) {  // [{"name": "default", "template": "..."}, ...]
+        for (const auto& entry : ct)
+            if (str(entry, "name") == "default") s.chat_template = str(entry, "template");
+        if (s.chat_template.empty() && !ct.empty()) s.chat_template = str(ct[0], "template");
     }
+}
+}  // namespace
+
+static TokenizerSpec parse_hf_json(std::string_view tokenizer_json, std::string_view config_json) {
+    json tj, cfg;
+    try {
+        tj = json::parse(tokenizer_json);
+        cfg = config_json.empty() ? json::object() : json::parse(config_json);
+    } catch (const json::exception& e) {
+        fail("tokenizer.json / tokenizer_config.json is not valid JSON: {}", e.what());
+    }
+    if (!tj.is_object() || !tj.contains("model") || !tj["model"].is_object())
+        fail("tokenizer.json has no \"model\" object");
+    if (!cfg.is_object()) cfg = json::object();
+    const json& model = tj["model"];
+    const std::string model_type = str(model, "type");
+    if (model_type != "BPE")
+        fail("tokenizer.json model type \"{}\" is not supported (only BPE)", model_type);
+
+    TokenizerSpec s;
+    PreInfo pre;
+    read_pre(tj.value("pre_tokenizer", json()), pre);
+    bool spm_like = false, prepend = false;
+    read_normalizer(tj.value("normalizer", json()), s, spm_like, prepend);
+
+    const TokensById by_id = read_tokens(tj, model);
+    const int64_t n = by_id.rbegin()->first + 1;
+    s.tokens.resize(n);
+    s.types.assign(n, TokenType::Unused);
+    for (int64_t i = 0; i < n; ++i) s.tokens[i] = "[PAD" + std::to_string(i) + "]";
+    for (auto& [id, entry] : by_id) {
+        s.tokens[id] = entry.first;
+        s.types[id] = entry.second;
+    }
+    read_merges(model, s);
+    read_model_kind(tj, model, pre, spm_like, prepend, s);
+    read_special_tokens(tj, model, cfg, by_id, s);
+    read_chat_template(cfg, s);
     return s;
 }
 
