@@ -70,89 +70,81 @@ void draw_reply(const Turn& turn, size_t turn_index, const WhatIfView& what_if, 
     }
 }
 
-}  // namespace
-
-void draw_chat(EngineWorker& worker, UiState& ui) {
-    Phase phase;
-    {
-        auto lk = worker.lock();
-        phase = worker.phase();
-        const ModelInfo& info = worker.info();
-        if (phase == Phase::Ready || phase == Phase::Generating) {
-            ImGui::Text("%s", info.name.c_str());
-            ImGui::SameLine();
-            ImGui::TextDisabled("| chat template: %s | %s", info.template_family.c_str(),
-                                info.quantized ? "MoBiSlice 2/4/6/8-bit weights" : "unquantized");
-            bits_legend();
-            ImGui::SameLine();
-            ImGui::TextDisabled(
-                "  (colour = bits; hover a token for details, click it for what-if)");
-        } else {
-            ImGui::TextUnformatted("MoBiQuant Studio");
-        }
-        ImGui::Separator();
-
-        float input_h = ImGui::GetFrameHeightWithSpacing() * 2 + 4;
-        ImGui::BeginChild("conversation", ImVec2(0, -input_h), false);
-        ui.token_rects.clear();
-        ui.token_refs.clear();
-        if (phase == Phase::NoModel || phase == Phase::Loading) {
-            static const char* dots[] = {"", ".", "..", "..."};
-            ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "Loading the model%s",
-                               dots[(ui.frame / 20) % 4]);
-            ImGui::TextWrapped("%s", worker.status().c_str());
-        } else if (phase == Phase::Failed) {
-            ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1));
-            ImGui::TextWrapped("The model could not be opened.");
-            ImGui::TextWrapped("%s", worker.error().c_str());
-            ImGui::PopStyleColor();
-            ImGui::Spacing();
-            ImGui::TextWrapped(
-                "Open another GGUF file or Hugging Face folder in the Models tab "
-                "(or drop it on the window).");
-        } else if (worker.turns().empty()) {
-            ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-            ImGui::TextWrapped(
-                "Type a message below and press Enter or Send. Replies appear token "
-                "by token, coloured by the bits each token used; hover a token for "
-                "its depths, log-probability and alternatives.");
-            ImGui::PopStyleColor();
-        }
-        const size_t first_in_context = worker.stats().first_turn_in_context;
-        for (size_t ti = 0; ti < worker.turns().size(); ++ti) {
-            const Turn& turn = worker.turns()[ti];
-            // Turns the context no longer holds are drawn faded, the note after them.
-            const bool dropped = ti < first_in_context;
-            if (dropped) ImGui::PushStyleVar(ImGuiStyleVar_Alpha, 0.4f);
-            if (ti == first_in_context && ti > 0) {
-                ImGui::Spacing();
-                ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.8f, 0.4f, 1));
-                ImGui::TextWrapped("%s", worker.stats().context_note.c_str());
-                ImGui::PopStyleColor();
-                ImGui::Separator();
-            }
-            if (turn.role == "user") {
-                ImGui::Spacing();
-                ImGui::TextColored(ImVec4(0.55f, 0.75f, 1.0f, 1.0f), "You");
-                ImGui::TextWrapped("%s", turn.text.c_str());
-            } else {
-                ImGui::Spacing();
-                ImGui::TextColored(ImVec4(0.8f, 0.7f, 1.0f, 1.0f), "Model");
-                if (turn.tokens.empty() && phase == Phase::Generating)
-                    ImGui::TextDisabled("%s", worker.status().c_str());
-                draw_reply(turn, ti, worker.what_if(), ui);
-            }
-            if (dropped) ImGui::PopStyleVar();
-        }
-        if (phase == Phase::Generating && ui.follow_chat) ImGui::SetScrollHereY(1.0f);
-        ImGui::EndChild();
-    }
-
-    if (ui.what_if_request) {  // outside the worker's lock, which the request takes
-        worker.request_what_if(ui.what_if_request->turn, ui.what_if_request->token);
-        ui.what_if_request.reset();
+// The model's name, chat template and weights above the conversation, with the bits legend.
+void draw_header(const ModelInfo& info, Phase phase) {
+    if (phase == Phase::Ready || phase == Phase::Generating) {
+        ImGui::Text("%s", info.name.c_str());
+        ImGui::SameLine();
+        ImGui::TextDisabled("| chat template: %s | %s", info.template_family.c_str(),
+                            info.quantized ? "MoBiSlice 2/4/6/8-bit weights" : "unquantized");
+        bits_legend();
+        ImGui::SameLine();
+        ImGui::TextDisabled("  (colour = bits; hover a token for details, click it for what-if)");
+    } else {
+        ImGui::TextUnformatted("MoBiQuant Studio");
     }
     ImGui::Separator();
+}
+
+// What the conversation area says when there is no conversation to show: loading, a failed
+// load, or how to start. Called with the worker locked.
+void draw_placeholder(const EngineWorker& worker, Phase phase, const UiState& ui) {
+    if (phase == Phase::NoModel || phase == Phase::Loading) {
+        static const char* dots[] = {"", ".", "..", "..."};
+        ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "Loading the model%s",
+                           dots[(ui.frame / 20) % 4]);
+        ImGui::TextWrapped("%s", worker.status().c_str());
+    } else if (phase == Phase::Failed) {
+        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1));
+        ImGui::TextWrapped("The model could not be opened.");
+        ImGui::TextWrapped("%s", worker.error().c_str());
+        ImGui::PopStyleColor();
+        ImGui::Spacing();
+        ImGui::TextWrapped(
+            "Open another GGUF file or Hugging Face folder in the Models tab "
+            "(or drop it on the window).");
+    } else if (worker.turns().empty()) {
+        ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+        ImGui::TextWrapped(
+            "Type a message below and press Enter or Send. Replies appear token "
+            "by token, coloured by the bits each token used; hover a token for "
+            "its depths, log-probability and alternatives.");
+        ImGui::PopStyleColor();
+    }
+}
+
+// Every turn; those the context no longer holds faded, the note after them. Called with the
+// worker locked.
+void draw_turns(const EngineWorker& worker, Phase phase, UiState& ui) {
+    const size_t first_in_context = worker.stats().first_turn_in_context;
+    for (size_t ti = 0; ti < worker.turns().size(); ++ti) {
+        const Turn& turn = worker.turns()[ti];
+        const bool dropped = ti < first_in_context;
+        if (dropped) ImGui::PushStyleVar(ImGuiStyleVar_Alpha, 0.4f);
+        if (ti == first_in_context && ti > 0) {
+            ImGui::Spacing();
+            ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.8f, 0.4f, 1));
+            ImGui::TextWrapped("%s", worker.stats().context_note.c_str());
+            ImGui::PopStyleColor();
+            ImGui::Separator();
+        }
+        if (turn.role == "user") {
+            ImGui::Spacing();
+            ImGui::TextColored(ImVec4(0.55f, 0.75f, 1.0f, 1.0f), "You");
+            ImGui::TextWrapped("%s", turn.text.c_str());
+        } else {
+            ImGui::Spacing();
+            ImGui::TextColored(ImVec4(0.8f, 0.7f, 1.0f, 1.0f), "Model");
+            if (turn.tokens.empty() && phase == Phase::Generating)
+                ImGui::TextDisabled("%s", worker.status().c_str());
+            draw_reply(turn, ti, worker.what_if(), ui);
+        }
+        if (dropped) ImGui::PopStyleVar();
+    }
+}
+
+// The input line and the Send / Stop / Regenerate / New chat buttons.
+void draw_input_row(EngineWorker& worker, Phase phase, UiState& ui) {
     bool ready = phase == Phase::Ready && !ui.device_busy;
     if (ui.focus_input) {
         ImGui::SetKeyboardFocusHere();
@@ -191,6 +183,32 @@ void draw_chat(EngineWorker& worker, UiState& ui) {
         ImGui::SameLine();
         ImGui::TextDisabled("(the eval job is using the device)");
     }
+}
+
+}  // namespace
+
+void draw_chat(EngineWorker& worker, UiState& ui) {
+    Phase phase;
+    {
+        auto lk = worker.lock();
+        phase = worker.phase();
+        draw_header(worker.info(), phase);
+        float input_h = ImGui::GetFrameHeightWithSpacing() * 2 + 4;
+        ImGui::BeginChild("conversation", ImVec2(0, -input_h), false);
+        ui.token_rects.clear();
+        ui.token_refs.clear();
+        draw_placeholder(worker, phase, ui);
+        draw_turns(worker, phase, ui);
+        if (phase == Phase::Generating && ui.follow_chat) ImGui::SetScrollHereY(1.0f);
+        ImGui::EndChild();
+    }
+
+    if (ui.what_if_request) {  // outside the worker's lock, which the request takes
+        worker.request_what_if(ui.what_if_request->turn, ui.what_if_request->token);
+        ui.what_if_request.reset();
+    }
+    ImGui::Separator();
+    draw_input_row(worker, phase, ui);
 }
 
 }  // namespace mq::gui
