@@ -46,6 +46,90 @@ void convert(const std::byte* p, std::span<float> out) {
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(load<T>(p + i * sizeof(T)));
 }
 
+// Where the tensor data lies: after the 8-byte length and the JSON header, to the end of the file.
+struct DataSection {
+    uint64_t start, size;
+};
+
+// The JSON header (a JSON object), with the byte offset of a syntax error.
+nlohmann::json parse_header(const std::byte* bytes, uint64_t len, const std::string& name) {
+    const char* text = reinterpret_cast<const char*>(bytes);
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(text, text + len);
+    } catch (const nlohmann::json::exception& e) {
+        uint64_t at = 8;
+        if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e))
+            at += pe->byte > 0 ? pe->byte - 1 : 0;
+        fail("safetensors {}: the header is not valid JSON (at byte offset {}): {}", name, at,
+             e.what());
+    }
+    if (!header.is_object())
+        fail("safetensors {}: the header (byte offset 8) is not a JSON object", name);
+    return header;
+}
+
+// "__metadata__": an object of strings.
+void read_metadata(const nlohmann::json& entry, const std::string& name,
+                   std::map<std::string, std::string>& metadata) {
+    if (!entry.is_object()) fail("safetensors {}: '__metadata__' is not an object", name);
+    for (const auto& [k, v] : entry.items()) {
+        if (!v.is_string()) fail("safetensors {}: metadata key '{}' is not a string", name, k);
+        metadata[k] = v.get<std::string>();
+    }
+}
+
+// One tensor's entry: dtype, shape and data offsets, checked against each other and the data
+// section.
+TensorInfo read_tensor_entry(const std::string& key, const nlohmann::json& entry,
+                             const DataSection& data, const std::string& name) {
+    auto bad = [&](const std::string& problem) {
+        fail("safetensors {}: tensor '{}': {}", name, key, problem);
+    };
+    if (!entry.is_object()) bad("entry is not an object");
+    auto dtype_it = entry.find("dtype");
+    auto shape_it = entry.find("shape");
+    auto offsets_it = entry.find("data_offsets");
+    if (dtype_it == entry.end() || !dtype_it->is_string()) bad("missing or non-string 'dtype'");
+    if (shape_it == entry.end() || !shape_it->is_array()) bad("missing or non-array 'shape'");
+    if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2)
+        bad("'data_offsets' must be an array of two integers");
+    const DTypeEntry* dt = find_dtype(dtype_it->get_ref<const std::string&>());
+    if (!dt) bad(fmt::format("unknown dtype '{}'", dtype_it->get_ref<const std::string&>()));
+
+    TensorInfo t;
+    t.name = key;
+    t.dtype = dt->dtype;
+    uint64_t n = 1;
+    for (const auto& d : *shape_it) {
+        if (!d.is_number_unsigned())
+            bad(fmt::format("shape entry {} is not a non-negative integer", d.dump()));
+        uint64_t v = d.get<uint64_t>();
+        if (__builtin_mul_overflow(n, v, &n)) bad("element count overflows 64 bits");
+        t.shape.push_back(v);
+    }
+    uint64_t expected;
+    if (__builtin_mul_overflow(n, uint64_t{dt->size}, &expected))
+        bad("byte size overflows 64 bits");
+    const auto& b = (*offsets_it)[0];
+    const auto& e = (*offsets_it)[1];
+    if (!b.is_number_unsigned() || !e.is_number_unsigned())
+        bad("'data_offsets' must be non-negative integers");
+    uint64_t begin = b.get<uint64_t>(), end = e.get<uint64_t>();
+    if (begin > end) bad(fmt::format("data_offsets [{}, {}] are reversed", begin, end));
+    if (end > data.size)
+        bad(
+            fmt::format("data [{}, {}) runs past the end of the data section ({} bytes, file "
+                        "byte offset {})",
+                        begin, end, data.size, data.start));
+    if (end - begin != expected)
+        bad(fmt::format("{} {} of shape [{}] needs {} bytes but data_offsets give {}", n, dt->name,
+                        fmt::join(t.shape, ", "), expected, end - begin));
+    t.offset = data.start + begin;
+    t.bytes = end - begin;
+    return t;
+}
+
 }  // namespace
 
 const char* dtype_name(DType dtype) {
@@ -95,80 +179,14 @@ void File::parse() {
     if (header_len > size - 8)
         fail("safetensors {}: header of {} bytes runs past the end of the file ({} bytes)", name_,
              header_len, size);
-    const uint64_t data_start = 8 + header_len;
-    const uint64_t data_size = size - data_start;
+    const DataSection data{8 + header_len, size - 8 - header_len};
 
-    const char* text = reinterpret_cast<const char*>(storage_->data() + 8);
-    nlohmann::json header;
-    try {
-        header = nlohmann::json::parse(text, text + header_len);
-    } catch (const nlohmann::json::exception& e) {
-        uint64_t at = 8;
-        if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e))
-            at += pe->byte > 0 ? pe->byte - 1 : 0;
-        fail("safetensors {}: the header is not valid JSON (at byte offset {}): {}", name_, at,
-             e.what());
-    }
-    if (!header.is_object())
-        fail("safetensors {}: the header (byte offset 8) is not a JSON object", name_);
-
+    const nlohmann::json header = parse_header(storage_->data() + 8, header_len, name_);
     for (const auto& item : header.items()) {
-        const std::string& key = item.key();  // not a structured binding: the lambda captures it
-        const nlohmann::json& entry = item.value();
-        auto bad = [&](const std::string& problem) {
-            fail("safetensors {}: tensor '{}': {}", name_, key, problem);
-        };
-        if (key == "__metadata__") {
-            if (!entry.is_object()) fail("safetensors {}: '__metadata__' is not an object", name_);
-            for (const auto& [k, v] : entry.items()) {
-                if (!v.is_string())
-                    fail("safetensors {}: metadata key '{}' is not a string", name_, k);
-                metadata_[k] = v.get<std::string>();
-            }
-            continue;
-        }
-        if (!entry.is_object()) bad("entry is not an object");
-        auto dtype_it = entry.find("dtype");
-        auto shape_it = entry.find("shape");
-        auto offsets_it = entry.find("data_offsets");
-        if (dtype_it == entry.end() || !dtype_it->is_string()) bad("missing or non-string 'dtype'");
-        if (shape_it == entry.end() || !shape_it->is_array()) bad("missing or non-array 'shape'");
-        if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2)
-            bad("'data_offsets' must be an array of two integers");
-        const DTypeEntry* dt = find_dtype(dtype_it->get_ref<const std::string&>());
-        if (!dt) bad(fmt::format("unknown dtype '{}'", dtype_it->get_ref<const std::string&>()));
-
-        TensorInfo t;
-        t.name = key;
-        t.dtype = dt->dtype;
-        uint64_t n = 1;
-        for (const auto& d : *shape_it) {
-            if (!d.is_number_unsigned())
-                bad(fmt::format("shape entry {} is not a non-negative integer", d.dump()));
-            uint64_t v = d.get<uint64_t>();
-            if (__builtin_mul_overflow(n, v, &n)) bad("element count overflows 64 bits");
-            t.shape.push_back(v);
-        }
-        uint64_t expected;
-        if (__builtin_mul_overflow(n, uint64_t{dt->size}, &expected))
-            bad("byte size overflows 64 bits");
-        const auto& b = (*offsets_it)[0];
-        const auto& e = (*offsets_it)[1];
-        if (!b.is_number_unsigned() || !e.is_number_unsigned())
-            bad("'data_offsets' must be non-negative integers");
-        uint64_t begin = b.get<uint64_t>(), end = e.get<uint64_t>();
-        if (begin > end) bad(fmt::format("data_offsets [{}, {}] are reversed", begin, end));
-        if (end > data_size)
-            bad(
-                fmt::format("data [{}, {}) runs past the end of the data section ({} bytes, file "
-                            "byte offset {})",
-                            begin, end, data_size, data_start));
-        if (end - begin != expected)
-            bad(fmt::format("{} {} of shape [{}] needs {} bytes but data_offsets give {}", n,
-                            dt->name, fmt::join(t.shape, ", "), expected, end - begin));
-        t.offset = data_start + begin;
-        t.bytes = end - begin;
-        tensors_.push_back(std::move(t));
+        if (item.key() == "__metadata__")
+            read_metadata(item.value(), name_, metadata_);
+        else
+            tensors_.push_back(read_tensor_entry(item.key(), item.value(), data, name_));
     }
     std::sort(tensors_.begin(), tensors_.end(),
               [](const TensorInfo& a, const TensorInfo& b) { return a.offset < b.offset; });
