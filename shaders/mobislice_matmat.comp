@@ -4,8 +4,8 @@
 //
 // Written for CPU drivers (lavapipe) as much as for GPUs:
 //  - the X tile sits in a uniform buffer: lavapipe reads a UBO with plain vector loads, where a
-//    storage-buffer read is a per-lane loop with a bounds check per component (the old kernel
-//    read X from an SSBO once per token and code: 6-9x slower);
+//    storage-buffer read is a per-lane loop with a bounds check per component (reading X from
+//    an SSBO once per token and code measured 6-9x slower);
 //  - each plane word is read and decoded once per tile and feeds every token of the tile; a
 //    plane deeper than every token of the tile is not read at all (a real loop, not a branch,
 //    which lavapipe would execute masked);
