@@ -10,7 +10,7 @@
 // dy_t = x_t D_i^T. So an adjusted score estimates the loss a slice buys.
 //
 // The curvature. Quality is judged by the KL divergence of the quantized model's next-token
-// distributions from the full-precision model's (DESIGN.md section 5). To second order, with
+// distributions from the full-precision model's (docs/design.md section 6). To second order, with
 // dz_s the change of position s's logits, KL_s = 1/2 dz_s^T F_s dz_s, where F_s = diag(p_s) -
 // p_s p_s^T is the Fisher matrix of the softmax p_s; and linearizing the network,
 // dz_s = sum_t J_st dy_t. So C_i = 1/2 mean_s dz_s^T F_s dz_s (the Gauss-Newton curvature along
