@@ -234,18 +234,9 @@ std::vector<float> CpuForward::forward_multi(std::span<const uint32_t> tokens,
     const ModelDesc& d = desc_;
     const uint32_t T = static_cast<uint32_t>(tokens.size());
     const uint32_t n_linears = d.n_layers * kLinearsPerLayer;
-    if (n_slots_ == 0) fail("forward_multi needs reserve_slots first");
-    if (T == 0 || T > max_batch_) fail("a step takes 1..{} tokens, got {}", max_batch_, T);
-    if (positions.size() != T || slots.size() != T)
-        fail("{} tokens but {} positions and {} slots", T, positions.size(), slots.size());
-    const bool routed = sliced_ && !thresholds.empty();
-    if (routed && !routers_)
-        fail("this model has no routers (not a MoBiQuant checkpoint of version 2)");
-    if (routed && thresholds.size() != uint64_t(T) * n_linears)
-        fail("{} router thresholds for {} tokens of {} routed linears", thresholds.size(), T,
-             n_linears);
-    if (sliced_ && !routed && depths.size() != T)
-        fail("{} tokens but {} depth sets", T, depths.size());
+    const bool routed =
+        check_multi_step(d, {max_batch_, n_slots_, sliced_, routers_ != nullptr}, T, positions.size(),
+                         slots.size(), depths.size(), thresholds.size());
     std::vector<KvPlace> places(T);
     for (uint32_t t = 0; t < T; ++t) {
         if (slots[t] >= n_slots_) fail("slot {} is outside 0..{}", slots[t], n_slots_ - 1);

@@ -11,6 +11,15 @@
 
 namespace mq::rt {
 
+// What a forward_multi step is asked, checked the same way by every backend: fails with a
+// clear message on a malformed step and returns whether its depths come from the routers.
+struct MultiStepShape {
+    uint32_t max_batch = 0, slots_reserved = 0;
+    bool sliced = false, has_routers = false;
+};
+bool check_multi_step(const ModelDesc& d, const MultiStepShape& backend, size_t tokens,
+                      size_t positions, size_t slots, size_t depths, size_t thresholds);
+
 class ForwardBackend {
   public:
     virtual ~ForwardBackend() = default;

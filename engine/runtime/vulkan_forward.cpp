@@ -374,18 +374,9 @@ std::vector<float> VulkanForward::forward_multi(std::span<const uint32_t> tokens
     const ModelDesc& d = desc_;
     const uint32_t T = static_cast<uint32_t>(tokens.size());
     const uint32_t n_linears = d.n_layers * kLinearsPerLayer;
-    if (n_slots_ == 0) fail("forward_multi needs reserve_slots first");
-    if (T == 0 || T > max_batch_) fail("a step takes 1..{} tokens, got {}", max_batch_, T);
-    if (positions.size() != T || slots.size() != T)
-        fail("{} tokens but {} positions and {} slots", T, positions.size(), slots.size());
-    const bool routed = sliced_ && !thresholds.empty();
-    if (routed && !routed_)
-        fail("this model has no routers (not a MoBiQuant checkpoint of version 2)");
-    if (routed && thresholds.size() != uint64_t(T) * n_linears)
-        fail("{} router thresholds for {} tokens of {} routed linears", thresholds.size(), T,
-             n_linears);
-    if (sliced_ && !routed && depths.size() != T)
-        fail("{} tokens but {} depth sets", T, depths.size());
+    const bool routed =
+        check_multi_step(d, {max_batch_, n_slots_, sliced_, routed_}, T, positions.size(),
+                         slots.size(), depths.size(), thresholds.size());
     // Steps run at power-of-two sizes (each size is a plan of its own whose pipelines lavapipe
     // compiles once, seconds each): the rest are padding tokens at position 0 of the scratch
     // slot, at depth 1, whose logits nobody reads.
