@@ -67,15 +67,19 @@ namespace detail {
 HWY_EXPORT(QuantizeGroup);
 }
 
+void QuantizedActivations::reshape(uint32_t rows_, uint32_t cols_) {
+    if (cols_ == 0) fail("activations with 0 columns");
+    rows = rows_;
+    cols = cols_;
+    groups = (cols + 127) / 128;
+    row_bytes = (groups + 1) / 2 * 256;
+    q.assign(uint64_t(rows) * row_bytes, 0);
+    scales.assign(uint64_t(rows) * groups, 0.0f);
+    sums.assign(uint64_t(rows) * groups, 0);
+}
+
 void quantize_activations(const float* x, uint32_t rows, uint32_t cols, QuantizedActivations& out) {
-    if (cols == 0) fail("activations with 0 columns");
-    out.rows = rows;
-    out.cols = cols;
-    out.groups = (cols + 127) / 128;
-    out.row_bytes = (out.groups + 1) / 2 * 256;
-    out.q.assign(uint64_t(rows) * out.row_bytes, 0);
-    out.scales.resize(uint64_t(rows) * out.groups);
-    out.sums.resize(uint64_t(rows) * out.groups);
+    out.reshape(rows, cols);
     const auto quantize_group = HWY_DYNAMIC_DISPATCH(detail::QuantizeGroup);
     for (uint32_t r = 0; r < rows; ++r) {
         const float* xr = x + uint64_t(r) * cols;

@@ -23,6 +23,10 @@ struct QuantizedActivations {
     std::vector<float> scales;  // rows * groups: x ~= q * scale
     std::vector<int32_t> sums;  // rows * groups: sum of the group's q
 
+    // Sizes the storage for rows x cols values (zeroed; the padding of the last group stays 0).
+    // The one definition of the layout, for the SIMD and the reference quantizer alike.
+    void reshape(uint32_t rows_, uint32_t cols_);
+
     static uint32_t position(uint32_t col) {
         const uint32_t o = (col / 128) * 32 + (col % 128) / 4;
         return (o / 64) * 256 + (col % 4) * 64 + o % 64;

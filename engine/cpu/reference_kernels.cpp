@@ -10,14 +10,7 @@ namespace mq::cpu {
 
 void quantize_activations_reference(const float* x, uint32_t rows, uint32_t cols,
                                     QuantizedActivations& out) {
-    if (cols == 0) fail("activations with 0 columns");
-    out.rows = rows;
-    out.cols = cols;
-    out.groups = (cols + 127) / 128;
-    out.row_bytes = (out.groups + 1) / 2 * 256;
-    out.q.assign(uint64_t(rows) * out.row_bytes, 0);
-    out.scales.assign(uint64_t(rows) * out.groups, 0.0f);
-    out.sums.assign(uint64_t(rows) * out.groups, 0);
+    out.reshape(rows, cols);
     for (uint32_t r = 0; r < rows; ++r) {
         const float* xr = x + uint64_t(r) * cols;
         int8_t* qr = out.q.data() + uint64_t(r) * out.row_bytes;
