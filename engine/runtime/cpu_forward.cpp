@@ -235,8 +235,8 @@ std::vector<float> CpuForward::forward_multi(std::span<const uint32_t> tokens,
     const uint32_t T = static_cast<uint32_t>(tokens.size());
     const uint32_t n_linears = d.n_layers * kLinearsPerLayer;
     const bool routed =
-        check_multi_step(d, {max_batch_, n_slots_, sliced_, routers_ != nullptr}, T, positions.size(),
-                         slots.size(), depths.size(), thresholds.size());
+        check_multi_step(d, {max_batch_, n_slots_, sliced_, routers_ != nullptr}, T,
+                         positions.size(), slots.size(), depths.size(), thresholds.size());
     std::vector<KvPlace> places(T);
     for (uint32_t t = 0; t < T; ++t) {
         if (slots[t] >= n_slots_) fail("slot {} is outside 0..{}", slots[t], n_slots_ - 1);
