@@ -77,15 +77,11 @@ std::vector<std::vector<LinearCurvature>> linear_curvatures(
 
     std::vector<std::vector<Sums>> sums(o.depths.size(),
                                         std::vector<Sums>(size_t(n_layers) * rt::kLinearsPerLayer));
-    // Output errors of the current layer's linears at every probed depth, made once for all
-    // draws.
-    uint32_t errors_layer = n_layers;
+    // Output errors of the current layer's linears at every probed depth, made at a linear's
+    // first draw and freed after its last (model_backward runs every draw of a layer before
+    // the next layer), so no layer's errors outlive it.
     std::vector<std::vector<Rows>> errors(rt::kLinearsPerLayer);
     auto output_errors = [&](uint32_t l, Linear j, const Rows& in) -> const std::vector<Rows>& {
-        if (errors_layer != l) {
-            for (auto& e : errors) e.clear();
-            errors_layer = l;
-        }
         auto& e = errors[static_cast<uint32_t>(j)];
         if (!e.empty()) return e;
         const rt::LinearWeights& lin = w.layer(l)[j];
@@ -140,7 +136,7 @@ std::vector<std::vector<LinearCurvature>> linear_curvatures(
             }
             // The last draw is done with this linear's errors: free them before the next
             // linear's (gate's and up's are n x ffn x depths floats each).
-            if (s + 1 == samples) errors[static_cast<uint32_t>(j)] = {};
+            if (s + 1 == samples) errors[static_cast<uint32_t>(j)].clear();
         },
         step);
 
