@@ -19,6 +19,12 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 128;
 layout(constant_id = 2) const uint TT = 16;  // tokens per tile (this dispatch)
+// Output rows per invocation (a define, so that arrays sized by it are plain arrays): a small tile has few tokens to share each decoded word, so each
+// activation load feeds RR rows instead (on lavapipe the loads, not the arithmetic, bound it).
+#ifndef MATMAT_ROWS
+#define MATMAT_ROWS 1
+#endif
+const uint RR = MATMAT_ROWS;
 const uint G = (K + GROUP - 1u) / GROUP;
 const uint XV = G * 32u;  // vec4s per token row of X (zero beyond K)
 
@@ -40,53 +46,73 @@ layout(push_constant) uniform Push {
 } pc;
 
 
-// d[t] += dot(x[t], codes of `word` minus off) for every token of the tile.
-void word_dots(uint word, float off, uint xb, inout float d[TT]) {
-    vec4 c0 = codes4(word, 0u) - off, c1 = codes4(word, 8u) - off;
-    vec4 c2 = codes4(word, 16u) - off, c3 = codes4(word, 24u) - off;
+// d[r][t] += dot(x[t], codes of row r's word minus off[r]) for every row and token of the tile:
+// each word is decoded once for every token, each activation load serves every row.
+void word_dots(uint word[RR], float off[RR], uint xb, inout float d[RR][TT]) {
+    vec4 c[RR * 4u];
+    [[unroll]] for (uint r = 0u; r < RR; ++r)
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) c[r * 4u + j] = codes4(word[r], 8u * j) - off[r];
     [[unroll]] for (uint t = 0u; t < TT; ++t) {
         uint xi = t * XV + xb;
-        d[t] += dot(c0, x[xi]) + dot(c1, x[xi + 1u]) + dot(c2, x[xi + 2u]) + dot(c3, x[xi + 3u]);
+        vec4 x0 = x[xi], x1 = x[xi + 1u], x2 = x[xi + 2u], x3 = x[xi + 3u];
+        [[unroll]] for (uint r = 0u; r < RR; ++r)
+            d[r][t] += dot(c[r * 4u], x0) + dot(c[r * 4u + 1u], x1) + dot(c[r * 4u + 2u], x2) +
+                       dot(c[r * 4u + 3u], x3);
     }
 }
 
-// Group g of this row, planes 1..max_depth, added to acc[t] with each token's depth mask.
-void group_pass(uint row, uint g, uint max_depth, uint depth[TT], inout float acc[TT]) {
-    vec2 sz = unpackHalf2x16(scale_zero[row * G + g]);
-    float scale = sz.x;      // s_e
-    float off = sz.y - 0.5;  // plane 1: Q1 - (z1 - 1/2); deeper planes: Qe - 3/2
-    uint i = (row * G + g) * 2u;
+// Group g of the invocation's rows, planes 1..max_depth, added to acc with each token's depth
+// mask.
+void group_pass(uint row[RR], uint g, uint max_depth, uint depth[TT], inout float acc[RR][TT]) {
+    float scale[RR], off[RR];  // s_e; plane 1: Q1 - (z1 - 1/2); deeper planes: Qe - 3/2
+    uint i[RR];
+    [[unroll]] for (uint r = 0u; r < RR; ++r) {
+        vec2 sz = unpackHalf2x16(scale_zero[row[r] * G + g]);
+        scale[r] = sz.x;
+        off[r] = sz.y - 0.5;
+        i[r] = (row[r] * G + g) * 2u;
+    }
     for (uint e = 0u; e < max_depth; ++e) {
-        float d[TT];
-        [[unroll]] for (uint t = 0u; t < TT; ++t) d[t] = 0.0;
+        float d[RR][TT];
+        [[unroll]] for (uint r = 0u; r < RR; ++r)
+            [[unroll]] for (uint t = 0u; t < TT; ++t) d[r][t] = 0.0;
         [[unroll]] for (uint h = 0u; h < 2u; ++h) {
-            uvec4 q = planes[i + h];
-            uint xb = g * 32u + h * 16u;
-            word_dots(q.x, off, xb, d);
-            word_dots(q.y, off, xb + 4u, d);
-            word_dots(q.z, off, xb + 8u, d);
-            word_dots(q.w, off, xb + 12u, d);
+            uvec4 q[RR];
+            [[unroll]] for (uint r = 0u; r < RR; ++r) q[r] = planes[i[r] + h];
+            [[unroll]] for (uint w = 0u; w < 4u; ++w) {
+                uint word[RR];
+                [[unroll]] for (uint r = 0u; r < RR; ++r) word[r] = q[r][w];
+                word_dots(word, off, g * 32u + h * 16u + 4u * w, d);
+            }
         }
-        [[unroll]] for (uint t = 0u; t < TT; ++t) acc[t] += (e < depth[t] ? scale : 0.0) * d[t];
-        scale *= 0.25;
-        off = 1.5;
-        i += pc.plane_stride;
+        [[unroll]] for (uint r = 0u; r < RR; ++r) {
+            [[unroll]] for (uint t = 0u; t < TT; ++t)
+                acc[r][t] += (e < depth[t] ? scale[r] : 0.0) * d[r][t];
+            scale[r] *= 0.25;
+            off[r] = 1.5;
+            i[r] += pc.plane_stride;
+        }
     }
 }
 
 void main() {
-    uint row = gl_GlobalInvocationID.x;
-    if (row >= pc.rows) return;
+    uint row0 = gl_GlobalInvocationID.x * RR;
+    if (row0 >= pc.rows) return;
 
-    uint depth[TT];
-    float acc[TT];
+    uint depth[TT], row[RR];
+    float acc[RR][TT];
     uint max_depth = 1u;
     [[unroll]] for (uint t = 0u; t < TT; ++t) {
         depth[t] = clamp(depths[pc.depth_offset + t], 1u, 4u);
         max_depth = max(max_depth, depth[t]);
-        acc[t] = 0.0;
     }
+    [[unroll]] for (uint r = 0u; r < RR; ++r) row[r] = min(row0 + r, pc.rows - 1u);
+    [[unroll]] for (uint r = 0u; r < RR; ++r)
+        [[unroll]] for (uint t = 0u; t < TT; ++t) acc[r][t] = 0.0;
     [[unroll]] for (uint g = 0u; g < G; ++g) group_pass(row, g, max_depth, depth, acc);
-    [[unroll]] for (uint t = 0u; t < TT; ++t)
-        if (t >= pc.first) y[(pc.token0 + t) * pc.y_stride + pc.y_offset + row] = acc[t];
+    [[unroll]] for (uint r = 0u; r < RR; ++r)
+        if (row0 + r < pc.rows)  // a last partial set recomputed the last row; written once
+            [[unroll]] for (uint t = 0u; t < TT; ++t)
+                if (t >= pc.first)
+                    y[(pc.token0 + t) * pc.y_stride + pc.y_offset + row0 + r] = acc[r][t];
 }

@@ -63,7 +63,12 @@ Dispatch matrix_dispatch(const vk::Kernel& k, VkDescriptorSet set,
 enum MatVecVariant : size_t { kLanesUniformX, kLanesStorageX, kSubgroups, kMatVecVariants };
 constexpr std::array<const char*, kMatVecVariants> kSlicedMatVecShaders = {
     "mobislice_matvec", "mobislice_matvec_xssbo", "mobislice_matvec_subgroup"};
-constexpr const char* kSlicedMatMatShader = "mobislice_matmat";
+// The mat-mat by output rows per invocation (1, 2 or 4).
+constexpr const char* sliced_matmat_shader(uint32_t rows) {
+    return rows >= 4   ? "mobislice_matmat_r4"
+           : rows == 2 ? "mobislice_matmat_r2"
+                       : "mobislice_matmat";
+}
 // [WeightFormat][variant]
 constexpr std::array<std::array<const char*, kMatVecVariants>, 2> kDenseMatVecShaders = {{
     {"dense_matvec", "dense_matvec_xssbo", "dense_matvec_subgroup"},
@@ -110,7 +115,7 @@ MatVecLayout resolve_layout(MatVecLayout asked, const vk::DeviceInfo& info) {
 
 std::vector<std::string_view> matmul_shader_names() {
     std::vector<std::string_view> names(kSlicedMatVecShaders.begin(), kSlicedMatVecShaders.end());
-    names.push_back(kSlicedMatMatShader);
+    for (uint32_t rows : {1u, 2u, 4u}) names.push_back(sliced_matmat_shader(rows));
     for (const auto& per_format : kDenseMatVecShaders)
         names.insert(names.end(), per_format.begin(), per_format.end());
     names.insert(names.end(), kDenseMatMatShaders.begin(), kDenseMatMatShaders.end());
@@ -177,6 +182,12 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
     return plan;
 }
 
+uint32_t MatMulOps::sliced_matmat_rows(uint32_t tokens) {
+    if (const char* v = std::getenv("MQ_MATMAT_ROWS"))
+        return std::atoi(v) >= 4 ? 4 : std::atoi(v) == 2 ? 2 : 1;
+    return tokens <= 4 ? 4 : tokens <= 8 ? 2 : 1;
+}
+
 Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
                                  const DepthSource& depths) {
     if (io.tokens == 0) return {};
@@ -194,7 +205,8 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
                                  {depths.buffer, depths.index + t}));
         return plan;
     }
-    vk::Kernel& k = lib_.get({kSlicedMatMatShader,
+    const uint32_t rows_per_lane = sliced_matmat_rows(tiles.size);
+    vk::Kernel& k = lib_.get({sliced_matmat_shader(rows_per_lane),
                               {kStorage, kStorage, kUniform, kStorage, kStorage},
                               7 * 4,
                               {kRowsPerGroup, w.cols, tiles.size}});
@@ -207,7 +219,7 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
                 matrix_dispatch(k, k.bind(sliced_bindings(w, c, xt, io.y, depths.buffer)),
                                 {c.rows, io.y_offset + c.row0, stride, t0, start - t0,
                                  depths.index + t0, plane_stride_vec4(c)},
-                                div_up(c.rows, kRowsPerGroup), "mobislice_matmat"));
+                                div_up(c.rows, kRowsPerGroup * rows_per_lane), "mobislice_matmat"));
     }
     return plan;
 }

@@ -67,6 +67,9 @@ class MatMulOps {
     // uniform-buffer range). Each weight is loaded once per tile.
     static constexpr uint32_t kSlicedTokenTile = 16;
     static constexpr uint32_t kDenseTokenTile = 32;
+    // Output rows per mat-mat invocation for a tile of `tokens`: rows x tokens accumulators,
+    // each decoded weight word feeding every token and each activation load every row.
+    static uint32_t sliced_matmat_rows(uint32_t tokens);
 
   private:
     struct TokenTiles {
