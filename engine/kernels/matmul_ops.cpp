@@ -122,10 +122,14 @@ std::vector<std::string_view> matmul_shader_names() {
     return names;
 }
 
-MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout)
+MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout, uint32_t sliced_tile)
     : lib_(library),
       ctx_(library.context()),
-      layout_(resolve_layout(layout, library.context().info())) {}
+      layout_(resolve_layout(layout, library.context().info())),
+      sliced_tile_(sliced_tile ? sliced_tile
+                   : library.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU
+                       ? kSlicedTokenTileCpu
+                       : kSlicedTokenTile) {}
 
 uint32_t MatMulOps::subgroup_layout_groups(uint32_t rows, uint32_t rows_per_subgroup) const {
     // The kernels loop over row blocks by subgroup, so a driver that picks another subgroup
@@ -196,7 +200,7 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
     require_size(io.x, io.tokens * x_row, "activation");
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
     require_size(depths.buffer, (uint64_t(depths.index) + io.tokens) * 4, "depth");
-    const TokenTiles tiles = token_tiles(io.tokens, w.cols, kSlicedTokenTile);
+    const TokenTiles tiles = token_tiles(io.tokens, w.cols, sliced_tile_);
     Plan plan;
     if (tiles.size == 0) {  // a token row is wider than a uniform buffer: one mat-vec per token
         for (uint32_t t = 0; t < io.tokens; ++t)

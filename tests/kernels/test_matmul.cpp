@@ -129,36 +129,43 @@ TEST_CASE_FIXTURE(VulkanFixture,
 
 TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1..64") {
     kernels::KernelLibrary lib(ctx);
-    kernels::MatMulOps ops(lib);
-    // K = 4100: only 3 token rows fit a uniform buffer, so the batch is cut into many tiles.
-    for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}, Shape{33, 4100}}) {
-        auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
-        quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
-        kernels::GpuSlicedMatrix gw(ctx, m);
-        for (uint32_t tokens : {1u, 2u, 7u, 8u, 9u, 33u, 64u}) {
-            auto x = random_vector(uint64_t(tokens) * k, tokens);
-            std::vector<uint32_t> depths(tokens + 3, 0);
-            for (uint32_t t = 0; t < tokens; ++t) depths[3 + t] = 1 + (t * 7 + t / 3) % 4;
-            vk::Buffer xb = upload_activations(ctx, x, tokens, k);
-            vk::Buffer db = upload_u32(ctx, depths);
-            // Write into a wider output (stride n + 5, offset 2) as a fused q/k/v output would.
-            const uint32_t stride = n + 5, offset = 2;
-            vk::Buffer yb(ctx, uint64_t(tokens) * stride * 4);
-            yb.fill_zero();
-            auto plan = ops.mobislice_matmat(
-                gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset}, {vk::whole(db), 3});
-            run_plan(ctx, plan);
-            auto all = yb.read<float>(uint64_t(tokens) * stride);
-            std::vector<float> got;
-            for (uint32_t t = 0; t < tokens; ++t)
-                got.insert(got.end(), all.begin() + t * stride + offset,
-                           all.begin() + t * stride + offset + n);
-            std::vector<uint32_t> used(depths.begin() + 3, depths.end());
-            CAPTURE(n);
-            CAPTURE(k);
-            CAPTURE(tokens);
-            CHECK(relative_error(got, quant::mobislice_matmat_reference(m, x, used)) < kTolerance);
-            CHECK(all[0] == 0.0f);  // outside the written columns stays untouched
+    // Tiles of up to 4 tokens (a CPU driver's, 4 rows per invocation) and of up to 16 (a GPU's:
+    // 1, 2 or 4 rows per invocation by tile size).
+    for (uint32_t max_tile :
+         {kernels::MatMulOps::kSlicedTokenTileCpu, kernels::MatMulOps::kSlicedTokenTile}) {
+        kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, max_tile);
+        CAPTURE(max_tile);
+        // K = 4100: only 3 token rows fit a uniform buffer, so the batch is cut into many tiles.
+        for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}, Shape{33, 4100}}) {
+            auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
+            quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+            kernels::GpuSlicedMatrix gw(ctx, m);
+            for (uint32_t tokens : {1u, 2u, 7u, 8u, 9u, 33u, 64u}) {
+                auto x = random_vector(uint64_t(tokens) * k, tokens);
+                std::vector<uint32_t> depths(tokens + 3, 0);
+                for (uint32_t t = 0; t < tokens; ++t) depths[3 + t] = 1 + (t * 7 + t / 3) % 4;
+                vk::Buffer xb = upload_activations(ctx, x, tokens, k);
+                vk::Buffer db = upload_u32(ctx, depths);
+                // Write into a wider output (stride n + 5, offset 2) as a fused q/k/v output would.
+                const uint32_t stride = n + 5, offset = 2;
+                vk::Buffer yb(ctx, uint64_t(tokens) * stride * 4);
+                yb.fill_zero();
+                auto plan = ops.mobislice_matmat(
+                    gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset}, {vk::whole(db), 3});
+                run_plan(ctx, plan);
+                auto all = yb.read<float>(uint64_t(tokens) * stride);
+                std::vector<float> got;
+                for (uint32_t t = 0; t < tokens; ++t)
+                    got.insert(got.end(), all.begin() + t * stride + offset,
+                               all.begin() + t * stride + offset + n);
+                std::vector<uint32_t> used(depths.begin() + 3, depths.end());
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(tokens);
+                CHECK(relative_error(got, quant::mobislice_matmat_reference(m, x, used)) <
+                      kTolerance);
+                CHECK(all[0] == 0.0f);  // outside the written columns stays untouched
+            }
         }
     }
 }
