@@ -92,6 +92,20 @@ mq::cli::Registration reg{
             ->expected(3)
             ->check(CLI::Range(1u, 3u))
             ->capture_default_str();
+        cmd.add_option("--refit-tokens", o->refit_tokens,
+                       "Calibration tokens run routed at anchor budgets to refit the budget "
+                       "table, so the achieved bits meet the budget at run time (global "
+                       "allocation; 0 = off)")
+            ->check(CLI::Range(0u, 10000000u))
+            ->capture_default_str();
+        cmd.add_option("--refit-window", o->refit_window,
+                       "Tokens at the start of each calibration sequence the refit routes")
+            ->check(CLI::Range(2u, 65536u))
+            ->capture_default_str();
+        cmd.add_option("--refit-rounds", o->refit_rounds,
+                       "Routed passes of the threshold refit, each from the previous thresholds")
+            ->check(CLI::Range(1u, 10u))
+            ->capture_default_str();
         cmd.add_option("--token-weights", o->residual_weights,
                        "Weight o/down output errors per token by 1/residual RMS^2 (1) or not (0)")
             ->capture_default_str();

@@ -56,61 +56,65 @@ std::vector<float> budget_grid(float step) {
 }
 }  // namespace
 
-rt::BudgetTable build_global_budget_table(const std::vector<Rows>& scores,
-                                          std::span<const float> offsets, float step) {
+GlobalScoreKeys::GlobalScoreKeys(const std::vector<Rows>& scores, std::span<const float> offsets) {
     if (offsets.size() != scores.size())
         fail("{} sensitivity offsets for {} linears", offsets.size(), scores.size());
     // Nested masks: slice e is on iff min(s_2..s_e) > threshold, so the depth of a token is 1 plus
-    // the number of these running minima above it. Each linear's tokens count as a share
-    // 1/n_i, so linears with more calibration tokens do not weigh more.
-    struct Key {
-        float value;
-        double weight;
-    };
-    std::vector<Key> keys;
-    double total = 0;
+    // the number of these running minima above it.
     for (size_t i = 0; i < scores.size(); ++i) {
         const Rows& s = scores[i];
         if (s.n == 0) continue;
-        total += 1.0;
+        linears_ += 1.0;
         const double share = 1.0 / s.n;
         for (uint32_t t = 0; t < s.n; ++t) {
             float m = std::numeric_limits<float>::infinity();
             for (uint32_t e = 0; e < rt::kRouterOutputs; ++e) {
                 m = std::min(m, s.row(t)[e]);
-                keys.push_back({m + offsets[i], share});
+                keys_.push_back({m + offsets[i], share});
             }
         }
     }
-    std::sort(keys.begin(), keys.end(),
+    std::sort(keys_.begin(), keys_.end(),
               [](const Key& a, const Key& b) { return a.value > b.value; });
+}
+
+float GlobalScoreKeys::threshold_for_bits(double bits) const {
+    // Slices to hand out (in units of "one linear's every token"): mean depth - 1 per linear.
+    const double want = (bits / 2.0 - 1.0) * linears_;
+    const float inf = std::numeric_limits<float>::infinity();
+    if (want <= 0 || keys_.empty()) return inf;
+    if (want >= (rt::kRouterOutputs - 1e-9) * linears_) return -inf;
+    // Take keys from the top while that keeps the count closer to the target; the threshold
+    // goes halfway to the next key so tiny numeric differences flip nothing.
+    double taken = 0;
+    size_t i = 0;
+    while (i < keys_.size() && std::abs(taken + keys_[i].weight - want) <= std::abs(taken - want)) {
+        taken += keys_[i].weight;
+        ++i;
+    }
+    // Equal keys are all on or all off: move past the rest of a tie.
+    while (i > 0 && i < keys_.size() && keys_[i].value == keys_[i - 1].value) ++i;
+    return i == 0             ? keys_[0].value + 1.0f
+           : i < keys_.size() ? 0.5f * (keys_[i - 1].value + keys_[i].value)
+                              : keys_.back().value - 1.0f;
+}
+
+double GlobalScoreKeys::bits_at(float threshold) const {
+    double on = 0;
+    for (const Key& k : keys_) {
+        if (!(k.value > threshold)) break;  // descending
+        on += k.weight;
+    }
+    return linears_ > 0 ? 2.0 * (1.0 + on / linears_) : 2.0;
+}
+
+rt::BudgetTable build_global_budget_table(const std::vector<Rows>& scores,
+                                          std::span<const float> offsets, float step) {
+    const GlobalScoreKeys keys(scores, offsets);
     rt::BudgetTable table;
     table.budgets = budget_grid(step);
-    const float inf = std::numeric_limits<float>::infinity();
     for (float bits : table.budgets) {
-        // Slices to hand out (in units of "one linear's every token"): mean depth - 1 per linear.
-        const double want = (bits / 2.0 - 1.0) * total;
-        float threshold;
-        if (want <= 0 || keys.empty()) {
-            threshold = inf;
-        } else if (want >= (rt::kRouterOutputs - 1e-9) * total) {
-            threshold = -inf;
-        } else {
-            // Take keys from the top while that keeps the count closer to the target; the
-            // threshold goes halfway to the next key so tiny numeric differences flip nothing.
-            double taken = 0;
-            size_t i = 0;
-            while (i < keys.size() &&
-                   std::abs(taken + keys[i].weight - want) <= std::abs(taken - want)) {
-                taken += keys[i].weight;
-                ++i;
-            }
-            // Equal keys are all on or all off: move past the rest of a tie.
-            while (i > 0 && i < keys.size() && keys[i].value == keys[i - 1].value) ++i;
-            threshold = i == 0            ? keys[0].value + 1.0f
-                        : i < keys.size() ? 0.5f * (keys[i - 1].value + keys[i].value)
-                                          : keys.back().value - 1.0f;
-        }
+        const float threshold = keys.threshold_for_bits(bits);
         for (size_t l = 0; l < scores.size(); ++l)
             table.thresholds.push_back(std::isfinite(threshold) ? threshold - offsets[l]
                                                                 : threshold);

@@ -16,6 +16,28 @@ namespace mq::calib {
 // keeps the same average (one knob, no linear starved).
 rt::BudgetTable build_budget_table(const std::vector<Rows>& scores, float step = 0.05f);
 
+// The global allocation's view of router scores: every (token, linear, slice) as the key at
+// which that slice turns on (nested masks: the running minimum of s_2..s_e, plus the linear's
+// offset), sorted, each linear's tokens counting as a share 1/n_i so that linears with more
+// calibration tokens do not weigh more.
+class GlobalScoreKeys {
+  public:
+    GlobalScoreKeys(const std::vector<Rows>& scores, std::span<const float> offsets);
+    // The one threshold at which the mean bits over all linears and tokens is closest to `bits`
+    // (infinite at 2 bits and below, minus infinity at 8 and above).
+    float threshold_for_bits(double bits) const;
+    // The mean bits at a threshold.
+    double bits_at(float threshold) const;
+
+  private:
+    struct Key {
+        float value;
+        double weight;
+    };
+    std::vector<Key> keys_;  // descending values
+    double linears_ = 0;     // linears with tokens
+};
+
 // One global threshold per budget on scores made comparable across linears: linear i's scores
 // plus offsets[i] (log loss per unit of its output error, calib/linear_sensitivity.hpp) estimate
 // the loss each slice removes, and the threshold at which the mean depth over all linears and

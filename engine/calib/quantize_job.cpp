@@ -17,6 +17,7 @@
 #include "calib/layer_calibrator.hpp"
 #include "calib/linear_sensitivity.hpp"
 #include "calib/quantize_memory.hpp"
+#include "calib/threshold_refit.hpp"
 #include "core/error.hpp"
 #include "formats/model_loader.hpp"
 #include "runtime/checkpoint.hpp"
@@ -51,6 +52,8 @@ CheckedInputs checked_inputs(const QuantizeOptions& o) {
         fail("cannot write {}: {} is not writable", o.out.string(), dir.string());
     if (fs::exists(o.out) && fs::exists(o.model) && fs::equivalent(o.out, o.model))
         fail("the output would overwrite the input model");
+    if (o.refit_tokens && (o.refit_window < 2 || o.refit_rounds == 0))
+        fail("the threshold refit needs windows of at least 2 tokens and at least one round");
     if (o.probe_depths.size() != rt::kRouterOutputs)
         fail("{} probe depths given; one per residual slice ({}) needed", o.probe_depths.size(),
              rt::kRouterOutputs);
@@ -129,7 +132,20 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     rt::SliceStore slices(out_dir, n_layers);
     // Shares of the job's time: the layers, the global table's loss probes, writing. Within the
     // layers, each linear counts by its size.
-    const double layers_share = o.global_allocation ? 0.88 : 0.96, write_share = 0.02;
+    // The threshold refit's tokens: the first refit_window tokens of as many calibration
+    // sequences as refit_tokens asks for (each window routes as one sequence, at one anchor).
+    const uint32_t refit_window = std::min({o.refit_window, seq_len, std::max(2u, o.refit_tokens)});
+    const uint32_t refit_windows =
+        o.global_allocation ? std::min(o.refit_tokens / refit_window, sequences) : 0;
+    std::vector<uint32_t> refit_rows, refit_ids;
+    for (uint32_t s = 0; s < refit_windows; ++s)
+        for (uint32_t p = 0; p < refit_window; ++p) {
+            refit_rows.push_back(s * seq_len + p);
+            refit_ids.push_back(calib.ids[s * seq_len + p]);
+        }
+    const uint32_t refit_tokens = static_cast<uint32_t>(refit_rows.size());
+    const double refit_share = refit_tokens ? 0.04 : 0.0, write_share = 0.02;
+    const double layers_share = o.global_allocation ? 0.88 - refit_share : 0.96;
     uint64_t layer_weights = 0, done = 0;
     for (const auto& lin : w.layers[0].linear) layer_weights += uint64_t(lin.rows) * lin.cols;
     const uint64_t all_weights = layer_weights * n_layers;
@@ -152,28 +168,32 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     }
     rt::RouterSet set;
     set.routers = std::move(calibrator.routers());
+    std::vector<double> refit_misses;  // per round: the worst estimated miss at the anchors
+    // The passes after calibration read the model a layer at a time from the file, with its new
+    // slices.
+    std::optional<std::pair<uint32_t, rt::LayerWeights>> current;
+    WeightSource source;
+    source.desc = w.desc;
+    source.output_norm = w.output_norm;  // read with the frame
+    source.embed = [&](std::span<const uint32_t> ids) { return embed_rows(model, ids); };
+    source.layer = [&](uint32_t l) -> const rt::LayerWeights& {
+        if (!current || current->first != l) {
+            current.reset();
+            rt::LayerWeights L = rt::ModelWeights::load_layer(model, l);
+            if (reorder) reorder_rope_rows(w.desc, L);
+            for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j)
+                L.linear[j].sliced = slices.get(l, static_cast<rt::Linear>(j));
+            current.emplace(l, std::move(L));
+        }
+        return current->second;
+    };
+    const double table_start = 1 - write_share - 0.01;
     if (o.global_allocation) {
         // One forward and one backward pass of the full-precision model over the calibration
-        // tokens, reading a layer at a time from the file with its new slices.
+        // tokens.
         const std::vector<float> head = model.to_f32(
             model.get(model.desc().tied_output ? "token_embd.weight" : "output.weight"));
-        std::optional<std::pair<uint32_t, rt::LayerWeights>> current;
-        WeightSource source;
-        source.desc = w.desc;
-        source.output_norm = w.output_norm;  // read with the frame
         source.output = head;
-        source.embed = [&](std::span<const uint32_t> ids) { return embed_rows(model, ids); };
-        source.layer = [&](uint32_t l) -> const rt::LayerWeights& {
-            if (!current || current->first != l) {
-                current.reset();
-                rt::LayerWeights L = rt::ModelWeights::load_layer(model, l);
-                if (reorder) reorder_rope_rows(w.desc, L);
-                for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j)
-                    L.linear[j].sliced = slices.get(l, static_cast<rt::Linear>(j));
-                current.emplace(l, std::move(L));
-            }
-            return current->second;
-        };
         // Every probed depth's curvature from the same pass.
         FisherOptions fo;
         fo.depths.clear();
@@ -184,14 +204,16 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         fo.residual_weights = o.residual_weights;
         auto curvatures =
             linear_curvatures(source, calib.ids, seq_len, fo, [&](uint32_t i, uint32_t stages) {
-                clock.report(fmt::format("loss sensitivity: {} ({}/{})",
-                                         i < n_layers    ? "forward"
-                                         : i == n_layers ? "output head"
-                                                         : "backward",
-                                         i + 1, stages),
-                             layers_share + (1 - layers_share - write_share - 0.01) * i / stages);
+                clock.report(
+                    fmt::format("loss sensitivity: {} ({}/{})",
+                                i < n_layers    ? "forward"
+                                : i == n_layers ? "output head"
+                                                : "backward",
+                                i + 1, stages),
+                    layers_share + (table_start - refit_share - layers_share) * i / stages);
             });
         current.reset();
+        source.output = {};
         std::map<uint32_t, std::vector<float>> offsets;
         for (size_t di = 0; di < fo.depths.size(); ++di)
             offsets[fo.depths[di]] = log_sensitivities(curvatures[di]);
@@ -204,10 +226,31 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
                 set.routers[i].b2[e] += off;
                 for (uint32_t t = 0; t < scores[i].n; ++t) scores[i].row(t)[e] += off;
             }
-        clock.report("budget table", 1 - write_share - 0.01);
+        clock.report("budget table", table_start - refit_share);
         set.table = build_global_budget_table(scores, std::vector<float>(total, 0.0f));
+        if (refit_tokens) {
+            uint32_t r = 0;
+            set.table = refit_global_table(
+                scores, refit_rows, refit_window, set.table.budgets, o.refit_rounds,
+                [&](const RoutedRuns& runs) {
+                    return routed_scores(
+                        source, set.routers, embed_rows(model, refit_ids), refit_window, runs,
+                        [&](uint32_t l) {
+                            clock.report(
+                                fmt::format("threshold refit: round {}/{}, layer {}/{}", r + 1,
+                                            o.refit_rounds, l + 1, n_layers),
+                                table_start - refit_share +
+                                    refit_share * (r * n_layers + l) / (o.refit_rounds * n_layers));
+                        });
+                },
+                [&](uint32_t round, const RefitRound& report) {
+                    refit_misses.push_back(report.worst_miss());
+                    r = round + 1;
+                });
+            current.reset();
+        }
     } else {
-        clock.report("budget table", 1 - write_share - 0.01);
+        clock.report("budget table", table_start);
         set.table = build_budget_table(calibrator.scores());
     }
     w.routers = std::make_shared<const rt::RouterSet>(std::move(set));
@@ -225,6 +268,15 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
                   "output error, folded into the routers' b2)",
                   o.probe_depths[0], o.probe_depths[1], o.probe_depths[2])
             : std::string("each linear meeting the target on its own");
+    if (refit_tokens) {
+        std::string misses;
+        for (double m : refit_misses)
+            misses += fmt::format("{}{:.3f}", misses.empty() ? "" : ", ", m);
+        allocation += fmt::format(
+            "; thresholds refitted on {} calibration tokens routed at {} anchor budgets ({} "
+            "rounds; worst estimated miss before each round {} bits)",
+            refit_tokens, refit_windows, o.refit_rounds, misses);
+    }
     std::string note = fmt::format(
         "MoBiSlice 4x2 bits, group 128, layer by layer on {} sequences x {} tokens of {} "
         "(earlier layers quantized, random depths); base scale/zero by a search over {} clipped "

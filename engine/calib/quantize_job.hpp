@@ -39,6 +39,12 @@ struct QuantizeOptions {
     // sensitivity that slice's scores are converted with (folded into the routers' b2).
     std::vector<uint32_t> probe_depths = {2, 2, 2};
     bool residual_weights = true;  // o/down errors per token / residual RMS^2
+    // Global allocation: refit the budget table on the first refit_tokens calibration tokens
+    // (whole sequences) run through the model routed at anchor budgets, so the achieved bits meet
+    // the budget where routing changes the activations (calib/threshold_refit.hpp); 0 = off.
+    uint32_t refit_tokens = 1024;
+    uint32_t refit_window = 128;  // tokens of each calibration sequence the refit routes
+    uint32_t refit_rounds = 1;    // routed passes, each refitting from the previous thresholds
 };
 
 // Fails fast (mq::Error) on what would only fail later: unreadable or already quantized model,

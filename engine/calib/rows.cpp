@@ -49,10 +49,16 @@ Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps) {
 }
 
 std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m) {
+    std::vector<std::vector<float>> out;
+    decode_all_depths(m, out);
+    return out;
+}
+
+void decode_all_depths(const quant::SlicedMatrix& m, std::vector<std::vector<float>>& out) {
     // All four depths in one pass over the codes (SlicedMatrix::weight's arithmetic, per row
     // and group instead of per value), rows in parallel.
-    std::vector<std::vector<float>> out(quant::kSlices,
-                                        std::vector<float>(size_t(m.rows) * m.cols));
+    out.resize(quant::kSlices);
+    for (auto& depth : out) depth.resize(size_t(m.rows) * m.cols);
     const uint32_t groups = m.groups_per_row();
     parallel_for(m.rows, [&](uint64_t r0, uint64_t r1) {
         for (uint64_t r = r0; r < r1; ++r)
@@ -74,7 +80,6 @@ std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m) 
                 }
             }
     });
-    return out;
 }
 
 Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
@@ -189,9 +194,12 @@ namespace mq::calib {
 
 void layer_pass(const rt::ModelWeights& w, uint32_t l, Rows& x, uint32_t seq_len,
                 const LinearFn& linear) {
+    layer_pass(w.desc, w.layers[l], l, x, seq_len, linear);
+}
+
+void layer_pass(const ModelDesc& d, const rt::LayerWeights& L, uint32_t l, Rows& x,
+                uint32_t seq_len, const LinearFn& linear) {
     using rt::Linear;
-    const ModelDesc& d = w.desc;
-    const rt::LayerWeights& L = w.layers[l];
     Rows h = rmsnorm_rows(x, L.attn_norm, d.rms_eps);
     Rows q = linear(l, Linear::Q, h);
     Rows k = linear(l, Linear::K, h);

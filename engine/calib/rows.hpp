@@ -33,6 +33,8 @@ Rows rmsnorm_rows(const Rows& x, std::span<const float> weight, float eps);
 // A linear with a depth per token (0 = dense weights); decoded holds W(1)..W(4) of a sliced
 // linear ([depth-1] = [rows][cols]), made once by decode_all_depths.
 std::vector<std::vector<float>> decode_all_depths(const quant::SlicedMatrix& m);
+// The same into `out`, reusing its buffers (a pass over many linears then touches no new pages).
+void decode_all_depths(const quant::SlicedMatrix& m, std::vector<std::vector<float>>& out);
 Rows linear_rows(const rt::LinearWeights& lin, const std::vector<std::vector<float>>& decoded,
                  const Rows& x, std::span<const uint8_t> depths);
 // RoPE on q or k rows ([n][heads * head_dim]); token t sits at position t % seq_len.
@@ -51,6 +53,9 @@ using LinearFn = std::function<Rows(uint32_t layer, rt::Linear linear, const Row
 // Runs layer l of the model on the residual stream x (sequences of seq_len rows) in place.
 void layer_pass(const rt::ModelWeights& w, uint32_t l, Rows& x, uint32_t seq_len,
                 const LinearFn& linear);
+// The same with layer l's weights given (a streaming job holds one layer at a time).
+void layer_pass(const ModelDesc& d, const rt::LayerWeights& L, uint32_t l, Rows& x,
+                uint32_t seq_len, const LinearFn& linear);
 
 // The embeddings of tokens as a residual stream.
 Rows embed_rows(const rt::ModelWeights& w, std::span<const uint32_t> tokens);

@@ -88,6 +88,16 @@ TEST_CASE("quantize refuses bad input before any long work") {
         o.depth_weights = {1, -1, 1, 1};
         CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains(">= 0"), mq::Error);
     }
+    SUBCASE("a threshold refit without windows or rounds") {
+        auto o = options_for(m, m.dir / "refit.gguf");
+        o.refit_window = 1;
+        CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains("refit"),
+                             mq::Error);
+        o.refit_window = 64;
+        o.refit_rounds = 0;
+        CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains("refit"),
+                             mq::Error);
+    }
     SUBCASE("an output directory that does not exist") {
         auto o = options_for(m, m.dir / "no" / "such" / "dir" / "out.gguf");
         CHECK_THROWS_WITH_AS(calib::check_quantize_inputs(o), doctest::Contains("not a directory"),
@@ -151,6 +161,7 @@ TEST_CASE("quantize reports every phase in order, and a cancel while writing lea
     CHECK(seen("layer 1/2: reading"));
     CHECK(seen("layer 2/2: down"));
     CHECK(seen("loss sensitivity"));
+    CHECK(seen("threshold refit: round 1/1, layer 2/2"));
     CHECK(seen("writing the checkpoint"));
 }
 
