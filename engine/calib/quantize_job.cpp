@@ -191,7 +191,7 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     if (o.global_allocation) {
         // One forward and one backward pass of the full-precision model over the calibration
         // tokens.
-        const std::vector<float> head = model.to_f32(
+        std::vector<float> head = model.to_f32(
             model.get(model.desc().tied_output ? "token_embd.weight" : "output.weight"));
         source.output = head;
         // Every probed depth's curvature from the same pass.
@@ -214,6 +214,7 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
             });
         current.reset();
         source.output = {};
+        std::vector<float>().swap(head);  // the refit does not read the head
         std::map<uint32_t, std::vector<float>> offsets;
         for (size_t di = 0; di < fo.depths.size(); ++di)
             offsets[fo.depths[di]] = log_sensitivities(curvatures[di]);
