@@ -274,9 +274,9 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         for (double m : refit_misses)
             misses += fmt::format("{}{:.3f}", misses.empty() ? "" : ", ", m);
         allocation += fmt::format(
-            "; thresholds refitted on {} calibration tokens routed at {} anchor budgets ({} "
-            "rounds; worst estimated miss before each round {} bits)",
-            refit_tokens, refit_windows, o.refit_rounds, misses);
+            "; thresholds refitted on {} calibration tokens routed at {} anchor budgets, {} "
+            "round{} (worst miss estimated at the anchors before each round: {} bits)",
+            refit_tokens, refit_windows, o.refit_rounds, o.refit_rounds == 1 ? "" : "s", misses);
     }
     std::string note = fmt::format(
         "MoBiSlice 4x2 bits, group 128, layer by layer on {} sequences x {} tokens of {} "
