@@ -10,10 +10,19 @@
 //   position(c) = (o/64)*256 + j*64 + o%64,
 // i.e. for each pair of groups, four 64-byte blocks (one per j) of 32 bytes per group; a 64-byte
 // plane load then meets one contiguous 64-byte load of activations for each j.
+//
+// Outliers are kept apart, as LLM.int8() does: LLM activations have a few channels tens of times
+// larger than the rest, and a group holding one would spend its whole int8 range on it (the other
+// 127 values left with a few levels). A value above kOutlierRatio times its group's mean magnitude
+// (at most kMaxOutliersPerGroup per group, the largest) gets code 0 and is kept in fp32; the
+// group's scale comes from the other values, and the kernels add W(r, c) * x_c for each outlier.
 #include <cstdint>
 #include <vector>
 
 namespace mq::cpu {
+
+constexpr float kOutlierRatio = 8.0f;  // a normal group's largest |x| is 3-6 times its mean
+constexpr uint32_t kMaxOutliersPerGroup = 4;
 
 struct QuantizedActivations {
     uint32_t rows = 0, cols = 0;
@@ -22,24 +31,35 @@ struct QuantizedActivations {
     std::vector<int8_t> q;      // rows * row_bytes, in kernel order (position())
     std::vector<float> scales;  // rows * groups: x ~= q * scale
     std::vector<int32_t> sums;  // rows * groups: sum of the group's q
+    // Outliers of row r: [outlier_begin[r], outlier_begin[r + 1]) in outlier_cols (ascending)
+    // and outlier_values (exact inputs); the quantizers append them row by row.
+    std::vector<uint32_t> outlier_begin;  // rows + 1
+    std::vector<uint32_t> outlier_cols;
+    std::vector<float> outlier_values;
 
-    // Sizes the storage for rows x cols values (zeroed; the padding of the last group stays 0).
-    // The one definition of the layout, for the SIMD and the reference quantizer alike.
+    // Sizes the storage for rows x cols values (zeroed; the padding of the last group stays 0;
+    // no outliers). The one definition of the layout, for the SIMD and the reference quantizer
+    // alike.
     void reshape(uint32_t rows_, uint32_t cols_);
 
     static uint32_t position(uint32_t col) {
         const uint32_t o = (col / 128) * 32 + (col % 128) / 4;
         return (o / 64) * 256 + (col % 4) * 64 + o % 64;
     }
-    // The value the kernels multiply by: q * scale.
+    // The value the kernels multiply by: an outlier's input, else q * scale.
     float value(uint32_t row, uint32_t col) const {
+        for (uint32_t i = outlier_begin[row]; i < outlier_begin[row + 1]; ++i)
+            if (outlier_cols[i] == col) return outlier_values[i];
         return q[uint64_t(row) * row_bytes + position(col)] *
                scales[uint64_t(row) * groups + col / 128];
     }
 };
 
-// Quantizes rows x cols floats (row-major): per group, scale = max|x| / 127 and q = round(x /
-// scale). Reuses out's storage.
+// Quantizes rows x cols floats (row-major). Per group: the outliers kept apart, those with
+// u > kOutlierRatio * mean(round(u)) over the group's columns, u = |x| * 65536 / max|x| (the mean
+// magnitude in fixed point, so that every order of summing gives the same; the
+// kMaxOutliersPerGroup largest, ties to the lower column); then over the other values scale =
+// max|x| / 127 and q = round(x / scale). Reuses out's storage.
 void quantize_activations(const float* x, uint32_t rows, uint32_t cols, QuantizedActivations& out);
 
 }  // namespace mq::cpu

@@ -2,7 +2,8 @@
 // AVX-512 with VNNI) and picked at run time.
 //
 // Per row and group of 128: y += s_k * xs * (sum q*x - z'_k * sum x), q the depth-k code (u8), x
-// the int8 activations. A chunk of plane bytes is split into 4 code vectors by code position in
+// the int8 activations; then the few outlier activations kept in fp32 (activations.hpp) add
+// W_k(r, c) x_c one by one. A chunk of plane bytes is split into 4 code vectors by code position in
 // the byte (the activations are stored in that order, see activations.hpp); planes are combined
 // into 4-bit codes (two planes) and 8-bit codes (four) with shifts and masks, then u8 x i8 dot
 // products accumulate 4 products per i32 lane (vpdpbusd with VNNI, pairs of i16 multiplies
@@ -30,31 +31,36 @@ namespace hn = hwy::HWY_NAMESPACE;
 // One-lane vectors cannot hold the 4-byte dot products: plain loops over the same layout.
 void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
     const uint32_t row_bytes = job.groups * 32;
-    for (uint32_t r = r0; r < r1; ++r)
-        for (const TokenTile& tile : job.tiles)
+    std::vector<float> s(job.groups), z(job.groups);
+    for (uint32_t r = r0; r < r1; ++r) {
+        const uint8_t* planes[4] = {};
+        for (uint32_t e = 0; e < 4; ++e) planes[e] = job.planes[e] + uint64_t(r) * row_bytes;
+        for (const TokenTile& tile : job.tiles) {
+            const uint32_t d = tile.depth;
+            for (uint32_t g = 0; g < job.groups; ++g) {
+                const uint32_t sz = job.scale_zero[uint64_t(r) * job.groups + g];
+                s[g] = quant::depth_scale(half_to_float(uint16_t(sz)), d);
+                z[g] = quant::depth_zero(half_to_float(uint16_t(sz >> 16)), d);
+            }
             for (uint32_t t = 0; t < tile.count; ++t) {
-                const uint32_t token = tile.tokens[t], d = tile.depth;
+                const uint32_t token = tile.tokens[t];
                 const int8_t* x = job.x + uint64_t(token) * job.x_row_bytes;
                 float y = 0;
                 for (uint32_t g = 0; g < job.groups; ++g) {
                     int32_t dot = 0;
                     for (uint32_t o = g * 32; o < g * 32 + 32; ++o)
-                        for (uint32_t j = 0; j < 4; ++j) {
-                            int32_t code = 0;
-                            for (uint32_t e = 0; e < d; ++e)
-                                code =
-                                    (code << 2) |
-                                    ((job.planes[e][uint64_t(r) * row_bytes + o] >> (2 * j)) & 3);
-                            dot += code * x[(o / 64) * 256 + j * 64 + o % 64];
-                        }
-                    const uint32_t sz = job.scale_zero[uint64_t(r) * job.groups + g];
-                    const float s = quant::depth_scale(half_to_float(uint16_t(sz)), d);
-                    const float z = quant::depth_zero(half_to_float(uint16_t(sz >> 16)), d);
-                    y += s * (job.lane_scales[(uint64_t(token) * job.groups + g) * 8] * float(dot) -
-                              z * job.scaled_sums[uint64_t(token) * job.padded_groups + g]);
+                        for (uint32_t j = 0; j < 4; ++j)
+                            dot += int32_t(WeightCode(planes, d, 4 * o + j)) *
+                                   x[(o / 64) * 256 + j * 64 + o % 64];
+                    y += s[g] *
+                         (job.lane_scales[(uint64_t(token) * job.groups + g) * 8] * float(dot) -
+                          z[g] * job.scaled_sums[uint64_t(token) * job.padded_groups + g]);
                 }
-                job.y[uint64_t(token) * job.rows + r] = y;
+                job.y[uint64_t(token) * job.rows + r] =
+                    y + OutlierTerms(job, token, planes, d, s.data(), z.data());
             }
+        }
+    }
 }
 #else
 
@@ -206,9 +212,12 @@ HWY_INLINE void RowChunk(const SlicedJob& job, const TokenTile& tile, const uint
     }
 }
 
+// weight_scales: scratch for the row's scale (padded_groups floats) and zero point (as many) of
+// each group at this depth.
 template <uint32_t kDepth, uint32_t kTokens>
 void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t r1,
               float* weight_scales) {
+    float* weight_zeros = weight_scales + job.padded_groups;
     const hn::CappedTag<float, kChunkBytes / 4> df;
     const hn::RebindToUnsigned<decltype(df)> du32;
     const size_t nf = hn::Lanes(df);
@@ -234,6 +243,7 @@ void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t
                 hn::Sub(hn::Mul(HalfToFloat(du32, hn::ShiftRight<16>(v)), hn::Set(df, zero_mul)),
                         hn::Set(df, 0.5f));
             hn::StoreU(s, df, weight_scales + g);
+            hn::StoreU(z, df, weight_zeros + g);
             const auto sz_product = hn::Mul(s, z);
             for (uint32_t t = 0; t < kTokens; ++t)
                 zacc[t] =
@@ -260,7 +270,8 @@ void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t
         }
         for (uint32_t t = 0; t < kTokens; ++t)
             job.y[uint64_t(tile.tokens[t]) * job.rows + r] =
-                hn::GetLane(hn::SumOfLanes(df, hn::Sub(facc[t], zacc[t]))) + tail[t];
+                hn::GetLane(hn::SumOfLanes(df, hn::Sub(facc[t], zacc[t]))) + tail[t] +
+                OutlierTerms(job, tile.tokens[t], planes, kDepth, weight_scales, weight_zeros);
     }
 }
 
@@ -283,7 +294,7 @@ void TileRowsOfDepth(const SlicedJob& job, const TokenTile& tile, uint32_t r0, u
 // cache while the tiles of every depth read them.
 void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
     constexpr uint32_t kRowsPerBlock = 16;
-    std::vector<float> scratch(job.padded_groups);
+    std::vector<float> scratch(2 * job.padded_groups);
     for (uint32_t b = r0; b < r1; b += kRowsPerBlock) {
         const uint32_t e = std::min(r1, b + kRowsPerBlock);
         for (const TokenTile& tile : job.tiles) {
@@ -326,7 +337,13 @@ void check_sliced_matmul_args(const SlicedMatrixCpu& w, const QuantizedActivatio
     const uint32_t groups = w.groups_per_row();
     if (x.groups != groups || x.row_bytes != (groups + 1) / 2 * 256 ||
         x.q.size() != uint64_t(x.rows) * x.row_bytes ||
-        x.scales.size() != uint64_t(x.rows) * groups || x.sums.size() != x.scales.size())
+        x.scales.size() != uint64_t(x.rows) * groups || x.sums.size() != x.scales.size() ||
+        x.outlier_begin.size() != uint64_t(x.rows) + 1 ||
+        x.outlier_begin.back() != x.outlier_cols.size() ||
+        x.outlier_values.size() != x.outlier_cols.size() ||
+        std::any_of(x.outlier_cols.begin(), x.outlier_cols.end(),
+                    [&](uint32_t c) { return c >= x.cols; }) ||
+        !std::is_sorted(x.outlier_begin.begin(), x.outlier_begin.end()))
         fail(
             "sliced product: the activations of {} tokens x {} columns are not laid out as "
             "quantize_activations makes them",
@@ -364,6 +381,9 @@ void sliced_matmul(const SlicedMatrixCpu& w, const QuantizedActivations& x,
         }
     job.lane_scales = lane_scales.data();
     job.scaled_sums = scaled_sums.data();
+    job.outlier_begin = x.outlier_begin.data();
+    job.outlier_cols = x.outlier_cols.data();
+    job.outlier_values = x.outlier_values.data();
 
     // Tokens grouped by depth, up to kMaxTileTokens per tile.
     for (uint32_t d = 1; d <= quant::kSlices; ++d) {
