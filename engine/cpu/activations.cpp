@@ -58,10 +58,10 @@ uint32_t SelectOutliers(const float* x, uint32_t count, float amax, uint32_t* of
     return found;
 }
 
-// One group of `count` <= 128 values: codes to dst[j * 64 + i] for column 4i + j, the scale, the
-// sum of codes and the outliers' offsets (kMaxOutliersPerGroup slots). False when a value is not
-// finite.
-bool QuantizeGroup(const float* x, uint32_t count, int8_t* dst, float* scale, int32_t* sum,
+// One group of `count` <= 128 values: codes to dst[j * 64 + i] for column 4i + j, the scale and
+// sum of codes of each 16 columns (kScalesPerGroup each) and the outliers' offsets
+// (kMaxOutliersPerGroup slots). False when a value is not finite.
+bool QuantizeGroup(const float* x, uint32_t count, int8_t* dst, float* scales, int32_t* sums,
                    uint32_t* outliers, uint32_t* outlier_count) {
     HWY_ALIGN float padded[128];
     if (count < 128) {
@@ -69,8 +69,6 @@ bool QuantizeGroup(const float* x, uint32_t count, int8_t* dst, float* scale, in
         x = padded;
     }
     const hn::ScalableTag<float> df;
-    const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<int8_t, decltype(df)> d8;
     const size_t n = hn::Lanes(df);
     auto amax = hn::Zero(df), probe = hn::Zero(df);  // probe: NaN once any value is not finite
     for (size_t c = 0; c < 128; c += n) {
@@ -79,28 +77,35 @@ bool QuantizeGroup(const float* x, uint32_t count, int8_t* dst, float* scale, in
         probe = hn::MulAdd(v, hn::Zero(df), probe);
     }
     if (!std::isfinite(hn::GetLane(hn::SumOfLanes(df, probe)))) return false;
-    float m = hn::GetLane(hn::MaxOfLanes(df, amax));
-    *outlier_count = SelectOutliers(x, count, m, outliers);
-    if (*outlier_count) {  // codes 0 for them, the scale from the rest
+    *outlier_count = SelectOutliers(x, count, hn::GetLane(hn::MaxOfLanes(df, amax)), outliers);
+    if (*outlier_count) {  // codes 0 for them, the scales from the rest
         if (x != padded) {
             std::copy(x, x + 128, padded);
             x = padded;
         }
         for (uint32_t i = 0; i < *outlier_count; ++i) padded[outliers[i]] = 0;
-        amax = hn::Zero(df);
-        for (size_t c = 0; c < 128; c += n) amax = hn::Max(amax, hn::Abs(hn::Load(df, x + c)));
-        m = hn::GetLane(hn::MaxOfLanes(df, amax));
     }
-    const auto inv = hn::Set(df, m > 0 ? 127.0f / m : 0.0f);
+    const hn::CappedTag<float, kScaleColumns> ds;
+    const hn::RebindToSigned<decltype(ds)> di;
+    const hn::Rebind<int8_t, decltype(ds)> d8;
+    const size_t ns = hn::Lanes(ds);
     HWY_ALIGN int8_t codes[128];
-    auto s = hn::Zero(di);
-    for (size_t c = 0; c < 128; c += n) {
-        const auto q = hn::NearestInt(hn::Mul(hn::LoadU(df, x + c), inv));
-        s = hn::Add(s, q);
-        hn::StoreU(hn::DemoteTo(d8, q), d8, codes + c);
+    for (uint32_t b = 0; b < kScalesPerGroup; ++b) {
+        const float* xb = x + b * kScaleColumns;
+        auto bmax = hn::Zero(ds);
+        for (size_t c = 0; c < kScaleColumns; c += ns)
+            bmax = hn::Max(bmax, hn::Abs(hn::LoadU(ds, xb + c)));
+        const float m = hn::GetLane(hn::MaxOfLanes(ds, bmax));
+        const auto inv = hn::Set(ds, m > 0 ? 127.0f / m : 0.0f);
+        auto s = hn::Zero(di);
+        for (size_t c = 0; c < kScaleColumns; c += ns) {
+            const auto q = hn::NearestInt(hn::Mul(hn::LoadU(ds, xb + c), inv));
+            s = hn::Add(s, q);
+            hn::StoreU(hn::DemoteTo(d8, q), d8, codes + b * kScaleColumns + c);
+        }
+        sums[b] = hn::GetLane(hn::SumOfLanes(di, s));
+        scales[b] = m / 127.0f;
     }
-    *sum = hn::GetLane(hn::SumOfLanes(di, s));
-    *scale = m / 127.0f;
     const hn::CappedTag<int8_t, 32> db;
     for (size_t i = 0; i < 32; i += hn::Lanes(db)) {
         hn::Vec<decltype(db)> v0, v1, v2, v3;
@@ -129,8 +134,8 @@ void QuantizedActivations::reshape(uint32_t rows_, uint32_t cols_) {
     groups = (cols + 127) / 128;
     row_bytes = (groups + 1) / 2 * 256;
     q.assign(uint64_t(rows) * row_bytes, 0);
-    scales.assign(uint64_t(rows) * groups, 0.0f);
-    sums.assign(uint64_t(rows) * groups, 0);
+    scales.assign(uint64_t(rows) * groups * kScalesPerGroup, 0.0f);
+    sums.assign(uint64_t(rows) * groups * kScalesPerGroup, 0);
     outlier_begin.assign(uint64_t(rows) + 1, 0);
     outlier_cols.clear();
     outlier_values.clear();
@@ -143,7 +148,7 @@ void quantize_activations(const float* x, uint32_t rows, uint32_t cols, Quantize
         const float* xr = x + uint64_t(r) * cols;
         int8_t* qr = out.q.data() + uint64_t(r) * out.row_bytes;
         for (uint32_t g = 0; g < out.groups; ++g) {
-            const uint64_t i = uint64_t(r) * out.groups + g;
+            const uint64_t i = (uint64_t(r) * out.groups + g) * kScalesPerGroup;
             const uint32_t begin = g * 128, count = std::min(cols - begin, 128u);
             uint32_t outliers[kMaxOutliersPerGroup], outlier_count = 0;
             if (!quantize_group(xr + begin, count, qr + (g / 2) * 256 + (g % 2) * 32,

@@ -42,20 +42,24 @@ void quantize_activations_reference(const float* x, uint32_t rows, uint32_t cols
             auto is_outlier = [&](uint32_t c) {
                 return std::find(outliers.begin(), outliers.end(), c) != outliers.end();
             };
-            float amax = 0;
-            for (uint32_t c = begin; c < end; ++c)
-                if (!is_outlier(c)) amax = std::max(amax, std::fabs(xr[c]));
-            const float scale = amax / 127.0f;
-            const float inv = amax > 0 ? 127.0f / amax : 0.0f;
-            int32_t sum = 0;
-            for (uint32_t c = begin; c < end; ++c) {
-                const int v = is_outlier(c) ? 0 : static_cast<int>(std::lrintf(xr[c] * inv));
-                const int8_t q = static_cast<int8_t>(std::clamp(v, -127, 127));
-                qr[QuantizedActivations::position(c)] = q;
-                sum += q;
+            // Per 16 columns, the scale of the values that are not outliers.
+            for (uint32_t b = begin; b < end; b += kScaleColumns) {
+                const uint32_t b_end = std::min(end, b + kScaleColumns);
+                float amax = 0;
+                for (uint32_t c = b; c < b_end; ++c)
+                    if (!is_outlier(c)) amax = std::max(amax, std::fabs(xr[c]));
+                const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+                int32_t sum = 0;
+                for (uint32_t c = b; c < b_end; ++c) {
+                    const int v = is_outlier(c) ? 0 : static_cast<int>(std::lrintf(xr[c] * inv));
+                    const int8_t q = static_cast<int8_t>(std::clamp(v, -127, 127));
+                    qr[QuantizedActivations::position(c)] = q;
+                    sum += q;
+                }
+                const uint64_t i = uint64_t(r) * out.groups * kScalesPerGroup + b / kScaleColumns;
+                out.scales[i] = amax / 127.0f;
+                out.sums[i] = sum;
             }
-            out.scales[uint64_t(r) * out.groups + g] = scale;
-            out.sums[uint64_t(r) * out.groups + g] = sum;
             for (uint32_t c : outliers) {
                 out.outlier_cols.push_back(c);
                 out.outlier_values.push_back(xr[c]);

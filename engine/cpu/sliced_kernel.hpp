@@ -20,9 +20,10 @@ struct SlicedJob {
     const uint32_t* scale_zero = nullptr;
     const int8_t* x = nullptr;  // QuantizedActivations::q
     uint32_t x_row_bytes = 0;
-    // Per token t: the activation scale of each i32 lane of a chunk (8 lanes per group),
-    // groups * 8 floats, and scale * sum of codes per group, padded_groups floats (zeros past
-    // groups), where padded_groups = groups rounded up to 16.
+    // Per token t: the activation scale of each i32 lane of a chunk (8 lanes per group, 16
+    // columns each: QuantizedActivations::scales), groups * 8 floats, and the sum over a group's
+    // lanes of scale * sum of codes, padded_groups floats (zeros past groups), where
+    // padded_groups = groups rounded up to 16.
     const float* lane_scales = nullptr;
     const float* scaled_sums = nullptr;
     uint32_t padded_groups = 0;

@@ -47,14 +47,18 @@ void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
                 const int8_t* x = job.x + uint64_t(token) * job.x_row_bytes;
                 float y = 0;
                 for (uint32_t g = 0; g < job.groups; ++g) {
-                    int32_t dot = 0;
-                    for (uint32_t o = g * 32; o < g * 32 + 32; ++o)
-                        for (uint32_t j = 0; j < 4; ++j)
-                            dot += int32_t(WeightCode(planes, d, 4 * o + j)) *
-                                   x[(o / 64) * 256 + j * 64 + o % 64];
+                    float dots = 0;  // sum over the group's i32 lanes of scale * dot
+                    for (uint32_t lane = 0; lane < 8; ++lane) {
+                        int32_t dot = 0;
+                        for (uint32_t o = g * 32 + lane * 4; o < g * 32 + lane * 4 + 4; ++o)
+                            for (uint32_t j = 0; j < 4; ++j)
+                                dot += int32_t(WeightCode(planes, d, 4 * o + j)) *
+                                       x[(o / 64) * 256 + j * 64 + o % 64];
+                        dots += job.lane_scales[(uint64_t(token) * job.groups + g) * 8 + lane] *
+                                float(dot);
+                    }
                     y += s[g] *
-                         (job.lane_scales[(uint64_t(token) * job.groups + g) * 8] * float(dot) -
-                          z[g] * job.scaled_sums[uint64_t(token) * job.padded_groups + g]);
+                         (dots - z[g] * job.scaled_sums[uint64_t(token) * job.padded_groups + g]);
                 }
                 job.y[uint64_t(token) * job.rows + r] =
                     y + OutlierTerms(job, token, planes, d, s.data(), z.data());
@@ -337,8 +341,8 @@ void check_sliced_matmul_args(const SlicedMatrixCpu& w, const QuantizedActivatio
     const uint32_t groups = w.groups_per_row();
     if (x.groups != groups || x.row_bytes != (groups + 1) / 2 * 256 ||
         x.q.size() != uint64_t(x.rows) * x.row_bytes ||
-        x.scales.size() != uint64_t(x.rows) * groups || x.sums.size() != x.scales.size() ||
-        x.outlier_begin.size() != uint64_t(x.rows) + 1 ||
+        x.scales.size() != uint64_t(x.rows) * groups * kScalesPerGroup ||
+        x.sums.size() != x.scales.size() || x.outlier_begin.size() != uint64_t(x.rows) + 1 ||
         x.outlier_begin.back() != x.outlier_cols.size() ||
         x.outlier_values.size() != x.outlier_cols.size() ||
         std::any_of(x.outlier_cols.begin(), x.outlier_cols.end(),
@@ -369,17 +373,17 @@ void sliced_matmul(const SlicedMatrixCpu& w, const QuantizedActivations& x,
     job.padded_groups = (job.groups + 15) / 16 * 16;
     job.y = y;
 
-    // Per token: the activation scale of every i32 lane, and scale * sum of codes per group.
-    std::vector<float> lane_scales(uint64_t(x.rows) * job.groups * 8);
+    // Per token and weight group: sum over its activation scales of scale * sum of codes.
     std::vector<float> scaled_sums(uint64_t(x.rows) * job.padded_groups, 0.0f);
     for (uint32_t t = 0; t < x.rows; ++t)
         for (uint32_t g = 0; g < job.groups; ++g) {
-            const float s = x.scales[uint64_t(t) * x.groups + g];
-            std::fill_n(lane_scales.begin() + (uint64_t(t) * job.groups + g) * 8, 8, s);
-            scaled_sums[uint64_t(t) * job.padded_groups + g] =
-                s * static_cast<float>(x.sums[uint64_t(t) * x.groups + g]);
+            const uint64_t i = (uint64_t(t) * x.groups + g) * kScalesPerGroup;
+            float s = 0;
+            for (uint32_t b = 0; b < kScalesPerGroup; ++b)
+                s += x.scales[i + b] * static_cast<float>(x.sums[i + b]);
+            scaled_sums[uint64_t(t) * job.padded_groups + g] = s;
         }
-    job.lane_scales = lane_scales.data();
+    job.lane_scales = x.scales.data();  // one per i32 lane: 16 columns
     job.scaled_sums = scaled_sums.data();
     job.outlier_begin = x.outlier_begin.data();
     job.outlier_cols = x.outlier_cols.data();

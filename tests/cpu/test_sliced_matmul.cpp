@@ -1,6 +1,7 @@
 // The MoBiSlice product against quant::SlicedMatrix's dequantized weights (reference_ops) on the
-// int8 activations it multiplies: ragged shapes, every depth, mixed depths in one call, 1-3
-// threads. The kernels accumulate in fp32 in another order than the double reference.
+// int8 activations it multiplies (with outliers kept in fp32): ragged shapes, every depth, mixed
+// depths in one call, 1-3 threads. The kernels accumulate in fp32 in another order than the double
+// reference.
 #include <doctest/doctest.h>
 
 #include "core/error.hpp"
@@ -39,7 +40,7 @@ TEST_CASE("reference sliced product matches quant's dequantized weights") {
         CAPTURE(k);
         auto m = random_sliced(n, k, n * 31 + k);
         auto w = cpu::SlicedMatrixCpu::prepare(m);
-        auto xf = random_vector(uint64_t(4) * k, k + 3);
+        auto xf = outlier_activations(4, k, k + 3);
         cpu::QuantizedActivations x;
         cpu::quantize_activations(xf.data(), 4, k, x);
         const uint8_t depths[] = {1, 2, 3, 4};
@@ -55,7 +56,7 @@ TEST_CASE("sliced mat-vec matches the reference at every depth and thread count"
         for (auto [n, k] : kCpuShapes) {
             auto m = random_sliced(n, k, n * 17 + k);
             auto w = cpu::SlicedMatrixCpu::prepare(m);
-            auto xf = random_vector(k, k + 11);
+            auto xf = outlier_activations(1, k, k + 11);
             cpu::QuantizedActivations x;
             cpu::quantize_activations(xf.data(), 1, k, x);
             for (uint8_t d = 1; d <= 4; ++d) {
@@ -79,7 +80,7 @@ TEST_CASE("sliced mat-mat with mixed depths matches the reference token by token
             for (uint32_t tokens : {2u, 5u, 13u}) {
                 auto m = random_sliced(n, k, n * 5 + k + tokens);
                 auto w = cpu::SlicedMatrixCpu::prepare(m);
-                auto xf = random_vector(uint64_t(tokens) * k, k + tokens);
+                auto xf = outlier_activations(tokens, k, k + tokens);
                 cpu::QuantizedActivations x;
                 cpu::quantize_activations(xf.data(), tokens, k, x);
                 auto depths = mixed_depths(tokens, n);
@@ -102,7 +103,7 @@ TEST_CASE("sliced mat-mat with many tokens of one depth (full tiles) matches the
         const uint32_t tokens = 23;
         auto m = random_sliced(n, k, n + k);
         auto w = cpu::SlicedMatrixCpu::prepare(m);
-        auto xf = random_vector(uint64_t(tokens) * k, k + 17);
+        auto xf = outlier_activations(tokens, k, k + 17);
         cpu::QuantizedActivations x;
         cpu::quantize_activations(xf.data(), tokens, k, x);
         std::vector<uint8_t> depths(tokens);
@@ -115,6 +116,7 @@ TEST_CASE("sliced mat-mat with many tokens of one depth (full tiles) matches the
     }
 }
 
+// Measured 4.0-4.4e-3 of the largest output (6.4e-3 with one scale per 128 columns).
 TEST_CASE("int8 activations stay close to the fp32-activation product") {
     cpu::ThreadPool pool(2);
     const uint32_t n = 256, k = 1000;
@@ -128,7 +130,38 @@ TEST_CASE("int8 activations stay close to the fp32-activation product") {
         cpu::sliced_matmul(w, x, {&d, 1}, y.data(), pool);
         const double err = relative_error(y, quant::mobislice_matvec_reference(m, xf, d));
         MESSAGE("depth " << int(d) << ": error against fp32 activations " << err);
-        CHECK(err < 1e-2);
+        CHECK(err < 6e-3);
+    }
+}
+
+// An LLM's outlier channels (here 4 of 1000, 64 times larger) are kept in fp32, so the int8
+// product's error against fp32 activations stays that of the other values. Measured: 0.96-1.02
+// times the error without the outliers; with the outliers sharing their 16 columns' scale, 12
+// times.
+TEST_CASE("outlier channels cost the int8 product no accuracy") {
+    cpu::ThreadPool pool(2);
+    const uint32_t n = 256, k = 1000;
+    auto m = random_sliced(n, k, 99);
+    auto w = cpu::SlicedMatrixCpu::prepare(m);
+    auto plain = random_vector(k, 7), outliers = plain;
+    for (uint32_t c : {100u, 300u, 301u, 777u}) outliers[c] = (c % 2 ? -64.0f : 64.0f) * 2.0f;
+    for (uint8_t d = 1; d <= 4; ++d) {
+        double err[2];
+        for (int i = 0; i < 2; ++i) {
+            const auto& xf = i ? outliers : plain;
+            cpu::QuantizedActivations x;
+            cpu::quantize_activations(xf.data(), 1, k, x);
+            CHECK(x.outlier_cols.size() == (i ? 4u : 0u));
+            std::vector<float> y(n);
+            cpu::sliced_matmul(w, x, {&d, 1}, y.data(), pool);
+            const auto exact = quant::mobislice_matvec_reference(m, xf, d);
+            err[i] = 0;
+            for (uint32_t r = 0; r < n; ++r)
+                err[i] = std::max(err[i], std::fabs(double(y[r]) - exact[r]));
+        }
+        MESSAGE("depth " << int(d) << ": largest error " << err[1] << " with outliers, " << err[0]
+                         << " without");
+        CHECK(err[1] < 1.2 * err[0]);
     }
 }
 
@@ -188,6 +221,16 @@ TEST_CASE("sliced product rejects bad depths and mismatched shapes") {
     cpu::quantize_activations(xf.data(), 2, 130, x);
     x.q.resize(x.q.size() - 1);  // hand-made activations that would be read past their end
     CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
+    cpu::quantize_activations(xf.data(), 2, 130, x);
+    x.outlier_cols.push_back(3);  // an outlier the row ranges do not cover
+    x.outlier_values.push_back(1);
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
+    x.outlier_begin.back() = 1;
+    x.outlier_begin[1] = 1;
+    x.outlier_cols.back() = 130;  // past the last column
+    CHECK_THROWS_AS(cpu::sliced_matmul(w, x, ok, y.data(), pool), mq::Error);
+    x.outlier_cols.back() = 129;
+    cpu::sliced_matmul(w, x, ok, y.data(), pool);  // well formed again
 }
 
 TEST_CASE("sliced product matches the reference at every SIMD level this CPU has") {
@@ -201,7 +244,7 @@ TEST_CASE("sliced product matches the reference at every SIMD level this CPU has
             auto m = random_sliced(n, k, n * 3 + k);
             auto w = cpu::SlicedMatrixCpu::prepare(m);
             const uint32_t tokens = 43;  // per depth full tiles (4 tokens) and a rest
-            auto xf = random_vector(uint64_t(tokens) * k, k + 1);
+            auto xf = outlier_activations(tokens, k, k + 1);
             cpu::QuantizedActivations x;
             cpu::quantize_activations(xf.data(), tokens, k, x);
             std::vector<uint8_t> depths(tokens);
