@@ -27,7 +27,7 @@ namespace {
 
 // Relative to the largest logit. Dense: fp32 against the double-accumulating reference
 // (measured 6e-7..7e-7). Sliced: the int8 activations of the MoBiSlice products (one scale per
-// 128 values) move these tiny random models' logits by 2.0-2.8% of the largest, at every depth
+// 16 values) move these tiny random models' logits by 1.3-2.8% of the largest, at every depth
 // (their logits are nearly flat, so the next token may change; the shipped checkpoint's KL below
 // is the measure that matters).
 constexpr double kDenseTolerance = 5e-6;
@@ -156,7 +156,7 @@ TEST_CASE("a sliced CPU head at 8 bits is close to the dense head, at 4 bits fur
         MESSAGE("head at depth " << int(depth) << ": logits error " << err[depth]);
         CHECK(sliced.weight_bytes_per_token(0) < dense.weight_bytes_per_token(0));
     }
-    CHECK(err[4] < 1.5e-2);  // measured 7e-3: the int8 activations of the sliced product
+    CHECK(err[4] < 1e-2);  // measured 6.1e-3: the int8 activations of the sliced product
     CHECK(err[2] > 2 * err[4]);
     CHECK_THROWS_WITH_AS(rt::CpuForward(w, {.head_8bit = true, .head_depth = 5}, kThreads),
                          doctest::Contains("depth"), mq::Error);
@@ -189,8 +189,8 @@ TEST_CASE("the CPU forward refuses a prompt past the context, a bad token id and
 // The routers read each linear's fp32 input on both backends; inputs differ by the int8
 // activations of earlier products and fp32 summation order, so a score within that noise of
 // its threshold may fall on the other side: measured 1.1-1.5 depths in a thousand differ. The
-// int8 activations cost 0.09-0.16 millinats of KL per token against the GPU's fp32 ones (the
-// 3-bit checkpoint's own KL from full precision is about 100 times that).
+// int8 activations cost 0.02-0.03 millinats of KL per token against the GPU's fp32 ones (the
+// 3-bit checkpoint's own KL from full precision is about 300 times that).
 TEST_CASE_FIXTURE(VulkanFixture,
                   "on the shipped checkpoint the CPU routers choose the depths the GPU routers "
                   "choose, and int8 activations cost little KL") {
@@ -228,6 +228,6 @@ TEST_CASE_FIXTURE(VulkanFixture,
                           << " millinats/token");
         CHECK(agree > 0.995);
         CHECK(rc.bits == doctest::Approx(rg.bits).epsilon(0.01));
-        CHECK(rc.kl < 5e-4);
+        CHECK(rc.kl < 1e-4);
     }
 }
