@@ -1,14 +1,14 @@
 // The MoBiSlice product with Highway SIMD, compiled for every x86 level (SSE4, AVX2, AVX-512, and
 // AVX-512 with VNNI) and picked at run time.
 //
-// Per row and group of 128: y += s_k * xs * (sum q*x - z'_k * sum x), q the depth-k code (u8), x
-// the int8 activations; then the few outlier activations kept in fp32 (activations.hpp) add
-// W_k(r, c) x_c one by one. A chunk of plane bytes is split into 4 code vectors by code position in
-// the byte (the activations are stored in that order, see activations.hpp); planes are combined
-// into 4-bit codes (two planes) and 8-bit codes (four) with shifts and masks, then u8 x i8 dot
-// products accumulate 4 products per i32 lane (vpdpbusd with VNNI, pairs of i16 multiplies
-// without). Tokens of one depth share each decoded chunk, so a prefill reads the weights once
-// per row block, not once per token.
+// Per row and group of 128: y += s_k * (sum over its 16-column lanes of xs * sum q*x - z'_k *
+// sum xs * sum x), q the depth-k code (u8), x the int8 activations, xs their scale; then the few
+// outlier activations kept in fp32 (activations.hpp) add W_k(r, c) x_c one by one. A chunk of plane
+// bytes is split into 4 code vectors by code position in the byte (the activations are stored in
+// that order, see activations.hpp); planes are combined into 4-bit codes (two planes) and 8-bit
+// codes (four) with shifts and masks, then u8 x i8 dot products accumulate 4 products per i32 lane
+// (vpdpbusd with VNNI, pairs of i16 multiplies without). Tokens of one depth share each decoded
+// chunk, so a prefill reads the weights once per row block, not once per token.
 #include "cpu/sliced_matmul.hpp"
 
 #include <algorithm>

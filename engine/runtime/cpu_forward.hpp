@@ -4,7 +4,7 @@
 // forward and VulkanForward:
 //  - routed linears as MoBiSlice planes read at each token's depth
 //  (cpu::sliced_matmul, with the
-//    activations quantized to int8 per group of 128), or dense fp32/fp16
+//    activations quantized to int8 per 16 values, outliers kept in fp32), or dense fp32/fp16
 //    (cpu::dense_matmul);
 //  - the routers run on the CPU on each linear's fp32 input
 //  (runtime/router.hpp) with the rule
