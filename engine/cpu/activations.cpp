@@ -1,6 +1,6 @@
-// Activation quantization with Highway: per group of 128, the largest magnitude, the outliers
-// (far above the mean magnitude) kept apart, codes rounded to nearest even (as
-// lrintf), and a 4-way byte de-interleave into the kernels' order.
+// Activation quantization with Highway: per group of 128 the outliers (far above the mean
+// magnitude) kept apart, then per 16 columns the largest magnitude and codes rounded to nearest
+// even (as lrintf), and a 4-way byte de-interleave into the kernels' order.
 #include "cpu/activations.hpp"
 
 #include <algorithm>
