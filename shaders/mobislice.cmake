@@ -3,6 +3,7 @@ mq_shader(NAME mobislice_matvec_xssbo SOURCE mobislice_matvec.comp DEFINES X_IN_
 mq_shader(NAME mobislice_matmat SOURCE mobislice_matmat.comp)
 mq_shader(NAME mobislice_matmat_r2 SOURCE mobislice_matmat.comp DEFINES MATMAT_ROWS=2)
 mq_shader(NAME mobislice_matmat_r4 SOURCE mobislice_matmat.comp DEFINES MATMAT_ROWS=4)
+mq_shader(NAME mobislice_matmat_r16 SOURCE mobislice_matmat.comp DEFINES MATMAT_ROWS=16)
 mq_shader(NAME dense_matvec SOURCE dense_matvec.comp)
 mq_shader(NAME dense_matvec_xssbo SOURCE dense_matvec.comp DEFINES X_IN_SSBO)
 mq_shader(NAME dense_matmat SOURCE dense_matmat.comp)

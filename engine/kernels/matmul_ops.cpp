@@ -63,9 +63,11 @@ Dispatch matrix_dispatch(const vk::Kernel& k, VkDescriptorSet set,
 enum MatVecVariant : size_t { kLanesUniformX, kLanesStorageX, kSubgroups, kMatVecVariants };
 constexpr std::array<const char*, kMatVecVariants> kSlicedMatVecShaders = {
     "mobislice_matvec", "mobislice_matvec_xssbo", "mobislice_matvec_subgroup"};
-// The mat-mat by output rows per invocation (1, 2 or 4).
+// The mat-mat by output rows per invocation (1, 2, 4 or 16).
+constexpr std::array<uint32_t, 4> kSlicedMatMatRows = {1, 2, 4, 16};
 constexpr const char* sliced_matmat_shader(uint32_t rows) {
-    return rows >= 4   ? "mobislice_matmat_r4"
+    return rows >= 16  ? "mobislice_matmat_r16"
+           : rows >= 4 ? "mobislice_matmat_r4"
            : rows == 2 ? "mobislice_matmat_r2"
                        : "mobislice_matmat";
 }
@@ -115,21 +117,20 @@ MatVecLayout resolve_layout(MatVecLayout asked, const vk::DeviceInfo& info) {
 
 std::vector<std::string_view> matmul_shader_names() {
     std::vector<std::string_view> names(kSlicedMatVecShaders.begin(), kSlicedMatVecShaders.end());
-    for (uint32_t rows : {1u, 2u, 4u}) names.push_back(sliced_matmat_shader(rows));
+    for (uint32_t rows : kSlicedMatMatRows) names.push_back(sliced_matmat_shader(rows));
     for (const auto& per_format : kDenseMatVecShaders)
         names.insert(names.end(), per_format.begin(), per_format.end());
     names.insert(names.end(), kDenseMatMatShaders.begin(), kDenseMatMatShaders.end());
     return names;
 }
 
-MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout, uint32_t sliced_tile)
+MatMulOps::MatMulOps(KernelLibrary& library, MatVecLayout layout, MatMatTuning tuning)
     : lib_(library),
       ctx_(library.context()),
       layout_(resolve_layout(layout, library.context().info())),
-      sliced_tile_(sliced_tile ? sliced_tile
-                   : library.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU
-                       ? kSlicedTokenTileCpu
-                       : kSlicedTokenTile) {}
+      cpu_driver_(tuning == MatMatTuning::Auto
+                      ? library.context().info().type == VK_PHYSICAL_DEVICE_TYPE_CPU
+                      : tuning == MatMatTuning::CpuDriver) {}
 
 uint32_t MatMulOps::subgroup_layout_groups(uint32_t rows, uint32_t rows_per_subgroup) const {
     // The kernels loop over row blocks by subgroup, so a driver that picks another subgroup
@@ -173,6 +174,8 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
         return plan;
     }
     bool ubo = x_fits_uniform(w.cols);
+    if (cpu_driver_ && ubo && !depth.always_full)  // faster there, see kSlicedRowsCpu
+        return mobislice_matmat(w, {io.x, 1, io.y, w.rows, io.y_offset}, depth);
     vk::Kernel& k = lib_.get({kSlicedMatVecShaders[matvec_variant(false, ubo)],
                               {kStorage, kStorage, ubo ? kUniform : kStorage, kStorage, kStorage},
                               4 * 4,
@@ -186,9 +189,8 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
     return plan;
 }
 
-uint32_t MatMulOps::sliced_matmat_rows(uint32_t tokens) {
-    if (const char* v = std::getenv("MQ_MATMAT_ROWS"))
-        return std::atoi(v) >= 4 ? 4 : std::atoi(v) == 2 ? 2 : 1;
+uint32_t MatMulOps::sliced_matmat_rows(uint32_t tokens) const {
+    if (cpu_driver_) return kSlicedRowsCpu;
     return tokens <= 4 ? 4 : tokens <= 8 ? 2 : 1;
 }
 
@@ -200,7 +202,8 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
     require_size(io.x, io.tokens * x_row, "activation");
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
     require_size(depths.buffer, (uint64_t(depths.index) + io.tokens) * 4, "depth");
-    const TokenTiles tiles = token_tiles(io.tokens, w.cols, sliced_tile_);
+    const TokenTiles tiles =
+        token_tiles(io.tokens, w.cols, cpu_driver_ ? kSlicedTokenTileCpu : kSlicedTokenTile);
     Plan plan;
     if (tiles.size == 0) {  // a token row is wider than a uniform buffer: one mat-vec per token
         for (uint32_t t = 0; t < io.tokens; ++t)

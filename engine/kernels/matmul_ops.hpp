@@ -48,15 +48,20 @@ struct DepthSource {
 // "lanes" or "subgroups".
 enum class MatVecLayout { Auto, RowPerLane, RowPerSubgroup };
 
+// How the MoBiSlice mat-mat is cut for the device. Gpu: tiles of up to kSlicedTokenTile tokens,
+// 1, 2 or 4 output rows per invocation by tile size. CpuDriver (lavapipe, where each invocation
+// value is a SIMD register across lanes and a uniform load is a scalar load and a broadcast):
+// tiles of kSlicedTokenTileCpu tokens and kSlicedRowsCpu rows per invocation, and a one-token
+// product (decode) runs as a mat-mat of one token too. Auto picks by device type.
+enum class MatMatTuning { Auto, Gpu, CpuDriver };
+
 // Every shader the products below can pick, by name; each must be embedded (tests check).
 std::vector<std::string_view> matmul_shader_names();
 
 class MatMulOps {
   public:
-    // sliced_tile: most tokens one MoBiSlice mat-mat dispatch takes; 0 picks by device type
-    // (kSlicedTokenTile on a GPU, kSlicedTokenTileCpu on a CPU driver).
     explicit MatMulOps(KernelLibrary& library, MatVecLayout layout = MatVecLayout::Auto,
-                       uint32_t sliced_tile = 0);
+                       MatMatTuning tuning = MatMatTuning::Auto);
     MatVecLayout matvec_layout() const { return layout_; }
 
     Plan mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io, const DepthSource& depth);
@@ -69,13 +74,12 @@ class MatMulOps {
     // Most tokens one mat-mat dispatch takes (fewer when a tile of X would not fit the device's
     // uniform-buffer range). Each weight is loaded once per tile.
     static constexpr uint32_t kSlicedTokenTile = 16;
-    // On lavapipe an invocation's values live in a few SIMD registers: 4 rows x 4 tokens measured
-    // 2-2.4x faster per token than 1 row x 16 tokens (prefill of 16 tokens, 2048x2048).
-    static constexpr uint32_t kSlicedTokenTileCpu = 4;
+    // On lavapipe, 16 rows x 2 tokens an invocation measured 8-9x faster per token than 1 row x
+    // 16 tokens (2048x8192, 16 tokens) and 2x faster than the mat-vec for one token; 32 rows
+    // were faster still but took minutes to compile.
+    static constexpr uint32_t kSlicedTokenTileCpu = 2;
+    static constexpr uint32_t kSlicedRowsCpu = 16;
     static constexpr uint32_t kDenseTokenTile = 32;
-    // Output rows per mat-mat invocation for a tile of `tokens`: rows x tokens accumulators,
-    // each decoded weight word feeding every token and each activation load every row.
-    static uint32_t sliced_matmat_rows(uint32_t tokens);
 
   private:
     struct TokenTiles {
@@ -86,8 +90,11 @@ class MatMulOps {
     uint32_t subgroup_layout_groups(uint32_t rows, uint32_t rows_per_subgroup) const;
     KernelLibrary& lib_;
     vk::Context& ctx_;
+    // Output rows per mat-mat invocation for a tile of `tokens`: rows x tokens accumulators,
+    // each decoded weight word feeding every token and each activation load every row.
+    uint32_t sliced_matmat_rows(uint32_t tokens) const;
     MatVecLayout layout_;
-    uint32_t sliced_tile_;
+    bool cpu_driver_;  // MatMatTuning::CpuDriver, resolved
 };
 
 }  // namespace mq::kernels

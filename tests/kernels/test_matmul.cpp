@@ -28,7 +28,7 @@ const Shape kShapes[] = {{64, 128}, {1, 128},   {63, 256}, {65, 200},
 
 TEST_CASE("every shader the matrix products can pick is built into the binary") {
     const auto names = kernels::matmul_shader_names();
-    CHECK(names.size() == 14);  // 3 + 6 mat-vec variants, 3 + 2 mat-mat
+    CHECK(names.size() == 15);  // 3 + 6 mat-vec variants, 4 + 2 mat-mat
     for (std::string_view name : names) {
         CAPTURE(name);
         CHECK(vk::find_shader(name).size() > 5);  // at least a SPIR-V header
@@ -37,30 +37,35 @@ TEST_CASE("every shader the matrix products can pick is built into the binary") 
 
 TEST_CASE_FIXTURE(VulkanFixture, "mixed-depth mat-vec matches the reference at every depth") {
     kernels::KernelLibrary lib(ctx);
-    kernels::MatMulOps ops(lib);
-    for (auto [n, k] : kShapes) {
-        auto w = random_vector(uint64_t(n) * k, n * 31 + k, 0.05f);
-        auto x = random_vector(k, k);
-        quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
-        kernels::GpuSlicedMatrix gw(ctx, m);
-        vk::Buffer xb = upload_activations(ctx, x, 1, k);
-        vk::Buffer yb(ctx, n * 4);
-        vk::Buffer depth(ctx, 4);
-        auto plan = ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(depth), 0});
-        // One recorded sequence; the depth changes in its GPU buffer between submissions.
-        vk::CommandSequence seq(ctx);
-        seq.begin();
-        plan.record(seq);
-        seq.end();
-        for (uint32_t d = 1; d <= 4; ++d) {
-            depth.upload(&d, 4);
-            seq.submit();
-            auto ref = quant::mobislice_matvec_reference(m, x, d);
-            double err = relative_error(yb.read<float>(n), ref);
-            CAPTURE(n);
-            CAPTURE(k);
-            CAPTURE(d);
-            CHECK(err < kTolerance);
+    // On a CPU driver a one-token product runs as a one-token mat-mat; on a GPU as the mat-vec.
+    for (auto tuning : {kernels::MatMatTuning::CpuDriver, kernels::MatMatTuning::Gpu}) {
+        kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, tuning);
+        CAPTURE(static_cast<int>(tuning));
+        for (auto [n, k] : kShapes) {
+            auto w = random_vector(uint64_t(n) * k, n * 31 + k, 0.05f);
+            auto x = random_vector(k, k);
+            quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
+            kernels::GpuSlicedMatrix gw(ctx, m);
+            vk::Buffer xb = upload_activations(ctx, x, 1, k);
+            vk::Buffer yb(ctx, n * 4);
+            vk::Buffer depth(ctx, 4);
+            auto plan =
+                ops.mobislice_matvec(gw, {vk::whole(xb), vk::whole(yb)}, {vk::whole(depth), 0});
+            // One recorded sequence; the depth changes in its GPU buffer between submissions.
+            vk::CommandSequence seq(ctx);
+            seq.begin();
+            plan.record(seq);
+            seq.end();
+            for (uint32_t d = 1; d <= 4; ++d) {
+                depth.upload(&d, 4);
+                seq.submit();
+                auto ref = quant::mobislice_matvec_reference(m, x, d);
+                double err = relative_error(yb.read<float>(n), ref);
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(d);
+                CHECK(err < kTolerance);
+            }
         }
     }
 }
@@ -129,12 +134,11 @@ TEST_CASE_FIXTURE(VulkanFixture,
 
 TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1..64") {
     kernels::KernelLibrary lib(ctx);
-    // Tiles of up to 4 tokens (a CPU driver's, 4 rows per invocation) and of up to 16 (a GPU's:
-    // 1, 2 or 4 rows per invocation by tile size).
-    for (uint32_t max_tile :
-         {kernels::MatMulOps::kSlicedTokenTileCpu, kernels::MatMulOps::kSlicedTokenTile}) {
-        kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, max_tile);
-        CAPTURE(max_tile);
+    // A CPU driver's cut (tiles of 2 tokens, 16 rows per invocation) and a GPU's (tiles of up to
+    // 16 tokens, 1, 2 or 4 rows per invocation by tile size).
+    for (auto tuning : {kernels::MatMatTuning::CpuDriver, kernels::MatMatTuning::Gpu}) {
+        kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, tuning);
+        CAPTURE(static_cast<int>(tuning));
         // K = 4100: only 3 token rows fit a uniform buffer, so the batch is cut into many tiles.
         for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}, Shape{33, 4100}}) {
             auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
