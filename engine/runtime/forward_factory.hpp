@@ -25,8 +25,7 @@ struct ComputeDevice {
 
     vk::Context* vulkan = nullptr;  // null: the CPU backend
     unsigned cpu_threads = 0;       // CPU backend: threads, 0 = every core
-    bool is_cpu() const { return vulkan == nullptr; }
-    std::string name() const;  // the Vulkan device's name, or "CPU (N threads)"
+    std::string name() const;       // the Vulkan device's name, or "CPU (N threads)"
 };
 
 std::unique_ptr<ForwardBackend> make_forward(const ComputeDevice& device,
