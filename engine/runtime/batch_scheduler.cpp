@@ -173,19 +173,32 @@ void BatchScheduler::finish(Sequence& s, std::string error) {
     s.done.set_value({s.stats, std::move(error)});
 }
 
-void BatchScheduler::step() {
-    ForwardBackend& fwd = session_.forward();
-    const tok::Tokenizer& tokenizer = session_.tokenizer();
-    const uint32_t vocab = session_.desc().vocab_size;
-    const uint32_t n_linears = session_.desc().n_layers * kLinearsPerLayer;
+struct BatchScheduler::Part {
+    Sequence* s;
+    uint32_t n;  // tokens from the front of s->feed
+};
 
+struct BatchScheduler::Batch {
+    std::vector<const Part*> parts;
+    std::vector<uint32_t> tokens, positions, slots, rows;
+    std::vector<TokenDepths> depths;
+    std::vector<float> thresholds;
+    std::vector<uint32_t> last_token;  // index of each part's last token in the batch
+};
+
+void BatchScheduler::step() {
+    const std::vector<Part> parts = plan_step();
+    // Routed sequences in one forward, sequences with chosen depths in another.
+    for (bool routed : {true, false}) {
+        const Batch batch = build_batch(parts, routed);
+        if (!batch.parts.empty()) run_batch(batch);
+    }
+}
+
+std::vector<BatchScheduler::Part> BatchScheduler::plan_step() const {
     // Tokens per sequence this step: one for each decoding sequence, then prompt chunks.
-    struct Part {
-        Sequence* s;
-        uint32_t n;
-    };
     std::vector<Part> parts;
-    uint32_t room = fwd.max_batch();
+    uint32_t room = session_.forward().max_batch();
     for (auto& s : running_)
         if (s->feed.size() == 1) parts.push_back({s.get(), 1}), --room;
     // Forward steps run at power-of-two sizes (padded): take as many prompt tokens as make the
@@ -204,89 +217,92 @@ void BatchScheduler::step() {
             parts.push_back({s.get(), n});
             room -= n;
         }
+    return parts;
+}
 
-    // Routed sequences in one forward, sequences with chosen depths in another.
-    for (bool routed_group : {true, false}) {
-        std::vector<const Part*> group;
-        for (const Part& p : parts) {
-            bool routed = fwd.quantized() && fwd.routed() && p.s->chooser.routed();
-            if (routed == routed_group) group.push_back(&p);
-        }
-        if (group.empty()) continue;
-        std::vector<uint32_t> tokens, positions, slots, rows;
-        std::vector<TokenDepths> depths;
-        std::vector<float> thresholds;
-        std::vector<uint32_t> last_token;  // index of each part's last token in the step
-        for (const Part* p : group) {
-            for (uint32_t i = 0; i < p->n; ++i) {
-                tokens.push_back(p->s->feed[i]);
-                positions.push_back(p->s->pos + i);
-                slots.push_back(p->s->slot);
-                if (!fwd.quantized()) continue;
-                if (routed_group) {
-                    const auto& row = p->s->chooser.thresholds();
-                    thresholds.insert(thresholds.end(), row.begin(), row.end());
-                } else {
-                    depths.push_back(p->s->chooser.next_depths());
-                }
+BatchScheduler::Batch BatchScheduler::build_batch(const std::vector<Part>& parts, bool routed) {
+    const ForwardBackend& fwd = session_.forward();
+    Batch b;
+    for (const Part& p : parts)
+        if ((fwd.quantized() && fwd.routed() && p.s->chooser.routed()) == routed)
+            b.parts.push_back(&p);
+    for (const Part* p : b.parts) {
+        for (uint32_t i = 0; i < p->n; ++i) {
+            b.tokens.push_back(p->s->feed[i]);
+            b.positions.push_back(p->s->pos + i);
+            b.slots.push_back(p->s->slot);
+            if (!fwd.quantized()) continue;
+            if (routed) {
+                const auto& row = p->s->chooser.thresholds();
+                b.thresholds.insert(b.thresholds.end(), row.begin(), row.end());
+            } else {
+                b.depths.push_back(p->s->chooser.next_depths());
             }
-            last_token.push_back(static_cast<uint32_t>(tokens.size() - 1));
-            if (p->n == p->s->feed.size()) rows.push_back(last_token.back());
         }
-        if (routed_group && thresholds.size() != tokens.size() * n_linears)
-            fail("router thresholds for {} of {} tokens", thresholds.size() / n_linears,
-                 tokens.size());
-        std::vector<TokenDepths> used;
-        std::vector<float> logits =
-            fwd.forward_multi(tokens, positions, slots, depths, thresholds, rows, &used);
-
-        size_t k = 0;
-        for (size_t g = 0; g < group.size(); ++g) {
-            Sequence& s = *group[g]->s;
-            s.pos += group[g]->n;
-            s.feed.erase(s.feed.begin(), s.feed.begin() + group[g]->n);
-            if (!s.feed.empty()) continue;
-            std::span<const float> row(logits.data() + k++ * vocab, vocab);
-            Sampler::Result r = s.sampler.sample(row, s.history);
-            TokenEvent ev;
-            ev.id = r.id;
-            ev.logprob = r.logprob;
-            ev.top = std::move(r.top);
-            if (!used.empty()) ev.depths = used[last_token[g]];
-            ev.bits = average_bits(ev.depths);
-            const DepthPolicy& policy = s.chooser.policy();
-            if (policy.kind == DepthPolicy::Kind::Budget) ev.budget = policy.bits;
-            ev.position = s.pos;
-            const bool end = tokenizer.is_end_of_generation(static_cast<int32_t>(r.id));
-            ev.text = end ? s.decoder.flush() : s.decoder.push(static_cast<int32_t>(r.id));
-            const Clock::time_point now = Clock::now();
-            if (s.stats.generated == 0) s.first_token = now;
-            if (s.speed) {
-                // The sequence's speed is the time between its tokens (the first follows the
-                // prompt, which the controller does not model).
-                if (s.stats.generated > 0)
-                    s.speed->observe(seconds_between(s.last_token, now), ev.bits);
-                s.chooser.set_policy(DepthPolicy::budget(s.speed->next_budget()));
-            }
-            s.last_token = now;
-            s.stats.generated++;
-            s.bits_sum += ev.bits;
-            s.budget_sum += ev.budget;
-            s.history.push_back(r.id);
-            const bool go_on = s.request.on_token(ev);
-            if (end)
-                s.stats.stop_reason = "end of text";
-            else if (!go_on)
-                s.stats.stop_reason = "stopped";
-            else if (s.stats.generated >= s.request.max_tokens)
-                s.stats.stop_reason = "length";
-            else if (s.pos + 1 >= slot_context_)
-                s.stats.stop_reason = "context full";
-            else
-                s.feed.push_back(r.id);
-            if (s.feed.empty()) finish(s);
-        }
+        b.last_token.push_back(static_cast<uint32_t>(b.tokens.size() - 1));
+        if (p->n == p->s->feed.size()) b.rows.push_back(b.last_token.back());
     }
+    const uint32_t n_linears = session_.desc().n_layers * kLinearsPerLayer;
+    if (routed && b.thresholds.size() != b.tokens.size() * n_linears)
+        fail("router thresholds for {} of {} tokens", b.thresholds.size() / n_linears,
+             b.tokens.size());
+    return b;
+}
+
+void BatchScheduler::run_batch(const Batch& b) {
+    const uint32_t vocab = session_.desc().vocab_size;
+    std::vector<TokenDepths> used;
+    std::vector<float> logits = session_.forward().forward_multi(
+        b.tokens, b.positions, b.slots, b.depths, b.thresholds, b.rows, &used);
+    size_t k = 0;  // logits row of the next sequence that ran the rest of its feed
+    for (size_t g = 0; g < b.parts.size(); ++g) {
+        Sequence& s = *b.parts[g]->s;
+        s.pos += b.parts[g]->n;
+        s.feed.erase(s.feed.begin(), s.feed.begin() + b.parts[g]->n);
+        if (!s.feed.empty()) continue;  // more of its prompt next step
+        std::span<const float> row(logits.data() + k++ * vocab, vocab);
+        deliver_token(s, row, used.empty() ? TokenDepths{} : used[b.last_token[g]]);
+    }
+}
+
+void BatchScheduler::deliver_token(Sequence& s, std::span<const float> logits, TokenDepths depths) {
+    Sampler::Result r = s.sampler.sample(logits, s.history);
+    TokenEvent ev;
+    ev.id = r.id;
+    ev.logprob = r.logprob;
+    ev.top = std::move(r.top);
+    ev.depths = std::move(depths);
+    ev.bits = average_bits(ev.depths);
+    const DepthPolicy& policy = s.chooser.policy();
+    if (policy.kind == DepthPolicy::Kind::Budget) ev.budget = policy.bits;
+    ev.position = s.pos;
+    const bool end = session_.tokenizer().is_end_of_generation(static_cast<int32_t>(r.id));
+    ev.text = end ? s.decoder.flush() : s.decoder.push(static_cast<int32_t>(r.id));
+    const Clock::time_point now = Clock::now();
+    if (s.stats.generated == 0) s.first_token = now;
+    if (s.speed) {
+        // The sequence's speed is the time between its tokens (the first follows the prompt,
+        // which the controller does not model).
+        if (s.stats.generated > 0) s.speed->observe(seconds_between(s.last_token, now), ev.bits);
+        s.chooser.set_policy(DepthPolicy::budget(s.speed->next_budget()));
+    }
+    s.last_token = now;
+    s.stats.generated++;
+    s.bits_sum += ev.bits;
+    s.budget_sum += ev.budget;
+    s.history.push_back(r.id);
+    const bool go_on = s.request.on_token(ev);
+    if (end)
+        s.stats.stop_reason = "end of text";
+    else if (!go_on)
+        s.stats.stop_reason = "stopped";
+    else if (s.stats.generated >= s.request.max_tokens)
+        s.stats.stop_reason = "length";
+    else if (s.pos + 1 >= slot_context_)
+        s.stats.stop_reason = "context full";
+    else
+        s.feed.push_back(r.id);
+    if (s.feed.empty()) finish(s);
 }
 
 }  // namespace mq::rt

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -65,9 +66,18 @@ class BatchScheduler {
 
   private:
     struct Sequence;
+    struct Part;   // a sequence's tokens in one step
+    struct Batch;  // one forward over some of a step's parts
     void loop();
     void admit();
+    // A step: plan_step chooses each sequence's tokens, build_batch gathers the routed ones and
+    // then the others into one forward each, run_batch runs it, and deliver_token samples the
+    // next token of each sequence whose feed ran out, hands it on and ends the sequence if done.
     void step();
+    std::vector<Part> plan_step() const;
+    Batch build_batch(const std::vector<Part>& parts, bool routed);
+    void run_batch(const Batch& batch);
+    void deliver_token(Sequence& s, std::span<const float> logits, TokenDepths depths);
     void finish(Sequence& s, std::string error = {});
 
     ModelSession& session_;
