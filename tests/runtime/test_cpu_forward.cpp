@@ -7,7 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
-#include "forward_test_models.hpp"
+#include "forward_checks.hpp"
 #include "runtime/cpu_forward.hpp"
 #include "runtime/model_bench.hpp"
 #include "runtime/model_session.hpp"
@@ -36,35 +36,10 @@ constexpr unsigned kThreads = 2;
 
 const fs::path kAssets = fs::path(MQ_SOURCE_DIR) / "assets";
 
-std::vector<rt::TokenDepths> mixed_depths(uint32_t tokens, uint32_t layers) {
-    std::vector<rt::TokenDepths> depths;
-    for (uint32_t t = 0; t < tokens; ++t) {
-        rt::TokenDepths d(layers);
-        for (uint32_t l = 0; l < layers; ++l)
-            for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) d[l][j] = 1 + (t + 2 * l + j) % 4;
-        depths.push_back(d);
-    }
-    return depths;
-}
-
 }  // namespace
 
 TEST_CASE("CPU logits match the reference for every architecture (dense)") {
-    for (const auto& spec : architectures()) {
-        CAPTURE(spec.arch);
-        CAPTURE(spec.tied);
-        rt::ModelWeights w = tiny_weights(spec);
-        auto ids = prompt_ids(20, w.desc.vocab_size);
-        rt::ReferenceForward ref(w, 64);
-        auto expected = flatten(ref.prefill(ids, 0, {}));
-        for (uint32_t batch : {1u, 7u, 32u}) {  // decode-only, ragged batches, one batch
-            CAPTURE(batch);
-            rt::CpuForward fwd(w, {.max_context = 64, .max_batch = batch}, kThreads);
-            const double err = relative_error(fwd.forward(ids, 0, {}, true), expected);
-            MESSAGE(spec.file_name() << " batch " << batch << ": logits error " << err);
-            CHECK(err < kDenseTolerance);
-        }
-    }
+    check_dense_logits_match_reference(rt::ComputeDevice::cpu(kThreads), kDenseTolerance);
 }
 
 TEST_CASE("CPU MoBiSlice logits match the reference at every depth and mixed depths") {

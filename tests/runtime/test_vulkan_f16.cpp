@@ -11,7 +11,7 @@
 
 #include <cmath>
 
-#include "forward_test_models.hpp"
+#include "forward_checks.hpp"
 #include "runtime/reference_forward.hpp"
 #include "runtime/vulkan_forward.hpp"
 #include "support/vulkan_fixture.hpp"
@@ -57,10 +57,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "fp16 weights: Vulkan logits match the fp32 ref
     for (const auto& spec : architectures()) {  // all store their weights as F32 in the GGUF
         CAPTURE(spec.arch);
         CAPTURE(spec.tied);
-        rt::ModelWeights w = tiny_weights(spec);
-        auto ids = prompt_ids(20, w.desc.vocab_size);
-        rt::ReferenceForward ref(w, 64);
-        auto expected = flatten(ref.prefill(ids, 0, {}));
+        const auto [w, ids, expected] = dense_reference(spec);
         std::vector<float> fp32;
         uint64_t fp32_bytes = 0;
         {

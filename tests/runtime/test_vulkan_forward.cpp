@@ -3,7 +3,7 @@
 // largest reference logit (fp32 GPU against double-accumulating reference).
 #include <doctest/doctest.h>
 
-#include "forward_test_models.hpp"
+#include "forward_checks.hpp"
 #include "runtime/reference_forward.hpp"
 #include "runtime/vulkan_forward.hpp"
 #include "support/vulkan_fixture.hpp"
@@ -17,21 +17,7 @@ constexpr double kLogitTolerance = 2e-5;
 }  // namespace
 
 TEST_CASE_FIXTURE(VulkanFixture, "Vulkan logits match the reference for every architecture") {
-    for (const auto& spec : architectures()) {
-        CAPTURE(spec.arch);
-        CAPTURE(spec.tied);
-        rt::ModelWeights w = tiny_weights(spec);
-        auto ids = prompt_ids(20, w.desc.vocab_size);
-        rt::ReferenceForward ref(w, 64);
-        auto expected = flatten(ref.prefill(ids, 0, {}));
-        for (uint32_t batch : {1u, 7u, 32u}) {  // decode-only, ragged batches, one batch
-            CAPTURE(batch);
-            rt::VulkanForward fwd(ctx, w, {.max_context = 64, .max_batch = batch});
-            const double err = relative_error(fwd.forward(ids, 0, {}, true), expected);
-            MESSAGE(spec.file_name() << " batch " << batch << ": logits error " << err);
-            CHECK(err < kLogitTolerance);
-        }
-    }
+    check_dense_logits_match_reference(ctx, kLogitTolerance);
 }
 
 TEST_CASE_FIXTURE(VulkanFixture,
@@ -61,13 +47,7 @@ TEST_CASE_FIXTURE(VulkanFixture,
     rt::ModelWeights w = tiny_weights(spec);
     w.slice_all();
     auto ids = prompt_ids(12, w.desc.vocab_size);
-    std::vector<rt::TokenDepths> depths;
-    for (uint32_t t = 0; t < ids.size(); ++t) {
-        rt::TokenDepths d(w.desc.n_layers);
-        for (uint32_t l = 0; l < d.size(); ++l)
-            for (uint32_t j = 0; j < rt::kLinearsPerLayer; ++j) d[l][j] = 1 + (t + 2 * l + j) % 4;
-        depths.push_back(d);
-    }
+    auto depths = mixed_depths(uint32_t(ids.size()), w.desc.n_layers);
     rt::ReferenceForward ref(w, 64);
     auto expected = flatten(ref.prefill(ids, 0, depths));
     for (uint32_t batch : {1u, 5u}) {
