@@ -72,6 +72,11 @@ mq::cli::Registration reg{
                        "base scale search")
             ->expected(4)
             ->capture_default_str();
+        cmd.add_option("--spread-base-weight", o->spread_base_weight,
+                       "Weight of the 2-bit error instead, in groups whose input channels matter "
+                       "alike (0 = --depth-weights everywhere)")
+            ->check(CLI::NonNegativeNumber)
+            ->capture_default_str();
         cmd.add_option("--router-hidden", o->router_hidden, "Hidden units of each router MLP")
             ->check(CLI::Range(1u, 64u))
             ->capture_default_str();

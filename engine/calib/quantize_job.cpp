@@ -44,6 +44,8 @@ CheckedInputs checked_inputs(const QuantizeOptions& o) {
     for (float v : o.depth_weights)
         if (!(v >= 0) || !std::isfinite(v))
             fail("--depth-weights must be finite and >= 0, got {}", v);
+    if (!(o.spread_base_weight >= 0) || !std::isfinite(o.spread_base_weight))
+        fail("--spread-base-weight must be finite and >= 0, got {}", o.spread_base_weight);
     fs::path dir = o.out.has_parent_path() ? o.out.parent_path() : fs::path(".");
     if (o.out.empty()) fail("no output path given");
     if (!fs::is_directory(dir))
@@ -122,6 +124,7 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
     lc.slicing.clip_steps = o.clip_steps;
     lc.slicing.expand_steps = o.expand_steps;
     std::copy(o.depth_weights.begin(), o.depth_weights.end(), lc.slicing.depth_weights.begin());
+    lc.slicing.spread_base_weight = o.spread_base_weight;
     lc.residual_weights = o.residual_weights;
     lc.router.hidden = o.router_hidden;
     lc.router.epochs = o.router_epochs;
@@ -286,8 +289,12 @@ void quantize(const QuantizeOptions& o, const JobProgressFn& progress,
         "regressing log output-error gains{} ({} epochs, mean R^2 {:.2f}); budget table 2.0-8.0 "
         "bits in steps of 0.05, {}",
         sequences, seq_len, o.calibration_name, o.clip_steps, o.expand_steps,
-        fmt::format("depth k's error weighted {}/{}/{}/{} x 16^(k-1)", o.depth_weights[0],
-                    o.depth_weights[1], o.depth_weights[2], o.depth_weights[3]),
+        fmt::format(
+            "depth k's error weighted {}/{}/{}/{} x 16^(k-1){}", o.depth_weights[0],
+            o.depth_weights[1], o.depth_weights[2], o.depth_weights[3],
+            o.spread_base_weight > 0
+                ? fmt::format(" (depth 1 {} in groups with spread E[x^2])", o.spread_base_weight)
+                : ""),
         o.router_hidden, o.residual_weights ? " (o/down errors per token / residual RMS^2)" : "",
         o.router_epochs, r2, allocation);
     clock.report("writing the checkpoint", 1 - write_share);

@@ -111,16 +111,28 @@ SearchError search_error(const float* w, const float* importance, uint32_t n,
 
 // The group's base scale and zero: min/max, clipped and widened ranges ranked by the
 // depth-weighted error (SliceOptions::depth_weights).
+// Whether the group's importance is spread over many channels (SliceOptions::spread_fraction).
+// Without importance nothing is known about the activations: not spread.
+bool importance_spread(const float* imp, uint32_t n, float fraction) {
+    if (!imp) return false;
+    double sum = 0, sum_sq = 0;
+    for (uint32_t i = 0; i < n; ++i) sum += imp[i], sum_sq += double(imp[i]) * imp[i];
+    return sum_sq > 0 && sum * sum > fraction * n * sum_sq;
+}
+
 GroupParams search_params(const float* w, const float* imp, uint32_t n, const SliceOptions& o) {
     auto [mn_it, mx_it] = std::minmax_element(w, w + n);
     const float mn = *mn_it, mx = *mx_it;
     GroupParams best = make_params(mn, mx);
     if (o.clip_steps == 0) return best;
+    std::array<float, kSlices> d = o.depth_weights;
+    if (o.spread_base_weight > 0 && importance_spread(imp, n, o.spread_fraction))
+        d[0] = o.spread_base_weight;
     float best_score = std::numeric_limits<float>::max();
     auto consider = [&](const GroupParams& p) {  // first of equals wins: min/max before the rest
         const SearchError e = search_error(w, imp, n, p);
-        const float s = (o.depth_weights[0] * e.depth[0] + o.depth_weights[1] * e.depth[1]) +
-                        (o.depth_weights[2] * e.depth[2] + o.depth_weights[3] * e.depth[3]);
+        const float s =
+            (d[0] * e.depth[0] + d[1] * e.depth[1]) + (d[2] * e.depth[2] + d[3] * e.depth[3]);
         if (s < best_score) best_score = s, best = p;
     };
     consider(best);

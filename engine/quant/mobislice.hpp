@@ -46,6 +46,14 @@ struct SliceOptions {
     // the extra weights favour 2 and 4 bits, which a bit-specific quantizer beats most where a
     // few input channels dominate the error (docs/results.md, "2-bit parity").
     std::array<float, kSlices> depth_weights = {32, 32, 1, 1};
+    // Groups whose importance is spread over many input channels (effective channel count
+    // (sum E[x^2])^2 / sum E[x^2]^2 above spread_fraction of the group; none without
+    // channel_importance) weight depth 1 by spread_base_weight instead. There the 2-bit optimum
+    // clips, and only a large depth-1 weight picks it (within 1.05x of a dedicated 2-bit
+    // quantizer's KL on an outlier-free model); where a few channels dominate, clipping would
+    // cost those channels' weights at every depth. 0 = depth_weights everywhere.
+    float spread_base_weight = 256;
+    float spread_fraction = 0.25f;
 };
 
 struct SlicedMatrix {
