@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <string>
 
 #include "core/error.hpp"
 #include "core/half.hpp"
@@ -20,6 +22,13 @@ std::vector<float> llm_like_weights(uint32_t n, uint32_t k, uint32_t seed) {
     auto w = random_vector(uint64_t(n) * k, seed, 0.02f);
     for (size_t i = 0; i < w.size(); i += 97) w[i] *= 8.0f;
     return w;
+}
+
+// E[x^2] per input channel without outliers: floor + a squared normal value.
+std::vector<float> channel_importance(uint32_t k, uint32_t seed, float floor) {
+    auto v = random_vector(k, seed, 1.0f);
+    for (float& x : v) x = floor + x * x;
+    return v;
 }
 
 }  // namespace
@@ -158,8 +167,7 @@ std::pair<float, float> params(float lo, float hi) {
 TEST_CASE("the clipping search picks the candidate with the least error (or one within 1e-4)") {
     const uint32_t n = 24, k = 512;
     auto w = llm_like_weights(n, k, 11);
-    std::vector<float> importance = random_vector(k, 12, 1.0f);
-    for (float& x : importance) x = 0.1f + x * x;
+    std::vector<float> importance = channel_importance(k, 12, 0.1f);
     SliceOptions o;
     o.channel_importance = importance;
     o.expand_steps = 0;  // the clipped candidates only, every depth counting equally
@@ -198,6 +206,38 @@ double weighted_error(const std::vector<float>& w, const std::vector<float>& app
     return e;
 }
 
+// weighted_error of m read at each depth 1..4, and of round-to-nearest at 2, 4, 6, 8 bits.
+using DepthErrors = std::array<double, kSlices>;
+DepthErrors depth_errors(const std::vector<float>& w, const SlicedMatrix& m,
+                         const std::vector<float>& importance) {
+    DepthErrors e;
+    for (uint32_t d = 1; d <= kSlices; ++d)
+        e[d - 1] = weighted_error(w, m.dequantize(d), importance, m.cols);
+    return e;
+}
+
+// Two slicings of w (n x k) and round-to-nearest at 2/4/6/8 bits, weighted by importance; prints
+// each slicing's error over round-to-nearest's at every depth.
+struct SlicingComparison {
+    DepthErrors rtn, a, b;
+};
+SlicingComparison compare_slicings(const std::vector<float>& w, uint32_t n, uint32_t k,
+                                   const std::vector<float>& importance, SliceOptions a,
+                                   const std::string& a_name, SliceOptions b,
+                                   const std::string& b_name) {
+    a.channel_importance = b.channel_importance = importance;
+    SlicingComparison c;
+    c.a = depth_errors(w, slice_matrix(w, n, k, a), importance);
+    c.b = depth_errors(w, slice_matrix(w, n, k, b), importance);
+    for (uint32_t d = 1; d <= kSlices; ++d) {
+        c.rtn[d - 1] = weighted_error(w, rtn_quantize(w, n, k, 2 * d, importance), importance, k);
+        MESSAGE("depth " << d << " error / round-to-nearest at " << 2 * d << " bits: " << a_name
+                         << " " << c.a[d - 1] / c.rtn[d - 1] << ", " << b_name << " "
+                         << c.b[d - 1] / c.rtn[d - 1]);
+    }
+    return c;
+}
+
 }  // namespace
 
 TEST_CASE("with activation outliers, depth 1 and 2 match dedicated 2- and 4-bit quantizers") {
@@ -205,29 +245,15 @@ TEST_CASE("with activation outliers, depth 1 and 2 match dedicated 2- and 4-bit 
     // E[x^2] thousands of times the rest, as in LLMs' massive activations.
     const uint32_t n = 64, k = 512;
     auto w = llm_like_weights(n, k, 21);
-    std::vector<float> importance = random_vector(k, 22, 1.0f);
-    for (float& x : importance) x = 0.5f + x * x;
+    std::vector<float> importance = channel_importance(k, 22, 0.5f);
     for (uint32_t c = 5; c < k; c += 101) importance[c] *= 4096.0f;
 
     SliceOptions equal;  // the previous search: clipped ranges, every depth counting equally
-    equal.channel_importance = importance;
     equal.expand_steps = 0;
     equal.depth_weights = {1, 1, 1, 1};
     equal.spread_base_weight = 0;
-    SliceOptions weighted;  // the defaults
-    weighted.channel_importance = importance;
-    SlicedMatrix old_m = slice_matrix(w, n, k, equal);
-    SlicedMatrix new_m = slice_matrix(w, n, k, weighted);
-
-    double old_e[kSlices], new_e[kSlices], rtn[kSlices];
-    for (uint32_t d = 1; d <= kSlices; ++d) {
-        rtn[d - 1] = weighted_error(w, rtn_quantize(w, n, k, 2 * d, importance), importance, k);
-        old_e[d - 1] = weighted_error(w, old_m.dequantize(d), importance, k);
-        new_e[d - 1] = weighted_error(w, new_m.dequantize(d), importance, k);
-        MESSAGE("depth " << d << " error / round-to-nearest at " << 2 * d << " bits: equal "
-                         << old_e[d - 1] / rtn[d - 1] << ", weighted "
-                         << new_e[d - 1] / rtn[d - 1]);
-    }
+    const auto [rtn, old_e, new_e] =
+        compare_slicings(w, n, k, importance, equal, "equal", SliceOptions{}, "weighted");
     CHECK(new_e[0] <= 0.6 * rtn[0]);  // measured 0.54x
     CHECK(new_e[1] <= 1.2 * rtn[1]);  // 1.10x, where equal weights give 3.1x
     // What 6 and 8 bits give up for it stays bounded (measured 1.4x and 5.7x equal weights').
@@ -240,25 +266,13 @@ TEST_CASE("where input channels matter alike, depth 1 matches a dedicated 2-bit 
     // depth-1 weight in the search picks (SliceOptions::spread_base_weight).
     const uint32_t n = 64, k = 512;
     auto w = llm_like_weights(n, k, 31);
-    std::vector<float> importance = random_vector(k, 32, 1.0f);
-    for (float& x : importance) x = 0.5f + x * x;
+    std::vector<float> importance = channel_importance(k, 32, 0.5f);
 
-    SliceOptions spread;  // the defaults
-    spread.channel_importance = importance;
-    SliceOptions uniform_weights = spread;
+    SliceOptions uniform_weights;
     uniform_weights.spread_base_weight = 0;
-    SlicedMatrix spread_m = slice_matrix(w, n, k, spread);
-    SlicedMatrix uniform_m = slice_matrix(w, n, k, uniform_weights);
-
-    double spread_e[kSlices], uniform_e[kSlices], rtn[kSlices];
-    for (uint32_t d = 1; d <= kSlices; ++d) {
-        rtn[d - 1] = weighted_error(w, rtn_quantize(w, n, k, 2 * d, importance), importance, k);
-        spread_e[d - 1] = weighted_error(w, spread_m.dequantize(d), importance, k);
-        uniform_e[d - 1] = weighted_error(w, uniform_m.dequantize(d), importance, k);
-        MESSAGE("depth " << d << " error / round-to-nearest at " << 2 * d << " bits: spread weight "
-                         << spread_e[d - 1] / rtn[d - 1] << ", depth_weights only "
-                         << uniform_e[d - 1] / rtn[d - 1]);
-    }
+    const auto [rtn, spread_e, uniform_e] =
+        compare_slicings(w, n, k, importance, SliceOptions{}, "spread weight", uniform_weights,
+                         "depth_weights only");
     CHECK(spread_e[0] <= 1.03 * rtn[0]);  // measured 1.011x, depth_weights alone 1.13x
     CHECK(spread_e[0] < uniform_e[0]);
     // The clipping costs 8 bits (measured 7.5x): bounded, and small next to 2 bits' error.
