@@ -75,7 +75,7 @@ mq::cli::Registration reg{
         cmd.add_option("--spread-base-weight", o->spread_base_weight,
                        "Weight of the 2-bit error instead, in groups whose input channels matter "
                        "alike (0 = --depth-weights everywhere)")
-            ->check(CLI::NonNegativeNumber)
+            ->check(CLI::Range(0.0f, 1e6f))
             ->capture_default_str();
         cmd.add_option("--router-hidden", o->router_hidden, "Hidden units of each router MLP")
             ->check(CLI::Range(1u, 64u))
