@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/job_progress.hpp"
+#include "quant/mobislice.hpp"
 
 namespace mq::calib {
 
@@ -26,9 +27,10 @@ struct QuantizeOptions {
     uint32_t expand_steps = 2;     // widened ranges tried per group (quant::SliceOptions)
     // Extra weight of each depth's error in the base scale search (quant::SliceOptions).
     std::vector<float> depth_weights = {32, 32, 1, 1};
-    float spread_base_weight = 256;  // depth 1's weight where importance is spread; 0 = none
-    uint32_t router_hidden = 16;     // hidden units of each router MLP
-    uint32_t router_epochs = 60;     // passes over the calibration tokens per router
+    // Depth 1's weight in groups whose importance is spread; 0 = none (quant::SliceOptions).
+    float spread_base_weight = quant::SliceOptions{}.spread_base_weight;
+    uint32_t router_hidden = 16;  // hidden units of each router MLP
+    uint32_t router_epochs = 60;  // passes over the calibration tokens per router
     uint32_t seed = 1;
     // Budget table: one global threshold on sensitivity-adjusted scores (calib/
     // linear_sensitivity.hpp) rather than every linear meeting the target on its own. On by

@@ -109,8 +109,6 @@ SearchError search_error(const float* w, const float* importance, uint32_t n,
     return out;
 }
 
-// The group's base scale and zero: min/max, clipped and widened ranges ranked by the
-// depth-weighted error (SliceOptions::depth_weights).
 // Whether the group's importance is spread over many channels (SliceOptions::spread_fraction).
 // Without importance nothing is known about the activations: not spread.
 bool importance_spread(const float* imp, uint32_t n, float fraction) {
@@ -120,6 +118,8 @@ bool importance_spread(const float* imp, uint32_t n, float fraction) {
     return sum_sq > 0 && sum * sum > fraction * n * sum_sq;
 }
 
+// The group's base scale and zero: min/max, clipped and widened ranges ranked by the
+// depth-weighted error (SliceOptions::depth_weights, spread_base_weight).
 GroupParams search_params(const float* w, const float* imp, uint32_t n, const SliceOptions& o) {
     auto [mn_it, mx_it] = std::minmax_element(w, w + n);
     const float mn = *mn_it, mx = *mx_it;
