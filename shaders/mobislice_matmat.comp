@@ -22,7 +22,8 @@ layout(constant_id = 1) const uint K = 128;
 layout(constant_id = 2) const uint TT = 16;  // tokens per tile (this dispatch)
 // Output rows per invocation (a define, so that arrays sized by it are plain arrays): a small
 // tile has few tokens to share each decoded word, so each activation load feeds RR rows instead
-// (on lavapipe 16 rows x 2 tokens is 8-9x faster per token than 1 row x 16 tokens).
+// (on lavapipe 16 rows x 2 tokens is 8-9x faster per token than 1 row x 16 tokens; CPU drivers
+// take tiles of up to 4 tokens with 16 rows).
 #ifndef MATMAT_ROWS
 #define MATMAT_ROWS 1
 #endif

@@ -134,8 +134,9 @@ TEST_CASE_FIXTURE(VulkanFixture,
 
 TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1..64") {
     kernels::KernelLibrary lib(ctx);
-    // A CPU driver's cut (tiles of 2 tokens, 16 rows per invocation) and a GPU's (tiles of up to
-    // 16 tokens, 1, 2 or 4 rows per invocation by tile size).
+    // A CPU driver's cut (tiles of up to 4 tokens, 16 rows per invocation: 3, 4 and 5 tokens are
+    // one tile of 3, one of 4 and two overlapping tiles of 3) and a GPU's (tiles of up to 16
+    // tokens, 1, 2 or 4 rows per invocation by tile size).
     for (auto tuning : {kernels::MatMatTuning::CpuDriver, kernels::MatMatTuning::Gpu}) {
         kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, tuning);
         CAPTURE(static_cast<int>(tuning));
@@ -144,7 +145,7 @@ TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1.
             auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
             quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
             kernels::GpuSlicedMatrix gw(ctx, m);
-            for (uint32_t tokens : {1u, 2u, 7u, 8u, 9u, 33u, 64u}) {
+            for (uint32_t tokens : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 9u, 33u, 64u}) {
                 auto x = random_vector(uint64_t(tokens) * k, tokens);
                 std::vector<uint32_t> depths(tokens + 3, 0);
                 for (uint32_t t = 0; t < tokens; ++t) depths[3 + t] = 1 + (t * 7 + t / 3) % 4;
