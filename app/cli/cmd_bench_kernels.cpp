@@ -69,20 +69,29 @@ int run(const Options& o) {
                                           : mq::kernels::MatVecLayout::Auto;
     bo.progress = [](const std::string& what) { std::fprintf(stderr, "  %s...\n", what.c_str()); };
 
-    mq::vk::Context ctx(o.device.context_options());
+    mq::vk::Context ctx(o.device.vulkan_context_options());
     mq::kernels::KernelLibrary lib(ctx);
     std::fprintf(stderr, "device: %s\n  measuring streaming read bandwidth...\n",
                  ctx.info().name.c_str());
-    const std::string layout = mq::kernels::MatMulOps(lib, bo.layout).matvec_layout() ==
-                                       mq::kernels::MatVecLayout::RowPerSubgroup
+    using mq::kernels::MatMulOps;
+    MatMulOps ops(lib, bo.layout);
+    const std::string layout = ops.matvec_layout() == mq::kernels::MatVecLayout::RowPerSubgroup
                                    ? "row per subgroup"
                                    : "row per lane";
+    // What the one-token MoBiSlice rows run: on a CPU driver the mat-mat, not the mat-vec.
+    const std::string sliced_one_token =
+        ops.sliced_matvec_runs_matmat()
+            ? fmt::format("one-token mat-mat, {} rows an invocation", MatMulOps::kSlicedRowsCpu)
+            : "mat-vec, " + layout;
     auto bw = mq::kernels::measure_stream_read(lib);
     auto results = mq::kernels::bench_matvec_kernels(lib, bo);
 
     if (o.json) {
         nlohmann::json out{
-            {"device", ctx.info().name}, {"stream_read_gbs", bw.gbs}, {"matvec_layout", layout}};
+            {"device", ctx.info().name},
+            {"stream_read_gbs", bw.gbs},
+            {"mobislice_one_token", sliced_one_token},
+            {"matvec_layout", layout}};  // of the dense (and 8-bit head) mat-vec rows
         nlohmann::json rows = nlohmann::json::array();
         for (auto& r : results) {
             nlohmann::json row{{"n", r.n},   {"k", r.k},     {"kind", r.kind},
@@ -96,8 +105,11 @@ int run(const Options& o) {
         return 0;
     }
     fmt::print(
-        "Device: {}\nStreaming read: {:.1f} GB/s ({:.0f} MiB buffer)\nMat-vec layout: {}\n\n",
-        ctx.info().name, bw.gbs, bw.bytes / 1048576.0, layout);
+        "Device: {}\nStreaming read: {:.1f} GB/s ({:.0f} MiB buffer)\nOne-token MoBiSlice: {}\n"
+        "Dense{} mat-vec: {}\n\n",
+        ctx.info().name, bw.gbs, bw.bytes / 1048576.0, sliced_one_token,
+        ops.matvec_layout() == mq::kernels::MatVecLayout::RowPerLane ? " and 8-bit head" : "",
+        layout);
     fmt::print("{:>12} {:>6}  {:<16} {:>10} {:>9} {:>8} {:>12}\n", "shape NxK", "tokens", "kernel",
                "us/call", "GB/s", "% read", "Gweights/s");
     for (auto& r : results) {
@@ -156,7 +168,8 @@ mq::cli::Registration reg{
             ->capture_default_str();
         cmd.add_option("--layout", o->layout,
                        "Mat-vec layout: auto (a row per subgroup on a GPU, a row per lane on a CPU "
-                       "device), lanes or subgroups")
+                       "device, where the one-token MoBiSlice rows run the mat-mat), lanes or "
+                       "subgroups")
             ->check(CLI::IsMember({"auto", "lanes", "subgroups"}))
             ->capture_default_str();
         cmd.add_flag("--json", o->json, "Print one JSON object");

@@ -3,8 +3,11 @@
 // model.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 
+#include "core/error.hpp"
 #include "runtime/device_choice.hpp"
 #include "runtime/forward_factory.hpp"
 #include "vulkan/context.hpp"
@@ -28,12 +31,29 @@ struct DeviceOptions {
         cmd.add_flag("--validation", validation,
                      "Enable the Khronos validation layer (also MOBIQUANT_VALIDATION=1)");
     }
-    // For what needs a Vulkan device whatever --device says about the model
-    // (bench-kernels).
+    // The Vulkan options as given (the selector not yet resolved).
     vk::ContextOptions context_options() const {
         vk::ContextOptions o;
         o.device = device;
         o.validation = validation;
+        return o;
+    }
+    // For what times the Vulkan kernels rather than running a model (bench-kernels): the device
+    // --device (else $MOBIQUANT_DEVICE) names, read as a model's choice reads it ("lavapipe",
+    // "vulkan", an index or part of a name), else the best Vulkan device even when it is a CPU
+    // driver.
+    vk::ContextOptions vulkan_context_options() const {
+        std::string selector = device;
+        if (selector.empty())
+            if (const char* env = std::getenv("MOBIQUANT_DEVICE")) selector = env;
+        rt::DeviceChoice choice = rt::choose_device(selector.empty() ? "vulkan" : selector);
+        if (choice.cpu)
+            fail(
+                "device \"{}\" is the CPU backend, which runs no Vulkan kernels (--backend cpu "
+                "times its own)",
+                selector);
+        vk::ContextOptions o = context_options();
+        o.device = choice.vulkan_device;
         return o;
     }
     // The device a model runs on: the CPU, or a Vulkan device whose context goes

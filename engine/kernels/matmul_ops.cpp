@@ -174,7 +174,7 @@ Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
         return plan;
     }
     bool ubo = x_fits_uniform(w.cols);
-    if (cpu_driver_ && ubo && !depth.always_full)  // faster there, see kSlicedRowsCpu
+    if (sliced_matvec_runs_matmat() && ubo && !depth.always_full)  // see kSlicedRowsCpu
         return mobislice_matmat(w, {io.x, 1, io.y, w.rows, io.y_offset}, depth);
     vk::Kernel& k = lib_.get({kSlicedMatVecShaders[matvec_variant(false, ubo)],
                               {kStorage, kStorage, ubo ? kUniform : kStorage, kStorage, kStorage},

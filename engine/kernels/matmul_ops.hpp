@@ -63,6 +63,13 @@ class MatMulOps {
     explicit MatMulOps(KernelLibrary& library, MatVecLayout layout = MatVecLayout::Auto,
                        MatMatTuning tuning = MatMatTuning::Auto);
     MatVecLayout matvec_layout() const { return layout_; }
+    // Whether a one-token MoBiSlice product of routed depths runs as a one-token mat-mat
+    // (kSlicedRowsCpu rows an invocation, where a token row fits a uniform buffer) rather than
+    // the mat-vec: on a CPU driver in the row-per-lane layout. Dense products and a depth known
+    // to be full (the 8-bit head) keep the mat-vec.
+    bool sliced_matvec_runs_matmat() const {
+        return cpu_driver_ && layout_ == MatVecLayout::RowPerLane;
+    }
 
     Plan mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io, const DepthSource& depth);
     Plan mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io, const DepthSource& depths);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The command-line tools on the shipped checkpoint, as a person runs them (lavapipe, validation on).
 # usage: run_cli_test.sh MOBIQUANT SOURCE_DIR
-#        routed_logits|kl|cpu|hard_model|bad_input|bench_cpu|long_chat|whatif|target_tps WORKDIR
+#        routed_logits|kl|cpu|hard_model|bad_input|bench_cpu|bench_vulkan|long_chat|whatif|target_tps
+#        WORKDIR
 set -uo pipefail
 mq=$1 src=$2 mode=$3 work=$4
 source "$(dirname "$0")/../support/program_test_env.sh"
@@ -108,6 +109,26 @@ bench_cpu)
     gbs=$(tr -d ' \n' < "$work/bench.json" | json_number read_gbs)
     awk -v g="$gbs" 'BEGIN { exit !(g > 0) }' || die "no read bandwidth in the JSON: $gbs"
     expect_error "is not available" "$mq" bench-kernels --backend cpu --simd NO_SUCH_LEVEL
+    ;;
+bench_vulkan)
+    # bench-kernels takes its device as a model does (--device lavapipe included), times every
+    # depth at one token and a batch, and says what the one-token MoBiSlice rows run: the mat-mat
+    # on a CPU driver, the mat-vec on a GPU.
+    if "$mq" devices | grep -q "(CPU, Vulkan"; then
+        device=lavapipe runs="one-token mat-mat"
+    else
+        device=vulkan runs="mat-vec"
+    fi
+    "$mq" bench-kernels --device $device --shapes 40x300 --matmat-shapes 40x300 --tokens 3 --reps 2 \
+        --json > "$work/bench.json" 2> "$work/err.txt" || die "bench-kernels --device $device failed: $(cat "$work/err.txt")"
+    rows=$(tr -d ' \n' < "$work/bench.json" | grep -o '"kind":"[a-z_0-9]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+    echo "device $device, rows: $rows"
+    echo "$rows" | grep -q ' 2 "kind":"dense_f32"; 8 "kind":"mobislice";' ||
+        die "bench-kernels --device $device did not time every kernel: $rows"
+    one_token=$(tr -d '\n' < "$work/bench.json" | sed -n 's/.*"mobislice_one_token": *"\([^"]*\)".*/\1/p')
+    echo "one-token MoBiSlice rows: $one_token"
+    case $one_token in "$runs"*) ;; *) die "one-token MoBiSlice rows said \"$one_token\", expected \"$runs...\"" ;; esac
+    expect_error "runs no Vulkan kernels" "$mq" bench-kernels --device cpu
     ;;
 long_chat)
     # Eight questions through a pipe, far past a 256-token context: every one gets a reply (one
