@@ -35,7 +35,12 @@ mkdir -p "$work"
 peer=$root/tools/peer
 if [ ! -d "$peer/node_modules/node-llama-cpp" ]; then
     echo "installing node-llama-cpp (npm ci, CPU binaries only)..." >&2
-    (cd "$peer" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --omit=optional --no-audit --no-fund >&2)
+    # npm 10+ refuses `npm ci` when node-llama-cpp's optional packages for other platforms are
+    # not in the lock (a registry that lacks them cannot lock them); `npm install --no-save`
+    # installs the same locked versions without rewriting the lock.
+    (cd "$peer" && export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true &&
+        { npm ci --omit=optional --no-audit --no-fund --loglevel=error >&2 ||
+          npm install --no-save --omit=optional --no-audit --no-fund --loglevel=error >&2; })
 fi
 
 for t in $types; do
