@@ -262,10 +262,7 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
     const TokenTiles tiles = token_tiles(io.tokens, w.cols, kDenseTokenTile);
     Plan plan;
-    // A token row wider than a uniform buffer, or on a CPU driver a batch of a few tokens (the
-    // mat-mat's one row per invocation loads each activation for one row; the mat-vec's for
-    // several): one mat-vec per token.
-    if (tiles.size == 0 || (cpu_driver_ && io.tokens <= kDenseMatVecTokensCpu)) {
+    if (tiles.size == 0) {  // a token row is wider than a uniform buffer: one mat-vec per token
         for (uint32_t t = 0; t < io.tokens; ++t)
             plan.append(
                 dense_matvec(w, {sub(io.x, t * x_row, x_row), io.y, io.y_offset + t * stride}));

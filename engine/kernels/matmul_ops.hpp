@@ -90,10 +90,6 @@ class MatMulOps {
     static constexpr uint32_t kSlicedTokenTileCpu = 4;
     static constexpr uint32_t kSlicedRowsCpu = 16;
     static constexpr uint32_t kDenseTokenTile = 32;
-    // On CPU drivers up to this many tokens take one dense mat-vec each rather than the mat-mat
-    // (lavapipe, 32000x2048 fp32, loaded machine: 2 tokens 73-89 ms as a mat-mat, 57-66 ms as
-    // two mat-vecs; at 4 tokens the two were within the noise, 95-185 ms).
-    static constexpr uint32_t kDenseMatVecTokensCpu = 2;
 
   private:
     struct TokenTiles {
