@@ -389,8 +389,10 @@ class Session {
         bool idle = Clock::now() - last_activity_ > std::chrono::seconds(1);
         auto next = t0 + (idle ? std::chrono::microseconds(250000) : period);
         while (Clock::now() < next && !window_.should_close()) {
-            glfwWaitEventsTimeout(std::chrono::duration<double>(next - Clock::now()).count() +
-                                  1e-4);
+            // Measured again after the loop's test: a descheduled thread may already be past
+            // `next`, and GLFW asserts on a negative timeout.
+            const double left = std::chrono::duration<double>(next - Clock::now()).count();
+            glfwWaitEventsTimeout(std::max(left, 0.0) + 1e-4);
             if (idle && input_.seen()) {
                 last_activity_ = Clock::now();
                 break;
