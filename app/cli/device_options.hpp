@@ -3,7 +3,6 @@
 // model.
 #include <CLI/CLI.hpp>
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -31,40 +30,33 @@ struct DeviceOptions {
         cmd.add_flag("--validation", validation,
                      "Enable the Khronos validation layer (also MOBIQUANT_VALIDATION=1)");
     }
-    // The Vulkan options as given (the selector not yet resolved).
-    vk::ContextOptions context_options() const {
-        vk::ContextOptions o;
-        o.device = device;
-        o.validation = validation;
-        return o;
-    }
     // For what times the Vulkan kernels rather than running a model (bench-kernels): the device
     // --device (else $MOBIQUANT_DEVICE) names, read as a model's choice reads it ("lavapipe",
     // "vulkan", an index or part of a name), else the best Vulkan device even when it is a CPU
     // driver.
     vk::ContextOptions vulkan_context_options() const {
-        std::string selector = device;
-        if (selector.empty())
-            if (const char* env = std::getenv("MOBIQUANT_DEVICE")) selector = env;
-        rt::DeviceChoice choice = rt::choose_device(selector.empty() ? "vulkan" : selector);
+        rt::DeviceChoice choice = rt::choose_device(device, "vulkan");
         if (choice.cpu)
             fail(
-                "device \"{}\" is the CPU backend, which runs no Vulkan kernels (--backend cpu "
-                "times its own)",
-                selector);
-        vk::ContextOptions o = context_options();
-        o.device = choice.vulkan_device;
-        return o;
+                "--device (or $MOBIQUANT_DEVICE) names the CPU backend, which runs no Vulkan "
+                "kernels (--backend cpu times its own)");
+        return context_on(choice);
     }
     // The device a model runs on: the CPU, or a Vulkan device whose context goes
     // into *ctx.
     rt::ComputeDevice open(std::unique_ptr<vk::Context>& ctx) const {
         rt::DeviceChoice choice = rt::choose_device(device);
         if (choice.cpu) return rt::ComputeDevice::cpu(threads);
-        vk::ContextOptions o = context_options();
-        o.device = choice.vulkan_device;
-        ctx = std::make_unique<vk::Context>(o);
+        ctx = std::make_unique<vk::Context>(context_on(choice));
         return *ctx;
+    }
+
+  private:
+    vk::ContextOptions context_on(const rt::DeviceChoice& choice) const {
+        vk::ContextOptions o;
+        o.device = choice.vulkan_device;
+        o.validation = validation;
+        return o;
     }
 };
 

@@ -27,10 +27,11 @@ std::vector<vk::DeviceInfo> devices_or_none() {
 
 }  // namespace
 
-DeviceChoice choose_device(const std::string& selector_arg) {
+DeviceChoice choose_device(const std::string& selector_arg, const std::string& fallback) {
     std::string selector = selector_arg;
     if (selector.empty())
         if (const char* env = std::getenv("MOBIQUANT_DEVICE")) selector = env;
+    if (selector.empty()) selector = fallback;
     const std::string s = lower(selector);
     if (s == "cpu") return {true, "", "asked for"};
     if (!s.empty() && s != "vulkan" && s != "lavapipe") return {false, selector, "asked for"};

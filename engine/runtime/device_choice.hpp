@@ -19,8 +19,8 @@ struct DeviceChoice {
     std::string reason;         // why, for `info`/`devices` ("no GPU: lavapipe only")
 };
 
-// selector empty: $MOBIQUANT_DEVICE, else the default rule. Throws mq::Error
-// for a selector no device matches.
-DeviceChoice choose_device(const std::string& selector);
+// selector empty: $MOBIQUANT_DEVICE, else `fallback` (empty: the default rule). Throws
+// mq::Error for a selector no device matches.
+DeviceChoice choose_device(const std::string& selector, const std::string& fallback = "");
 
 }  // namespace mq::rt
