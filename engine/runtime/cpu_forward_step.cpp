@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "cpu/sliced_matmul.hpp"
+#include "cpu/vector_math.hpp"
 #include "runtime/cpu_forward.hpp"
 #include "runtime/cpu_forward_step.hpp"
 #include "runtime/cpu_ops.hpp"
@@ -130,7 +131,7 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
         prepare_input(s.h, dim);
         linear(l, rt::Linear::Gate, s.h, s.gate);
         linear(l, rt::Linear::Up, s.h, s.up);
-        timed("swiglu", [&] { cpu_ops::swiglu(s.gate.data(), s.up.data(), uint64_t(T) * ffn); });
+        timed("swiglu", [&] { cpu::silu_mul(s.gate.data(), s.up.data(), uint64_t(T) * ffn); });
         prepare_input(s.gate, ffn);
         linear(l, rt::Linear::Down, s.gate, s.tmp);
         add_residual(s.tmp);

@@ -43,8 +43,4 @@ void rope_row(float* row, uint32_t heads, uint32_t head_dim, uint32_t rope_dim, 
     }
 }
 
-void swiglu(float* gate, const float* up, uint64_t n) {
-    for (uint64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-}
-
 }  // namespace mq::rt::cpu_ops

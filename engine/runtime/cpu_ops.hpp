@@ -1,6 +1,6 @@
 #pragma once
 // The element-wise parts of CpuForward's step, over the rows of a batch of
-// tokens: RMSNorm, rotary position embedding, SwiGLU. Same math as the
+// tokens: RMSNorm and rotary position embedding (SwiGLU is cpu::silu_mul). Same math as the
 // reference forward (runtime/ reference_forward.hpp), in float where the
 // reference uses double except where that costs accuracy (the rms sum of
 // squares and the rotary angles stay in double).
@@ -22,8 +22,5 @@ void rmsnorm_rows(const float* x, std::span<const float> weight, double eps, uin
 // (Normal) or half-split pairs (Neox).
 void rope_row(float* row, uint32_t heads, uint32_t head_dim, uint32_t rope_dim, RopeLayout layout,
               uint32_t pos, std::span<const double> freq);
-
-// gate[i] = silu(gate[i]) * up[i], silu(a) = a / (1 + e^-a).
-void swiglu(float* gate, const float* up, uint64_t n);
 
 }  // namespace mq::rt::cpu_ops

@@ -1,0 +1,185 @@
+#include "cpu/vector_math.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/vector_math.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+// clang-format off: the contrib header must follow highway.h
+#include <hwy/contrib/math/math-inl.h>
+// clang-format on
+
+HWY_BEFORE_NAMESPACE();
+namespace mq::cpu::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// e^x lane-wise, for x <= 88 (e^88 is near the largest float; Highway's Exp is valid to 104).
+template <class DF>
+HWY_INLINE hn::Vec<DF> ExpClamped(DF df, hn::Vec<DF> x) {
+    return hn::Exp(df, hn::Min(x, hn::Set(df, 88.0f)));
+}
+
+float Dot(const float* a, const float* b, uint32_t n) {
+    const hn::ScalableTag<float> df;
+    const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df);
+    uint32_t i = 0;
+    for (; i + 2 * lanes <= n; i += 2 * lanes) {
+        a0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), a0);
+        a1 = hn::MulAdd(hn::LoadU(df, a + i + lanes), hn::LoadU(df, b + i + lanes), a1);
+    }
+    for (; i + lanes <= n; i += lanes)
+        a0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), a0);
+    float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
+    for (; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+}
+
+#if HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
+// Scores one position at a time.
+void Scores(const float* q, const float* keys, uint64_t stride, uint32_t n, uint32_t head_dim,
+            float scale, float* scores) {
+    for (uint32_t s = 0; s < n; ++s) scores[s] = Dot(q, keys + s * stride, head_dim) * scale;
+}
+#else
+// The lane sums of a, b, c, d as the 4 lanes of one 128-bit vector: two rounds of interleaves
+// sum within each 128-bit block, then the blocks are folded together. A quarter of the shuffles
+// of four separate horizontal sums.
+template <class D>
+HWY_INLINE hn::Vec<hn::Full128<float> > FoldTo128(D d, hn::Vec<D> v) {
+    if constexpr (hn::MaxLanes(d) > 4) {
+        const hn::Half<D> dh;
+        return FoldTo128(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+    } else {
+        return v;
+    }
+}
+template <class D, class V>
+HWY_INLINE hn::Vec<hn::Full128<float> > SumsOf4(D d, V a, V b, V c, V e) {
+    const hn::Repartition<uint64_t, D> d64;
+    const auto ab = hn::Add(hn::InterleaveLower(d, a, b), hn::InterleaveUpper(d, a, b));
+    const auto ce = hn::Add(hn::InterleaveLower(d, c, e), hn::InterleaveUpper(d, c, e));
+    const auto lo = hn::InterleaveLower(d64, hn::BitCast(d64, ab), hn::BitCast(d64, ce));
+    const auto hi = hn::InterleaveUpper(d64, hn::BitCast(d64, ab), hn::BitCast(d64, ce));
+    return FoldTo128(d, hn::Add(hn::BitCast(d, lo), hn::BitCast(d, hi)));
+}
+
+// Scores four positions at a time (their dot products as independent chains, reduced together).
+void Scores(const float* q, const float* keys, uint64_t stride, uint32_t n, uint32_t head_dim,
+            float scale, float* scores) {
+    const hn::ScalableTag<float> df;
+    const hn::Full128<float> d4;
+    const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
+    const uint32_t vec_dims = head_dim / lanes * lanes;
+    uint32_t s = 0;
+    for (; s + 4 <= n; s += 4) {
+        const float* k = keys + s * stride;
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        for (uint32_t i = 0; i < vec_dims; i += lanes) {
+            const auto qv = hn::LoadU(df, q + i);
+            a0 = hn::MulAdd(qv, hn::LoadU(df, k + i), a0);
+            a1 = hn::MulAdd(qv, hn::LoadU(df, k + stride + i), a1);
+            a2 = hn::MulAdd(qv, hn::LoadU(df, k + 2 * stride + i), a2);
+            a3 = hn::MulAdd(qv, hn::LoadU(df, k + 3 * stride + i), a3);
+        }
+        auto sums = SumsOf4(df, a0, a1, a2, a3);
+        if (vec_dims < head_dim) {
+            float tail[4] = {};
+            for (uint32_t j = 0; j < 4; ++j)
+                for (uint32_t i = vec_dims; i < head_dim; ++i) tail[j] += q[i] * k[j * stride + i];
+            sums = hn::Add(sums, hn::LoadU(d4, tail));
+        }
+        hn::StoreU(hn::Mul(sums, hn::Set(d4, scale)), d4, scores + s);
+    }
+    for (; s < n; ++s) scores[s] = Dot(q, keys + s * stride, head_dim) * scale;
+}
+#endif
+
+void AttendHead(const float* q, const float* keys, const float* values, uint64_t stride, uint32_t n,
+                uint32_t head_dim, float scale, float* scores, float* out) {
+    const hn::ScalableTag<float> df;
+    const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
+    Scores(q, keys, stride, n, head_dim, scale, scores);
+    float max_score = -INFINITY;
+    for (uint32_t s = 0; s < n; ++s) max_score = std::max(max_score, scores[s]);
+    // p_s = e^(score - max), summed in lanes.
+    const auto vmax = hn::Set(df, max_score);
+    auto vsum = hn::Zero(df);
+    uint32_t s = 0;
+    for (; s + lanes <= n; s += lanes) {
+        const auto p = ExpClamped(df, hn::Sub(hn::LoadU(df, scores + s), vmax));
+        hn::StoreU(p, df, scores + s);
+        vsum = hn::Add(vsum, p);
+    }
+    float sum = hn::GetLane(hn::SumOfLanes(df, vsum));
+    for (; s < n; ++s) sum += scores[s] = std::exp(scores[s] - max_score);
+    // out = sum_s p_s v_s / sum: a block of up to 4 vectors of out in registers (independent
+    // FMA chains) while the positions stream by.
+    const float inv_sum = 1.0f / sum;
+    uint32_t i = 0;
+    for (; i + 4 * lanes <= head_dim; i += 4 * lanes) {
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        for (uint32_t t = 0; t < n; ++t) {
+            const float* v = values + t * stride + i;
+            const auto p = hn::Set(df, scores[t]);
+            a0 = hn::MulAdd(p, hn::LoadU(df, v), a0);
+            a1 = hn::MulAdd(p, hn::LoadU(df, v + lanes), a1);
+            a2 = hn::MulAdd(p, hn::LoadU(df, v + 2 * lanes), a2);
+            a3 = hn::MulAdd(p, hn::LoadU(df, v + 3 * lanes), a3);
+        }
+        const auto k = hn::Set(df, inv_sum);
+        hn::StoreU(hn::Mul(a0, k), df, out + i);
+        hn::StoreU(hn::Mul(a1, k), df, out + i + lanes);
+        hn::StoreU(hn::Mul(a2, k), df, out + i + 2 * lanes);
+        hn::StoreU(hn::Mul(a3, k), df, out + i + 3 * lanes);
+    }
+    for (; i + lanes <= head_dim; i += lanes) {
+        auto acc = hn::Zero(df);
+        for (uint32_t t = 0; t < n; ++t)
+            acc = hn::MulAdd(hn::Set(df, scores[t]), hn::LoadU(df, values + t * stride + i), acc);
+        hn::StoreU(hn::Mul(acc, hn::Set(df, inv_sum)), df, out + i);
+    }
+    for (; i < head_dim; ++i) {
+        float acc = 0;
+        for (uint32_t t = 0; t < n; ++t) acc += scores[t] * values[t * stride + i];
+        out[i] = acc * inv_sum;
+    }
+}
+
+void SiluMul(float* gate, const float* up, uint64_t n) {
+    const hn::ScalableTag<float> df;
+    const uint64_t lanes = hn::Lanes(df);
+    const auto one = hn::Set(df, 1.0f);
+    uint64_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+        const auto g = hn::LoadU(df, gate + i);
+        const auto e = ExpClamped(df, hn::Neg(g));
+        hn::StoreU(hn::Mul(hn::Div(g, hn::Add(one, e)), hn::LoadU(df, up + i)), df, gate + i);
+    }
+    for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(std::min(-gate[i], 88.0f))) * up[i];
+}
+
+}  // namespace mq::cpu::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace mq::cpu {
+namespace detail {
+HWY_EXPORT(AttendHead);
+HWY_EXPORT(SiluMul);
+}  // namespace detail
+
+void attend_head(const float* q, const float* keys, const float* values, uint64_t stride,
+                 uint32_t n, uint32_t head_dim, float scale, float* scores, float* out) {
+    HWY_DYNAMIC_DISPATCH(detail::AttendHead)
+    (q, keys, values, stride, n, head_dim, scale, scores, out);
+}
+
+void silu_mul(float* gate, const float* up, uint64_t n) {
+    HWY_DYNAMIC_DISPATCH(detail::SiluMul)(gate, up, n);
+}
+
+}  // namespace mq::cpu
+#endif  // HWY_ONCE
