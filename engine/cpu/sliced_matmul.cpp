@@ -192,48 +192,73 @@ HWY_INLINE hn::Vec<hn::RebindToFloat<DU32> > HalfToFloat(DU32 du32, hn::Vec<DU32
     return hn::BitCast(df, hn::Or(hn::BitCast(du32, magnitude), sign));
 }
 
-// One chunk of one row for the tile's tokens: facc[t] += per-lane scaled dot products.
-template <uint32_t kDepth, uint32_t kTokens, size_t kBytes>
-HWY_INLINE void RowChunk(const SlicedJob& job, const TokenTile& tile, const uint8_t* const* planes,
-                         uint32_t o, const float* weight_scales,
-                         hn::Vec<hn::CappedTag<float, kBytes / 4> >* facc) {
+// Output rows one pass over a multi-token tile computes together: each activation load then
+// feeds every row's codes. Two where there are 32 vector registers (AVX-512: 2 rows x 4 tokens of
+// accumulators, 8 code vectors); one elsewhere, and for one token, where two measured slower.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr uint32_t kTileRowsMulti = 2;
+#else
+constexpr uint32_t kTileRowsMulti = 1;
+#endif
+
+// One chunk of kRows rows for the tile's tokens: facc[r][t] += per-lane scaled dot products.
+// planes[r] and weight_scales[r] belong to row r of the pass. The sums of a row and token run
+// in the same order whatever kRows is.
+template <uint32_t kDepth, uint32_t kTokens, size_t kBytes, uint32_t kRows>
+HWY_INLINE void RowChunk(const SlicedJob& job, const TokenTile& tile,
+                         const uint8_t* const (*planes)[4], uint32_t o,
+                         const float* const* weight_scales,
+                         hn::Vec<hn::CappedTag<float, kBytes / 4> > (*facc)[kTokens]) {
     const hn::CappedTag<uint8_t, kBytes> du8;
     const hn::Repartition<int8_t, decltype(du8)> di8;
     const hn::Repartition<int32_t, decltype(du8)> di32;
     const hn::Repartition<float, decltype(du8)> df;
-    hn::Vec<decltype(du8)> q[4];
-    DecodeCodes<kDepth>(du8, planes, o, q);
-    const auto ws = ChunkScales<kBytes>(df, weight_scales + o / 32);
+    hn::Vec<decltype(du8)> q[kRows][4];
+    hn::Vec<decltype(df)> ws[kRows];
+    for (uint32_t r = 0; r < kRows; ++r) {
+        DecodeCodes<kDepth>(du8, planes[r], o, q[r]);
+        ws[r] = ChunkScales<kBytes>(df, weight_scales[r] + o / 32);
+    }
     const size_t x_offset = (o / 64) * 256 + o % 64;
     for (uint32_t t = 0; t < kTokens; ++t) {
         const uint32_t token = tile.tokens[t];
         const int8_t* x = job.x + uint64_t(token) * job.x_row_bytes + x_offset;
-        auto acc = hn::Zero(di32), acc2 = hn::Zero(di32);
-        for (uint32_t j = 0; j < 4; ++j)
-            DotQuads<kDepth>(di32, q[j], hn::LoadU(di8, x + 64 * j), acc, acc2);
+        hn::Vec<decltype(di8)> xv[4];
+        for (uint32_t j = 0; j < 4; ++j) xv[j] = hn::LoadU(di8, x + 64 * j);
         const auto xs = hn::LoadU(df, job.lane_scales + uint64_t(token) * job.groups * 8 + o / 4);
-        facc[t] = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc, acc2)), hn::Mul(ws, xs), facc[t]);
+        for (uint32_t r = 0; r < kRows; ++r) {
+            auto acc = hn::Zero(di32), acc2 = hn::Zero(di32);
+            for (uint32_t j = 0; j < 4; ++j) DotQuads<kDepth>(di32, q[r][j], xv[j], acc, acc2);
+            facc[r][t] =
+                hn::MulAdd(hn::ConvertTo(df, hn::Add(acc, acc2)), hn::Mul(ws[r], xs), facc[r][t]);
+        }
     }
 }
 
-// weight_scales: scratch for the row's scale (padded_groups floats) and zero point (as many) of
-// each group at this depth.
-template <uint32_t kDepth, uint32_t kTokens>
-void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t r1,
-              float* weight_scales) {
-    float* weight_zeros = weight_scales + job.padded_groups;
+// Rows [r, r + kRows) for the tile's tokens. scratch: per row, its scale (padded_groups floats)
+// and zero point (as many) of each group at this depth.
+template <uint32_t kDepth, uint32_t kTokens, uint32_t kRows>
+void RowPass(const SlicedJob& job, const TokenTile& tile, uint32_t r0, float* scratch) {
     const hn::CappedTag<float, kChunkBytes / 4> df;
     const hn::RebindToUnsigned<decltype(df)> du32;
     const size_t nf = hn::Lanes(df);
     const float depth_step = 1.0f / static_cast<float>(1u << (2 * (kDepth - 1)));
     const float zero_mul = static_cast<float>(1u << (2 * (kDepth - 1)));
     const uint32_t groups = job.groups, row_bytes = groups * 32;
-    for (uint32_t r = r0; r < r1; ++r) {
+    const float* weight_scales[kRows];
+    const float* weight_zeros[kRows];
+    const uint8_t* planes[kRows][4] = {};
+    hn::Vec<decltype(df)> zacc[kRows][kTokens], facc[kRows][kTokens];
+    for (uint32_t i = 0; i < kRows; ++i) {
+        const uint32_t r = r0 + i;
+        float* s_out = scratch + 2 * i * job.padded_groups;
+        float* z_out = s_out + job.padded_groups;
+        weight_scales[i] = s_out;
+        weight_zeros[i] = z_out;
         // Weight scales s_k of the row's groups, and each token's zero-point term
         // sum_g s_k z'_k xs sum(x).
         const uint32_t* sz = job.scale_zero + uint64_t(r) * groups;
-        hn::Vec<decltype(df)> zacc[kTokens], facc[kTokens];
-        for (uint32_t t = 0; t < kTokens; ++t) zacc[t] = facc[t] = hn::Zero(df);
+        for (uint32_t t = 0; t < kTokens; ++t) zacc[i][t] = facc[i][t] = hn::Zero(df);
         for (uint32_t g = 0; g < groups; g += nf) {
             // The row's last words through a zero-padded copy (no read past the array; a masked
             // load may read the whole vector on SSE4).
@@ -246,37 +271,52 @@ void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t
             const auto z =
                 hn::Sub(hn::Mul(HalfToFloat(du32, hn::ShiftRight<16>(v)), hn::Set(df, zero_mul)),
                         hn::Set(df, 0.5f));
-            hn::StoreU(s, df, weight_scales + g);
-            hn::StoreU(z, df, weight_zeros + g);
+            hn::StoreU(s, df, s_out + g);
+            hn::StoreU(z, df, z_out + g);
             const auto sz_product = hn::Mul(s, z);
             for (uint32_t t = 0; t < kTokens; ++t)
-                zacc[t] =
+                zacc[i][t] =
                     hn::MulAdd(sz_product,
                                hn::LoadU(df, job.scaled_sums +
                                                  uint64_t(tile.tokens[t]) * job.padded_groups + g),
-                               zacc[t]);
+                               zacc[i][t]);
         }
-        const uint8_t* planes[4] = {};
-        for (uint32_t e = 0; e < kDepth; ++e) planes[e] = job.planes[e] + uint64_t(r) * row_bytes;
-        uint32_t o = 0;
-        for (; o + kChunkBytes <= row_bytes; o += kChunkBytes)
-            RowChunk<kDepth, kTokens, kChunkBytes>(job, tile, planes, o, weight_scales, facc);
-        float tail[kTokens] = {};
-        if constexpr (kChunkBytes == 64) {
-            if (o < row_bytes) {  // an odd number of groups: the last one alone
-                const hn::CappedTag<float, 8> dh;
-                hn::Vec<decltype(dh)> hacc[kTokens];
-                for (uint32_t t = 0; t < kTokens; ++t) hacc[t] = hn::Zero(dh);
-                RowChunk<kDepth, kTokens, 32>(job, tile, planes, o, weight_scales, hacc);
-                for (uint32_t t = 0; t < kTokens; ++t)
-                    tail[t] = hn::GetLane(hn::SumOfLanes(dh, hacc[t]));
-            }
-        }
-        for (uint32_t t = 0; t < kTokens; ++t)
-            job.y[uint64_t(tile.tokens[t]) * job.rows + r] =
-                hn::GetLane(hn::SumOfLanes(df, hn::Sub(facc[t], zacc[t]))) + tail[t] +
-                OutlierTerms(job, tile.tokens[t], planes, kDepth, weight_scales, weight_zeros);
+        for (uint32_t e = 0; e < kDepth; ++e)
+            planes[i][e] = job.planes[e] + uint64_t(r) * row_bytes;
     }
+    uint32_t o = 0;
+    for (; o + kChunkBytes <= row_bytes; o += kChunkBytes)
+        RowChunk<kDepth, kTokens, kChunkBytes, kRows>(job, tile, planes, o, weight_scales, facc);
+    float tail[kRows][kTokens] = {};
+    if constexpr (kChunkBytes == 64) {
+        if (o < row_bytes) {  // an odd number of groups: the last one alone
+            const hn::CappedTag<float, 8> dh;
+            hn::Vec<decltype(dh)> hacc[kRows][kTokens];
+            for (uint32_t i = 0; i < kRows; ++i)
+                for (uint32_t t = 0; t < kTokens; ++t) hacc[i][t] = hn::Zero(dh);
+            RowChunk<kDepth, kTokens, 32, kRows>(job, tile, planes, o, weight_scales, hacc);
+            for (uint32_t i = 0; i < kRows; ++i)
+                for (uint32_t t = 0; t < kTokens; ++t)
+                    tail[i][t] = hn::GetLane(hn::SumOfLanes(dh, hacc[i][t]));
+        }
+    }
+    for (uint32_t i = 0; i < kRows; ++i)
+        for (uint32_t t = 0; t < kTokens; ++t)
+            job.y[uint64_t(tile.tokens[t]) * job.rows + r0 + i] =
+                hn::GetLane(hn::SumOfLanes(df, hn::Sub(facc[i][t], zacc[i][t]))) + tail[i][t] +
+                OutlierTerms(job, tile.tokens[t], planes[i], kDepth, weight_scales[i],
+                             weight_zeros[i]);
+}
+
+// Rows [r0, r1) for the tile's tokens, kTileRowsMulti at a time when the tile has several.
+template <uint32_t kDepth, uint32_t kTokens>
+void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t r1,
+              float* scratch) {
+    constexpr uint32_t kRows = kTokens > 1 ? kTileRowsMulti : 1;
+    uint32_t r = r0;
+    if constexpr (kRows > 1)
+        for (; r + kRows <= r1; r += kRows) RowPass<kDepth, kTokens, kRows>(job, tile, r, scratch);
+    for (; r < r1; ++r) RowPass<kDepth, kTokens, 1>(job, tile, r, scratch);
 }
 
 template <uint32_t kDepth>
@@ -298,7 +338,7 @@ void TileRowsOfDepth(const SlicedJob& job, const TokenTile& tile, uint32_t r0, u
 // cache while the tiles of every depth read them.
 void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
     constexpr uint32_t kRowsPerBlock = 16;
-    std::vector<float> scratch(2 * job.padded_groups);
+    std::vector<float> scratch(2 * kTileRowsMulti * job.padded_groups);
     for (uint32_t b = r0; b < r1; b += kRowsPerBlock) {
         const uint32_t e = std::min(r1, b + kRowsPerBlock);
         for (const TokenTile& tile : job.tiles) {

@@ -260,3 +260,33 @@ TEST_CASE("sliced product matches the reference at every SIMD level this CPU has
     cpu::use_simd_target(0);
     MESSAGE("SIMD levels tested: " << targets.size() << ", best " << cpu::simd_target_name());
 }
+
+// A batched step must give each sequence the bits it gets alone, so a token's outputs may not
+// depend on the tile it shares or on how many rows a pass computes together.
+TEST_CASE("each token of a batch gets the bits of its one-token product at every SIMD level") {
+    cpu::ThreadPool pool(2);
+    for (const auto& target : cpu::simd_targets()) {
+        cpu::use_simd_target(target.bits);
+        for (auto [n, k] : {CpuShape{65, 200}, CpuShape{17, 384}, CpuShape{33, 4100}}) {
+            auto w = cpu::SlicedMatrixCpu::prepare(random_sliced(n, k, n + 3 * k));
+            const uint32_t tokens = 11;
+            auto xf = outlier_activations(tokens, k, k + 5);
+            cpu::QuantizedActivations x;
+            cpu::quantize_activations(xf.data(), tokens, k, x);
+            auto depths = mixed_depths(tokens, k);
+            std::vector<float> y(uint64_t(tokens) * n);
+            cpu::sliced_matmul(w, x, depths, y.data(), pool);
+            for (uint32_t t = 0; t < tokens; ++t) {
+                cpu::QuantizedActivations one;
+                cpu::quantize_activations(xf.data() + uint64_t(t) * k, 1, k, one);
+                std::vector<float> alone(n);
+                cpu::sliced_matmul(w, one, std::span(depths).subspan(t, 1), alone.data(), pool);
+                CAPTURE(target.name);
+                CAPTURE(n);
+                CAPTURE(t);
+                CHECK(std::equal(alone.begin(), alone.end(), y.begin() + uint64_t(t) * n));
+            }
+        }
+    }
+    cpu::use_simd_target(0);
+}
