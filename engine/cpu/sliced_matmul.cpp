@@ -240,7 +240,7 @@ HWY_INLINE void RowChunk(const SlicedJob& job, const TokenTile& tile,
 // Rows [r, r + kRows) for the tile's tokens. scratch: per row, its scale (padded_groups floats)
 // and zero point (as many) of each group at this depth.
 template <uint32_t kDepth, uint32_t kTokens, uint32_t kRows>
-void RowPass(const SlicedJob& job, const TokenTile& tile, uint32_t r0, float* scratch) {
+void RowPass(const SlicedJob& job, const TokenTile& tile, const uint32_t* rows, float* scratch) {
     const hn::CappedTag<float, kChunkBytes / 4> df;
     const hn::RebindToUnsigned<decltype(df)> du32;
     const size_t nf = hn::Lanes(df);
@@ -252,7 +252,7 @@ void RowPass(const SlicedJob& job, const TokenTile& tile, uint32_t r0, float* sc
     const uint8_t* planes[kRows][4] = {};
     hn::Vec<decltype(df)> zacc[kRows][kTokens], facc[kRows][kTokens];
     for (uint32_t i = 0; i < kRows; ++i) {
-        const uint32_t r = r0 + i;
+        const uint32_t r = rows[i];
         float* s_out = scratch + 2 * i * job.padded_groups;
         float* z_out = s_out + job.padded_groups;
         weight_scales[i] = s_out;
@@ -304,7 +304,7 @@ void RowPass(const SlicedJob& job, const TokenTile& tile, uint32_t r0, float* sc
     }
     for (uint32_t i = 0; i < kRows; ++i)
         for (uint32_t t = 0; t < kTokens; ++t)
-            job.y[uint64_t(tile.tokens[t]) * job.rows + r0 + i] =
+            job.y[uint64_t(tile.tokens[t]) * job.rows + rows[i]] =
                 hn::GetLane(hn::SumOfLanes(df, hn::Sub(facc[i][t], zacc[i][t]))) + tail[i][t] +
                 OutlierTerms(job, tile.tokens[t], planes[i], kDepth, weight_scales[i],
                              weight_zeros[i]);
@@ -316,9 +316,22 @@ void TileRows(const SlicedJob& job, const TokenTile& tile, uint32_t r0, uint32_t
               float* scratch) {
     constexpr uint32_t kRows = kTokens == kMaxTileTokens ? kFullTileRows : 1;
     uint32_t r = r0;
+    // One token at depth 1 is compute-bound (2-bit codes are cheap to read, costly to expand):
+    // rows r and r + half share the activation loads, two long sequential streams (1.1-1.2x).
+    if constexpr (kTokens == 1 && kDepth == 1 && kFullTileRows == 2) {
+        const uint32_t half = (r1 - r0) / 2;
+        for (uint32_t i = 0; i < half; ++i) {
+            const uint32_t rows[2] = {r0 + i, r0 + half + i};
+            RowPass<kDepth, kTokens, 2>(job, tile, rows, scratch);
+        }
+        r = r0 + 2 * half;
+    }
     if constexpr (kRows > 1)
-        for (; r + kRows <= r1; r += kRows) RowPass<kDepth, kTokens, kRows>(job, tile, r, scratch);
-    for (; r < r1; ++r) RowPass<kDepth, kTokens, 1>(job, tile, r, scratch);
+        for (; r + kRows <= r1; r += kRows) {
+            const uint32_t rows[2] = {r, r + 1};
+            RowPass<kDepth, kTokens, kRows>(job, tile, rows, scratch);
+        }
+    for (; r < r1; ++r) RowPass<kDepth, kTokens, 1>(job, tile, &r, scratch);
 }
 
 template <uint32_t kDepth>
@@ -341,8 +354,10 @@ void TileRowsOfDepth(const SlicedJob& job, const TokenTile& tile, uint32_t r0, u
 void SlicedRows(const SlicedJob& job, uint32_t r0, uint32_t r1) {
     constexpr uint32_t kRowsPerBlock = 16;
     std::vector<float> scratch(2 * kFullTileRows * job.padded_groups);
-    for (uint32_t b = r0; b < r1; b += kRowsPerBlock) {
-        const uint32_t e = std::min(r1, b + kRowsPerBlock);
+    // One tile needs no blocks: the whole range in one pass keeps the row streams long.
+    const uint32_t block = job.tiles.size() == 1 ? r1 - r0 : kRowsPerBlock;
+    for (uint32_t b = r0; b < r1; b += block) {
+        const uint32_t e = std::min(r1, b + block);
         for (const TokenTile& tile : job.tiles) {
             switch (tile.depth) {
                 case 1:
