@@ -415,43 +415,47 @@ void check_sliced_matmul_args(const SlicedMatrixCpu& w, const QuantizedActivatio
                  quant::kSlices);
 }
 
-void sliced_matmul(const SlicedMatrixCpu& w, const QuantizedActivations& x,
-                   std::span<const uint8_t> depths, float* y, ThreadPool& pool) {
-    check_sliced_matmul_args(w, x, depths);
-    if (x.rows == 0) return;
-    detail::SlicedJob job;
-    job.rows = w.rows();
-    job.groups = w.groups_per_row();
-    for (uint32_t e = 0; e < quant::kSlices; ++e)
-        job.planes[e] = reinterpret_cast<const uint8_t*>(w.plane(e));
-    job.scale_zero = w.scale_zero();
-    job.x = x.q.data();
-    job.x_row_bytes = x.row_bytes;
-    job.padded_groups = (job.groups + 15) / 16 * 16;
-    job.y = y;
+namespace {
 
-    // Per token and weight group: sum over its activation scales of scale * sum of codes.
-    std::vector<float> scaled_sums(uint64_t(x.rows) * job.padded_groups, 0.0f);
+// Per token and weight group of 128: the sum over its activation scales of scale * sum of codes
+// (padded_groups floats a token, zeros past groups).
+std::vector<float> scaled_group_sums(const QuantizedActivations& x, uint32_t padded_groups) {
+    std::vector<float> sums(uint64_t(x.rows) * padded_groups, 0.0f);
     for (uint32_t t = 0; t < x.rows; ++t)
-        for (uint32_t g = 0; g < job.groups; ++g) {
+        for (uint32_t g = 0; g < x.groups; ++g) {
             const uint64_t i = (uint64_t(t) * x.groups + g) * kScalesPerGroup;
             float s = 0;
             for (uint32_t b = 0; b < kScalesPerGroup; ++b)
                 s += x.scales[i + b] * static_cast<float>(x.sums[i + b]);
-            scaled_sums[uint64_t(t) * job.padded_groups + g] = s;
+            sums[uint64_t(t) * padded_groups + g] = s;
         }
+    return sums;
+}
+
+// The job of one product; scaled_sums must outlive it.
+detail::SlicedJob make_job(const SlicedProduct& p, const QuantizedActivations& x,
+                           const std::vector<float>& scaled_sums, uint32_t padded_groups) {
+    detail::SlicedJob job;
+    job.rows = p.w->rows();
+    job.groups = p.w->groups_per_row();
+    for (uint32_t e = 0; e < quant::kSlices; ++e)
+        job.planes[e] = reinterpret_cast<const uint8_t*>(p.w->plane(e));
+    job.scale_zero = p.w->scale_zero();
+    job.x = x.q.data();
+    job.x_row_bytes = x.row_bytes;
+    job.padded_groups = padded_groups;
+    job.y = p.y;
     job.lane_scales = x.scales.data();  // one per i32 lane: 16 columns
     job.scaled_sums = scaled_sums.data();
     job.outlier_begin = x.outlier_begin.data();
     job.outlier_cols = x.outlier_cols.data();
     job.outlier_values = x.outlier_values.data();
-
     // Tokens grouped by depth, up to kMaxTileTokens per tile.
     for (uint32_t d = 1; d <= quant::kSlices; ++d) {
         detail::TokenTile tile;
         tile.depth = d;
         for (uint32_t t = 0; t < x.rows; ++t) {
-            if (depths[t] != d) continue;
+            if (p.depths[t] != d) continue;
             tile.tokens[tile.count++] = t;
             if (tile.count == detail::kMaxTileTokens) {
                 job.tiles.push_back(tile);
@@ -460,12 +464,42 @@ void sliced_matmul(const SlicedMatrixCpu& w, const QuantizedActivations& x,
         }
         if (tile.count) job.tiles.push_back(tile);
     }
+    return job;
+}
 
+}  // namespace
+
+void sliced_matmuls(std::span<const SlicedProduct> products, const QuantizedActivations& x,
+                    ThreadPool& pool) {
+    for (const SlicedProduct& p : products) check_sliced_matmul_args(*p.w, x, p.depths);
+    if (x.rows == 0 || products.empty()) return;
+    const uint32_t padded_groups = (x.groups + 15) / 16 * 16;
+    const std::vector<float> scaled_sums = scaled_group_sums(x, padded_groups);
+    std::vector<detail::SlicedJob> jobs;
+    // Tasks of kRowsPerTask rows, numbered across the products: product i owns tasks
+    // [first_task[i], first_task[i + 1]).
     constexpr uint32_t kRowsPerTask = 16;
+    std::vector<uint32_t> first_task{0};
+    for (const SlicedProduct& p : products) {
+        jobs.push_back(make_job(p, x, scaled_sums, padded_groups));
+        first_task.push_back(first_task.back() + (p.w->rows() + kRowsPerTask - 1) / kRowsPerTask);
+    }
     const auto rows_kernel = HWY_DYNAMIC_DISPATCH(detail::SlicedRows);
-    pool.parallel_for((job.rows + kRowsPerTask - 1) / kRowsPerTask, [&](uint32_t b, uint32_t e) {
-        rows_kernel(job, b * kRowsPerTask, std::min(job.rows, e * kRowsPerTask));
+    pool.parallel_for(first_task.back(), [&](uint32_t b, uint32_t e) {
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            const uint32_t tb = std::max(b, first_task[i]), te = std::min(e, first_task[i + 1]);
+            if (tb >= te) continue;
+            const uint32_t rows = jobs[i].rows;
+            rows_kernel(jobs[i], (tb - first_task[i]) * kRowsPerTask,
+                        std::min(rows, (te - first_task[i]) * kRowsPerTask));
+        }
     });
+}
+
+void sliced_matmul(const SlicedMatrixCpu& w, const QuantizedActivations& x,
+                   std::span<const uint8_t> depths, float* y, ThreadPool& pool) {
+    const SlicedProduct product{&w, depths, y};
+    sliced_matmuls(std::span(&product, 1), x, pool);
 }
 
 }  // namespace mq::cpu

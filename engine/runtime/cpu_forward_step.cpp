@@ -2,8 +2,10 @@
 // several): embedding, each layer's attention and feed-forward blocks with
 // their linears run as batched products, then the output head for the rows
 // whose logits are asked for.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <initializer_list>
 
 #include "core/error.hpp"
 #include "cpu/sliced_matmul.hpp"
@@ -59,12 +61,23 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
         if (sliced_)
             timed("int8 activations", [&] { cpu::quantize_activations(in.data(), T, cols, s.qa); });
     };
-    // y = W x (+ bias) for every token, each at its depth.
-    auto linear = [&](uint32_t layer, rt::Linear which, const std::vector<float>& in,
-                      std::vector<float>& out) {
-        const uint32_t j = static_cast<uint32_t>(which);
-        const Linear& lin = layers_[layer].linear[j];
-        if (lin.sliced) {
+    // outs[i] = W_i in (+ bias) for every token, each at its depth, for linears that share the
+    // input `in` (sliced ones in one pool call).
+    auto linears = [&](uint32_t layer, std::initializer_list<rt::Linear> which,
+                       const std::vector<float>& in,
+                       std::initializer_list<std::vector<float>*> outs) {
+        std::vector<cpu::SlicedProduct> products;
+        auto out = outs.begin();
+        for (rt::Linear lw : which) {
+            const uint32_t j = static_cast<uint32_t>(lw);
+            const Linear& lin = layers_[layer].linear[j];
+            std::vector<float>& y = **out++;
+            if (!lin.sliced) {
+                timed("dense linear",
+                      [&] { cpu::dense_matmul(*lin.dense, in.data(), T, y.data(), *pool_); });
+                continue;
+            }
+            std::vector<uint8_t>& depths = s.depths[products.size()];
             timed(routed ? "routers" : "depths", [&] {
                 for (uint32_t t = 0; t < T; ++t) {
                     uint8_t depth;
@@ -78,21 +91,21 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
                     } else {
                         depth = choice.given[t][layer][j];
                     }
-                    s.depths[t] = depth;
+                    depths[t] = depth;
                 }
             });
-            timed("sliced linear", [&] {
-                cpu::sliced_matmul(*lin.sliced, s.qa, std::span(s.depths).first(T), out.data(),
-                                   *pool_);
-            });
-        } else {
-            timed("dense linear",
-                  [&] { cpu::dense_matmul(*lin.dense, in.data(), T, out.data(), *pool_); });
+            products.push_back({&*lin.sliced, std::span(depths).first(T), y.data()});
         }
-        if (!lin.bias.empty()) {
+        if (!products.empty())
+            timed("sliced linear", [&] { cpu::sliced_matmuls(products, s.qa, *pool_); });
+        out = outs.begin();
+        for (rt::Linear lw : which) {
+            const Linear& lin = layers_[layer].linear[static_cast<uint32_t>(lw)];
+            std::vector<float>& y = **out++;
+            if (lin.bias.empty()) continue;
             const uint32_t rows = static_cast<uint32_t>(lin.bias.size());
             for (uint32_t t = 0; t < T; ++t)
-                for (uint32_t r = 0; r < rows; ++r) out[uint64_t(t) * rows + r] += lin.bias[r];
+                for (uint32_t r = 0; r < rows; ++r) y[uint64_t(t) * rows + r] += lin.bias[r];
         }
     };
     auto add_residual = [&](const std::vector<float>& y) {
@@ -106,9 +119,7 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
         timed("rmsnorm",
               [&] { cpu_ops::rmsnorm_rows(s.x.data(), L.attn_norm, d.rms_eps, T, s.h.data()); });
         prepare_input(s.h, dim);
-        linear(l, rt::Linear::Q, s.h, s.q);
-        linear(l, rt::Linear::K, s.h, s.k);
-        linear(l, rt::Linear::V, s.h, s.v);
+        linears(l, {rt::Linear::Q, rt::Linear::K, rt::Linear::V}, s.h, {&s.q, &s.k, &s.v});
         timed("rope", [&] {
             for (uint32_t t = 0; t < T; ++t) {
                 cpu_ops::rope_row(s.q.data() + uint64_t(t) * q_dim, d.n_heads, d.head_dim, rope_dim,
@@ -122,18 +133,17 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
             attention(d, l, places, s.q.data(), s.att.data(), *pool_);
         });
         prepare_input(s.att, q_dim);
-        linear(l, rt::Linear::O, s.att, s.tmp);
+        linears(l, {rt::Linear::O}, s.att, {&s.tmp});
         add_residual(s.tmp);
 
         // feed-forward block (SwiGLU)
         timed("rmsnorm",
               [&] { cpu_ops::rmsnorm_rows(s.x.data(), L.ffn_norm, d.rms_eps, T, s.h.data()); });
         prepare_input(s.h, dim);
-        linear(l, rt::Linear::Gate, s.h, s.gate);
-        linear(l, rt::Linear::Up, s.h, s.up);
+        linears(l, {rt::Linear::Gate, rt::Linear::Up}, s.h, {&s.gate, &s.up});
         timed("swiglu", [&] { cpu::silu_mul(s.gate.data(), s.up.data(), uint64_t(T) * ffn); });
         prepare_input(s.gate, ffn);
-        linear(l, rt::Linear::Down, s.gate, s.tmp);
+        linears(l, {rt::Linear::Down}, s.gate, {&s.tmp});
         add_residual(s.tmp);
     }
 
@@ -146,8 +156,9 @@ void CpuForward::run_step(std::span<const uint32_t> tokens, std::span<const KvPl
                                       d.rms_eps, 1, s.h.data() + uint64_t(i) * dim);
             if (sliced_head_) {
                 cpu::quantize_activations(s.h.data(), n, dim, s.qa);
-                std::vector<uint8_t> depths(n, head_depth_);
-                cpu::sliced_matmul(*sliced_head_, s.qa, depths, logits, *pool_);
+                std::fill_n(s.depths[0].begin(), n, head_depth_);
+                cpu::sliced_matmul(*sliced_head_, s.qa, std::span(s.depths[0]).first(n), logits,
+                                   *pool_);
             } else {
                 cpu::dense_matmul(*head_, s.h.data(), n, logits, *pool_);
             }

@@ -19,10 +19,11 @@ class CpuForward::Step {
           v(k.size()),
           gate(uint64_t(batch) * d.ffn_dim),
           up(gate.size()),
-          depths(batch) {}
+          depths(3, std::vector<uint8_t>(batch)) {}
     std::vector<float> x, h, tmp, q, att, k, v, gate, up;
     cpu::QuantizedActivations qa;  // the int8 form of the linears' shared input
-    std::vector<uint8_t> depths;   // one linear's depth per token
+    // The depth per token of each linear of one call (up to 3: q, k and v share an input).
+    std::vector<std::vector<uint8_t>> depths;
 };
 
 }  // namespace mq::rt

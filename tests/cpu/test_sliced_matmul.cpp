@@ -290,3 +290,35 @@ TEST_CASE("each token of a batch gets the bits of its one-token product at every
     }
     cpu::use_simd_target(0);
 }
+
+TEST_CASE("several products in one call equal each product alone, bit for bit") {
+    for (unsigned threads : {1u, 3u}) {
+        cpu::ThreadPool pool(threads);
+        const uint32_t k = 200, tokens = 6;
+        std::vector<cpu::SlicedMatrixCpu> w;
+        for (uint32_t n : {65u, 1u, 130u, 17u})
+            w.push_back(cpu::SlicedMatrixCpu::prepare(random_sliced(n, k, n * 13)));
+        auto xf = outlier_activations(tokens, k, 99);
+        cpu::QuantizedActivations x;
+        cpu::quantize_activations(xf.data(), tokens, k, x);
+        std::vector<std::vector<uint8_t>> depths;
+        std::vector<std::vector<float>> together, alone;
+        std::vector<cpu::SlicedProduct> products;
+        for (size_t i = 0; i < w.size(); ++i) {
+            depths.push_back(mixed_depths(tokens, uint32_t(i)));
+            together.emplace_back(uint64_t(tokens) * w[i].rows(), -1.0f);
+            alone.emplace_back(uint64_t(tokens) * w[i].rows());
+        }
+        for (size_t i = 0; i < w.size(); ++i)
+            products.push_back({&w[i], depths[i], together[i].data()});
+        cpu::sliced_matmuls(products, x, pool);
+        for (size_t i = 0; i < w.size(); ++i) {
+            cpu::sliced_matmul(w[i], x, depths[i], alone[i].data(), pool);
+            CAPTURE(threads);
+            CAPTURE(i);
+            CHECK(together[i] == alone[i]);
+        }
+        products[1].depths = std::span(depths[1]).first(tokens - 1);  // one depth short
+        CHECK_THROWS_AS(cpu::sliced_matmuls(products, x, pool), mq::Error);
+    }
+}
