@@ -26,7 +26,10 @@ struct QuantizeOptions {
     uint32_t clip_steps = 8;       // clip ratios tried per group (0 = min/max)
     uint32_t expand_steps = 2;     // widened ranges tried per group (quant::SliceOptions)
     // Extra weight of each depth's error in the base scale search (quant::SliceOptions).
-    std::vector<float> depth_weights = {32, 32, 1, 1};
+    std::vector<float> depth_weights = [] {
+        const auto w = quant::SliceOptions{}.depth_weights;
+        return std::vector<float>(w.begin(), w.end());
+    }();
     // Depth 1's weight in groups whose importance is spread; 0 = none (quant::SliceOptions).
     float spread_base_weight = quant::SliceOptions{}.spread_base_weight;
     uint32_t router_hidden = 16;  // hidden units of each router MLP
