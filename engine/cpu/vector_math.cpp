@@ -95,13 +95,40 @@ void Scores(const float* q, const float* keys, uint64_t stride, uint32_t n, uint
     }
     for (; s < n; ++s) scores[s] = Dot(q, keys + s * stride, head_dim) * scale;
 }
+
+// Scores of 4 query heads (q + h * head_dim) sharing one key head, scores[h * n + s]: each key
+// row is loaded once for the four, and their dot products are reduced together.
+void Scores4(const float* q, const float* keys, uint64_t stride, uint32_t n, uint32_t head_dim,
+             float scale, float* scores) {
+    const hn::ScalableTag<float> df;
+    const hn::Full128<float> d4;
+    const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
+    const uint32_t vec_dims = head_dim / lanes * lanes;
+    for (uint32_t s = 0; s < n; ++s) {
+        const float* k = keys + s * stride;
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        for (uint32_t i = 0; i < vec_dims; i += lanes) {
+            const auto kv = hn::LoadU(df, k + i);
+            a0 = hn::MulAdd(hn::LoadU(df, q + i), kv, a0);
+            a1 = hn::MulAdd(hn::LoadU(df, q + head_dim + i), kv, a1);
+            a2 = hn::MulAdd(hn::LoadU(df, q + 2 * head_dim + i), kv, a2);
+            a3 = hn::MulAdd(hn::LoadU(df, q + 3 * head_dim + i), kv, a3);
+        }
+        float sums[4];
+        hn::StoreU(hn::Mul(SumsOf4(df, a0, a1, a2, a3), hn::Set(d4, scale)), d4, sums);
+        for (uint32_t h = 0; h < 4; ++h) {
+            float tail = 0;
+            for (uint32_t i = vec_dims; i < head_dim; ++i) tail += q[h * head_dim + i] * k[i];
+            scores[h * n + s] = sums[h] + tail * scale;
+        }
+    }
+}
 #endif
 
-void AttendHead(const float* q, const float* keys, const float* values, uint64_t stride, uint32_t n,
-                uint32_t head_dim, float scale, float* scores, float* out) {
+// scores[0, n) = softmax(scores); returns nothing, the sum is folded in.
+void Softmax(float* scores, uint32_t n) {
     const hn::ScalableTag<float> df;
     const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
-    Scores(q, keys, stride, n, head_dim, scale, scores);
     float max_score = -INFINITY;
     for (uint32_t s = 0; s < n; ++s) max_score = std::max(max_score, scores[s]);
     // p_s = e^(score - max), summed in lanes.
@@ -115,36 +142,71 @@ void AttendHead(const float* q, const float* keys, const float* values, uint64_t
     }
     float sum = hn::GetLane(hn::SumOfLanes(df, vsum));
     for (; s < n; ++s) sum += scores[s] = std::exp(scores[s] - max_score);
-    // out = sum_s p_s v_s / sum: a block of up to 4 vectors of out in registers (independent
-    // FMA chains) while the positions stream by.
-    const float inv_sum = 1.0f / sum;
-    uint32_t i = 0;
-    for (; i + 4 * lanes <= head_dim; i += 4 * lanes) {
-        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-        for (uint32_t t = 0; t < n; ++t) {
-            const float* v = values + t * stride + i;
-            const auto p = hn::Set(df, scores[t]);
-            a0 = hn::MulAdd(p, hn::LoadU(df, v), a0);
-            a1 = hn::MulAdd(p, hn::LoadU(df, v + lanes), a1);
-            a2 = hn::MulAdd(p, hn::LoadU(df, v + 2 * lanes), a2);
-            a3 = hn::MulAdd(p, hn::LoadU(df, v + 3 * lanes), a3);
+    const auto inv = hn::Set(df, 1.0f / sum);
+    for (s = 0; s + lanes <= n; s += lanes)
+        hn::StoreU(hn::Mul(hn::LoadU(df, scores + s), inv), df, scores + s);
+    for (; s < n; ++s) scores[s] *= 1.0f / sum;
+}
+
+// out[h] = sum_s p[h * n + s] v_s for kHeads heads sharing the values: kVecs vectors of each
+// head's output stay in registers (independent FMA chains) while the positions stream by, and
+// each value load feeds every head.
+template <uint32_t kHeads, uint32_t kVecs>
+HWY_INLINE void ValueBlock(const float* p, const float* values, uint64_t stride, uint32_t n,
+                           uint32_t head_dim, uint32_t i, float* out) {
+    const hn::ScalableTag<float> df;
+    const size_t lanes = hn::Lanes(df);
+    hn::Vec<decltype(df)> acc[kHeads][kVecs];
+    for (uint32_t h = 0; h < kHeads; ++h)
+        for (uint32_t k = 0; k < kVecs; ++k) acc[h][k] = hn::Zero(df);
+    for (uint32_t t = 0; t < n; ++t) {
+        const float* v = values + t * stride + i;
+        hn::Vec<decltype(df)> vv[kVecs];
+        for (uint32_t k = 0; k < kVecs; ++k) vv[k] = hn::LoadU(df, v + k * lanes);
+        for (uint32_t h = 0; h < kHeads; ++h) {
+            const auto ph = hn::Set(df, p[h * n + t]);
+            for (uint32_t k = 0; k < kVecs; ++k) acc[h][k] = hn::MulAdd(ph, vv[k], acc[h][k]);
         }
-        const auto k = hn::Set(df, inv_sum);
-        hn::StoreU(hn::Mul(a0, k), df, out + i);
-        hn::StoreU(hn::Mul(a1, k), df, out + i + lanes);
-        hn::StoreU(hn::Mul(a2, k), df, out + i + 2 * lanes);
-        hn::StoreU(hn::Mul(a3, k), df, out + i + 3 * lanes);
     }
-    for (; i + lanes <= head_dim; i += lanes) {
-        auto acc = hn::Zero(df);
-        for (uint32_t t = 0; t < n; ++t)
-            acc = hn::MulAdd(hn::Set(df, scores[t]), hn::LoadU(df, values + t * stride + i), acc);
-        hn::StoreU(hn::Mul(acc, hn::Set(df, inv_sum)), df, out + i);
+    for (uint32_t h = 0; h < kHeads; ++h)
+        for (uint32_t k = 0; k < kVecs; ++k)
+            hn::StoreU(acc[h][k], df, out + h * head_dim + i + k * lanes);
+}
+
+template <uint32_t kHeads>
+void Values(const float* p, const float* values, uint64_t stride, uint32_t n, uint32_t head_dim,
+            float* out) {
+    const hn::ScalableTag<float> df;
+    const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
+    constexpr uint32_t kVecs = kHeads == 1 ? 4 : 2;  // accumulators within 8-16 registers
+    uint32_t i = 0;
+    for (; i + kVecs * lanes <= head_dim; i += kVecs * lanes)
+        ValueBlock<kHeads, kVecs>(p, values, stride, n, head_dim, i, out);
+    for (; i + lanes <= head_dim; i += lanes)
+        ValueBlock<kHeads, 1>(p, values, stride, n, head_dim, i, out);
+    for (; i < head_dim; ++i)
+        for (uint32_t h = 0; h < kHeads; ++h) {
+            float acc = 0;
+            for (uint32_t t = 0; t < n; ++t) acc += p[h * n + t] * values[t * stride + i];
+            out[h * head_dim + i] = acc;
+        }
+}
+
+void AttendHeads(const float* q, uint32_t heads, const float* keys, const float* values,
+                 uint64_t stride, uint32_t n, uint32_t head_dim, float scale, float* scores,
+                 float* out) {
+    uint32_t h = 0;
+#if !(HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR)
+    for (; h + 4 <= heads; h += 4) {
+        Scores4(q + h * head_dim, keys, stride, n, head_dim, scale, scores);
+        for (uint32_t j = 0; j < 4; ++j) Softmax(scores + j * n, n);
+        Values<4>(scores, values, stride, n, head_dim, out + h * head_dim);
     }
-    for (; i < head_dim; ++i) {
-        float acc = 0;
-        for (uint32_t t = 0; t < n; ++t) acc += scores[t] * values[t * stride + i];
-        out[i] = acc * inv_sum;
+#endif
+    for (; h < heads; ++h) {
+        Scores(q + h * head_dim, keys, stride, n, head_dim, scale, scores);
+        Softmax(scores, n);
+        Values<1>(scores, values, stride, n, head_dim, out + h * head_dim);
     }
 }
 
@@ -167,14 +229,15 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace mq::cpu {
 namespace detail {
-HWY_EXPORT(AttendHead);
+HWY_EXPORT(AttendHeads);
 HWY_EXPORT(SiluMul);
 }  // namespace detail
 
-void attend_head(const float* q, const float* keys, const float* values, uint64_t stride,
-                 uint32_t n, uint32_t head_dim, float scale, float* scores, float* out) {
-    HWY_DYNAMIC_DISPATCH(detail::AttendHead)
-    (q, keys, values, stride, n, head_dim, scale, scores, out);
+void attend_heads(const float* q, uint32_t heads, const float* keys, const float* values,
+                  uint64_t stride, uint32_t n, uint32_t head_dim, float scale, float* scores,
+                  float* out) {
+    HWY_DYNAMIC_DISPATCH(detail::AttendHeads)
+    (q, heads, keys, values, stride, n, head_dim, scale, scores, out);
 }
 
 void silu_mul(float* gate, const float* up, uint64_t n) {

@@ -28,19 +28,20 @@ void attention(const ModelDesc& d, uint32_t layer, std::span<const KvPlace> plac
     const uint32_t hd = d.head_dim, kv_dim = d.kv_dim(), q_dim = d.q_dim();
     const uint32_t group = d.n_heads / d.n_kv_heads;
     const float inv_sqrt = static_cast<float>(1.0 / std::sqrt(double(hd)));
-    const uint32_t items = static_cast<uint32_t>(places.size()) * d.n_heads;
-    auto heads = [&](uint32_t begin, uint32_t end) {
+    // One item per token and key/value head: its group of query heads reads each cached row once.
+    const uint32_t items = static_cast<uint32_t>(places.size()) * d.n_kv_heads;
+    auto groups = [&](uint32_t begin, uint32_t end) {
         std::vector<float> scores;
         for (uint32_t item = begin; item < end; ++item) {
-            const uint32_t t = item / d.n_heads, h = item % d.n_heads;
+            const uint32_t t = item / d.n_kv_heads, kvh = item % d.n_kv_heads;
             const KvPlace& place = places[t];
-            const uint64_t kv_off = uint64_t(h / group) * hd;
+            const uint64_t kv_off = uint64_t(kvh) * hd,
+                           q_off = uint64_t(t) * q_dim + kv_off * group;
             const uint32_t n = place.pos + 1;
-            scores.resize(n);
-            cpu::attend_head(q + uint64_t(t) * q_dim + uint64_t(h) * hd,
-                             place.cache->keys(layer, place.row0) + kv_off,
-                             place.cache->values(layer, place.row0) + kv_off, kv_dim, n, hd,
-                             inv_sqrt, scores.data(), out + uint64_t(t) * q_dim + uint64_t(h) * hd);
+            scores.resize(uint64_t(std::min(group, 4u)) * n);
+            cpu::attend_heads(q + q_off, group, place.cache->keys(layer, place.row0) + kv_off,
+                              place.cache->values(layer, place.row0) + kv_off, kv_dim, n, hd,
+                              inv_sqrt, scores.data(), out + q_off);
         }
     };
     // A decode step's attention over a short context (under ~60 positions on a 1B model, about
@@ -48,9 +49,9 @@ void attention(const ModelDesc& d, uint32_t layer, std::span<const KvPlace> plac
     uint64_t work = 0;
     for (const KvPlace& p : places) work += uint64_t(p.pos + 1) * d.n_heads * hd;
     if (work < (1u << 17))
-        heads(0, items);
+        groups(0, items);
     else
-        pool.parallel_for(items, heads);
+        pool.parallel_for(items, groups);
 }
 
 }  // namespace mq::rt

@@ -1,5 +1,5 @@
-// The SIMD attention head and SwiGLU against plain double-precision loops, at every SIMD level
-// this CPU has, on ragged sizes (tails shorter than a vector).
+// The SIMD grouped-query attention and SwiGLU against plain double-precision loops, at every SIMD
+// level this CPU has, on ragged sizes (tails shorter than a vector).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -40,25 +40,32 @@ std::vector<float> attend_reference(const float* q, const float* keys, const flo
 
 }  // namespace
 
-TEST_CASE("SIMD attention of one head matches the reference at every SIMD level") {
+TEST_CASE("SIMD grouped-query attention matches the reference at every SIMD level") {
     for (const auto& target : cpu::simd_targets()) {
         cpu::use_simd_target(target.bits);
         for (uint32_t head_dim : {64u, 80u, 7u, 128u}) {
-            for (uint32_t n : {1u, 5u, 37u, 300u}) {
-                const uint64_t stride = head_dim * 3 + 1;  // other heads between positions
-                auto q = random_vector(head_dim, head_dim + n, 2.0f);
-                auto keys = random_vector(n * stride, n * 5 + head_dim, 2.0f);
-                auto values = random_vector(n * stride, n * 11 + head_dim);
-                std::vector<float> scores(n), out(head_dim);
-                const float scale = 1.0f / std::sqrt(float(head_dim));
-                cpu::attend_head(q.data(), keys.data(), values.data(), stride, n, head_dim, scale,
-                                 scores.data(), out.data());
-                CAPTURE(target.name);
-                CAPTURE(head_dim);
-                CAPTURE(n);
-                CHECK(relative_error(out, attend_reference(q.data(), keys.data(), values.data(),
-                                                           stride, n, head_dim, scale)) <
-                      kVectorMathTolerance);
+            for (uint32_t heads : {1u, 4u, 7u}) {  // groups of 4 and single heads
+                for (uint32_t n : {1u, 5u, 37u, 300u}) {
+                    const uint64_t stride = head_dim * 3 + 1;  // other heads between positions
+                    auto q = random_vector(heads * head_dim, head_dim + n + heads, 2.0f);
+                    auto keys = random_vector(n * stride, n * 5 + head_dim, 2.0f);
+                    auto values = random_vector(n * stride, n * 11 + head_dim);
+                    std::vector<float> scores(std::min(heads, 4u) * n), out(heads * head_dim);
+                    const float scale = 1.0f / std::sqrt(float(head_dim));
+                    cpu::attend_heads(q.data(), heads, keys.data(), values.data(), stride, n,
+                                      head_dim, scale, scores.data(), out.data());
+                    std::vector<float> ref;
+                    for (uint32_t h = 0; h < heads; ++h) {
+                        auto r = attend_reference(q.data() + h * head_dim, keys.data(),
+                                                  values.data(), stride, n, head_dim, scale);
+                        ref.insert(ref.end(), r.begin(), r.end());
+                    }
+                    CAPTURE(target.name);
+                    CAPTURE(head_dim);
+                    CAPTURE(heads);
+                    CAPTURE(n);
+                    CHECK(relative_error(out, ref) < kVectorMathTolerance);
+                }
             }
         }
     }
