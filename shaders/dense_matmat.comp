@@ -1,16 +1,29 @@
 #version 450
-// Y[t] = W X[t] for unquantized weights and a tile of TT tokens (prefill). One output row per
-// invocation, one dispatch per token tile. The X tile sits in a uniform buffer (on CPU drivers
-// such as lavapipe a UBO read is plain vector loads, where a storage read is a per-lane loop
-// with a bounds check per component) and each weight is loaded once per tile. Rows of W and X are
-// padded with zeros to a multiple of 128 columns. Variants: W_F16 reads weights stored as packed
-// half pairs (unpackHalf2x16, no 16-bit storage feature needed).
+// Y[t] = W X[t] for unquantized weights and a tile of TT tokens (prefill, batched decode). RR
+// output rows per invocation, one dispatch per token tile. The X tile sits in a uniform buffer (on
+// CPU drivers such as lavapipe a UBO read is plain vector loads, where a storage read is a
+// per-lane loop with a bounds check per component) and each weight is loaded once per tile. Rows
+// of W and X are padded with zeros to a multiple of 128 columns. Variants: W_F16 reads weights
+// stored as packed half pairs (unpackHalf2x16, no 16-bit storage feature needed); MATMAT_ROWS
+// sets RR.
+//
+// Every variant sums a token's row in the same order, whatever RR and TT: per block of 32
+// columns the eight vec4 dots left to right, then the blocks in order. A token's product
+// therefore has the same bits in any batch, tile and row cut (a batch gives each sequence
+// exactly what it gets alone).
 #extension GL_EXT_control_flow_attributes : enable
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint K = 128;
 layout(constant_id = 2) const uint TT = 16;
 const uint KV = ((K + 127u) / 128u) * 32u;  // vec4s per padded row
+// Output rows per invocation (a define, so that arrays sized by it are plain arrays): on CPU
+// drivers, where an invocation value is a SIMD register across lanes, a small tile has few tokens
+// to share each weight load, so each activation load feeds RR rows instead.
+#ifndef MATMAT_ROWS
+#define MATMAT_ROWS 1
+#endif
+const uint RR = MATMAT_ROWS;
 
 #ifdef W_F16
 layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };  // 8 halves per uvec4
@@ -29,39 +42,59 @@ layout(push_constant) uniform Push {
     uint one;     // 1: the trip count of a loop the compiler cannot see through (see below)
 } pc;
 
+// The 32 weights of `row` in block b (columns 32b..32b+31).
+void load_block(uint row, uint b, out vec4 wv[8]) {
+#ifdef W_F16
+    uint base = row * (KV / 2u) + b * 4u;
+    [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+        uvec4 q = w[base + j];
+        wv[2u * j] = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+        wv[2u * j + 1u] = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+    }
+#else
+    [[unroll]] for (uint j = 0u; j < 8u; ++j) wv[j] = w[row * KV + b * 8u + j];
+#endif
+}
+
+// One block of one row for the token whose block starts at x[xi], in the order every variant
+// uses.
+float block_dot(vec4 wv[8], uint xi) {
+    return dot(wv[0], x[xi]) + dot(wv[1], x[xi + 1u]) + dot(wv[2], x[xi + 2u]) +
+           dot(wv[3], x[xi + 3u]) + dot(wv[4], x[xi + 4u]) + dot(wv[5], x[xi + 5u]) +
+           dot(wv[6], x[xi + 6u]) + dot(wv[7], x[xi + 7u]);
+}
+
+// Block b of the invocation's rows, added to every token's accumulators.
+void block_pass(uint row[RR], uint b, inout float acc[RR][TT]) {
+    [[unroll]] for (uint r = 0u; r < RR; ++r) {
+        vec4 wv[8];
+        load_block(row[r], b, wv);
+        [[unroll]] for (uint t = 0u; t < TT; ++t) acc[r][t] += block_dot(wv, t * KV + b * 8u);
+    }
+}
+
 void main() {
-    uint row = gl_GlobalInvocationID.x;
-    if (row >= pc.rows) return;
-    float acc[TT];
-    [[unroll]] for (uint t = 0u; t < TT; ++t) acc[t] = 0.0;
+    uint row0 = gl_GlobalInvocationID.x * RR;
+    if (row0 >= pc.rows) return;
+    uint row[RR];
+    float acc[RR][TT];
+    [[unroll]] for (uint r = 0u; r < RR; ++r) {
+        row[r] = min(row0 + r, pc.rows - 1u);  // a last partial set recomputes the last row
+        [[unroll]] for (uint t = 0u; t < TT; ++t) acc[r][t] = 0.0;
+    }
+#if MATMAT_ROWS == 1
     // Unrolled over K (TT * K is bounded by the uniform range) so x offsets are constants. Each
     // block sits in a one-trip loop the compiler cannot remove: without it lavapipe's LLVM
     // spends minutes on the one huge basic block.
-#ifdef W_F16
-    uint base = row * (KV / 2u);
+    [[unroll]] for (uint b = 0u; b < KV / 8u; ++b)
+        for (uint one = 0u; one < pc.one; ++one) block_pass(row, b, acc);
 #else
-    uint base = row * KV;
+    // A real loop over the blocks: RR rows unrolled over K would take lavapipe's LLVM minutes.
+    [[dont_unroll]] for (uint b = 0u; b < KV / 8u; ++b) block_pass(row, b, acc);
 #endif
-    [[unroll]] for (uint b = 0u; b < KV / 8u; ++b) {  // blocks of 32 columns
-        for (uint one = 0u; one < pc.one; ++one) {
-            vec4 wv[8];
-#ifdef W_F16
-            [[unroll]] for (uint j = 0u; j < 4u; ++j) {
-                uvec4 q = w[base + b * 4u + j];
-                wv[2u * j] = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
-                wv[2u * j + 1u] = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
-            }
-#else
-            [[unroll]] for (uint j = 0u; j < 8u; ++j) wv[j] = w[base + b * 8u + j];
-#endif
-            [[unroll]] for (uint t = 0u; t < TT; ++t) {
-                uint xi = t * KV + b * 8u;
-                acc[t] += dot(wv[0], x[xi]) + dot(wv[1], x[xi + 1u]) + dot(wv[2], x[xi + 2u]) +
-                          dot(wv[3], x[xi + 3u]) + dot(wv[4], x[xi + 4u]) + dot(wv[5], x[xi + 5u]) +
-                          dot(wv[6], x[xi + 6u]) + dot(wv[7], x[xi + 7u]);
-            }
-        }
-    }
-    [[unroll]] for (uint t = 0u; t < TT; ++t)
-        if (t >= pc.first) y[(pc.token0 + t) * pc.y_stride + pc.y_offset + row] = acc[t];
+    [[unroll]] for (uint r = 0u; r < RR; ++r)
+        if (row0 + r < pc.rows)  // a last partial set recomputed the last row; written once
+            [[unroll]] for (uint t = 0u; t < TT; ++t)
+                if (t >= pc.first)
+                    y[(pc.token0 + t) * pc.y_stride + pc.y_offset + row0 + r] = acc[r][t];
 }

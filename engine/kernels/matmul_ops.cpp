@@ -76,7 +76,12 @@ constexpr std::array<std::array<const char*, kMatVecVariants>, 2> kDenseMatVecSh
     {"dense_matvec", "dense_matvec_xssbo", "dense_matvec_subgroup"},
     {"dense_matvec_f16", "dense_matvec_f16_xssbo", "dense_matvec_f16_subgroup"},
 }};
-constexpr std::array<const char*, 2> kDenseMatMatShaders = {"dense_matmat", "dense_matmat_f16"};
+// [WeightFormat][one row, kDenseRowsCpu rows per invocation]
+constexpr std::array<std::array<const char*, 2>, 2> kDenseMatMatShaders = {{
+    {"dense_matmat", "dense_matmat_r16"},
+    {"dense_matmat_f16", "dense_matmat_f16_r16"},
+}};
+static_assert(MatMulOps::kDenseRowsCpu == 16, "the _r16 dense mat-mat shaders");
 
 MatVecVariant matvec_variant(bool subgroups, bool x_in_uniform) {
     return subgroups ? kSubgroups : x_in_uniform ? kLanesUniformX : kLanesStorageX;
@@ -120,7 +125,8 @@ std::vector<std::string_view> matmul_shader_names() {
     for (uint32_t rows : kSlicedMatMatRows) names.push_back(sliced_matmat_shader(rows));
     for (const auto& per_format : kDenseMatVecShaders)
         names.insert(names.end(), per_format.begin(), per_format.end());
-    names.insert(names.end(), kDenseMatMatShaders.begin(), kDenseMatMatShaders.end());
+    for (const auto& per_format : kDenseMatMatShaders)
+        names.insert(names.end(), per_format.begin(), per_format.end());
     return names;
 }
 
@@ -260,7 +266,8 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
     const uint64_t x_row = uint64_t(w.padded_cols) * 4;
     require_size(io.x, io.tokens * x_row, "activation");
     require_size(io.y, (uint64_t(io.tokens - 1) * stride + io.y_offset + w.rows) * 4, "output");
-    const TokenTiles tiles = token_tiles(io.tokens, w.cols, kDenseTokenTile);
+    const TokenTiles tiles =
+        token_tiles(io.tokens, w.cols, cpu_driver_ ? kDenseTokenTileCpu : kDenseTokenTile);
     Plan plan;
     if (tiles.size == 0) {  // a token row is wider than a uniform buffer: one mat-vec per token
         for (uint32_t t = 0; t < io.tokens; ++t)
@@ -268,7 +275,8 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
                 dense_matvec(w, {sub(io.x, t * x_row, x_row), io.y, io.y_offset + t * stride}));
         return plan;
     }
-    vk::Kernel& k = lib_.get({kDenseMatMatShaders[format_index(w.format)],
+    const uint32_t rows_per_lane = cpu_driver_ ? kDenseRowsCpu : 1;
+    vk::Kernel& k = lib_.get({kDenseMatMatShaders[format_index(w.format)][cpu_driver_ ? 1 : 0],
                               {kStorage, kUniform, kStorage},
                               6 * 4,
                               {kRowsPerGroup, w.cols, tiles.size}});
@@ -280,7 +288,7 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
                 {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, xt, io.y};
             plan.dispatches.push_back(matrix_dispatch(
                 k, k.bind(ranges), {c.rows, io.y_offset + c.row0, stride, t0, start - t0, 1},
-                div_up(c.rows, kRowsPerGroup), "dense_matmat"));
+                div_up(c.rows, kRowsPerGroup * rows_per_lane), "dense_matmat"));
         }
     }
     return plan;

@@ -52,7 +52,8 @@ enum class MatVecLayout { Auto, RowPerLane, RowPerSubgroup };
 // 1, 2 or 4 output rows per invocation by tile size. CpuDriver (lavapipe, where each invocation
 // value is a SIMD register across lanes and a uniform load is a scalar load and a broadcast):
 // tiles of up to kSlicedTokenTileCpu tokens and kSlicedRowsCpu rows per invocation, and a one-token
-// product (decode) runs as a mat-mat of one token too. Auto picks by device type.
+// product (decode) runs as a mat-mat of one token too; the dense mat-mat likewise takes
+// kDenseTokenTileCpu tokens and kDenseRowsCpu rows. Auto picks by device type.
 enum class MatMatTuning { Auto, Gpu, CpuDriver };
 
 // Every shader the products below can pick, by name; each must be embedded (tests check).
@@ -90,6 +91,11 @@ class MatMulOps {
     static constexpr uint32_t kSlicedTokenTileCpu = 4;
     static constexpr uint32_t kSlicedRowsCpu = 16;
     static constexpr uint32_t kDenseTokenTile = 32;
+    // The dense mat-mat on a CPU driver: tiles of up to 4 tokens, 16 rows per invocation (as the
+    // MoBiSlice one; one row per invocation cost 5.2x one token for 4 tokens on lavapipe). Every
+    // cut sums a token's row in the same order, so a token's product keeps its bits in any batch.
+    static constexpr uint32_t kDenseTokenTileCpu = 4;
+    static constexpr uint32_t kDenseRowsCpu = 16;
 
   private:
     struct TokenTiles {

@@ -3,6 +3,7 @@
 // a different order, against double).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/half.hpp"
@@ -28,7 +29,7 @@ const Shape kShapes[] = {{64, 128}, {1, 128},   {63, 256}, {65, 200},
 
 TEST_CASE("every shader the matrix products can pick is built into the binary") {
     const auto names = kernels::matmul_shader_names();
-    CHECK(names.size() == 15);  // 3 + 6 mat-vec variants, 4 + 2 mat-mat
+    CHECK(names.size() == 17);  // 3 + 6 mat-vec variants, 4 + 4 mat-mat
     for (std::string_view name : names) {
         CAPTURE(name);
         CHECK(vk::find_shader(name).size() > 5);  // at least a SPIR-V header
@@ -175,27 +176,63 @@ TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1.
     }
 }
 
+namespace {
+
+// The dense products of `tokens` tokens under both mat-mat cuts against the reference: a CPU
+// driver's (tiles of up to 4 tokens, 16 rows per invocation: 1-4 tokens are one tile, 5 two
+// overlapping tiles of 3) and a GPU's (tiles of up to 32 tokens, one row per invocation). Each
+// token row of every batch must also have exactly the bits of that token's one-token product
+// under the same cut: the order of a row's sum may not depend on the batch or the tile.
+// `weights` are what the kernel should multiply by (the fp16-rounded ones for fp16 storage).
+void check_dense_matmat(vk::Context& ctx, const kernels::GpuDenseMatrix& dw,
+                        const std::vector<float>& weights, uint32_t seed,
+                        std::initializer_list<uint32_t> token_counts) {
+    const uint32_t n = dw.rows, k = dw.cols;
+    kernels::KernelLibrary lib(ctx);
+    for (auto tuning : {kernels::MatMatTuning::CpuDriver, kernels::MatMatTuning::Gpu}) {
+        kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, tuning);
+        CAPTURE(static_cast<int>(tuning));
+        const uint32_t most = std::max(token_counts);
+        auto x = random_vector(uint64_t(most) * k, seed);
+        // Each token alone, a one-token mat-mat.
+        std::vector<float> alone;
+        for (uint32_t t = 0; t < most; ++t) {
+            std::vector<float> xt(x.begin() + uint64_t(t) * k, x.begin() + uint64_t(t + 1) * k);
+            vk::Buffer xb = upload_activations(ctx, xt, 1, k), yb(ctx, uint64_t(n) * 4);
+            run_plan(ctx, ops.dense_matmat(dw, {vk::whole(xb), 1, vk::whole(yb)}));
+            auto y = yb.read<float>(n);
+            alone.insert(alone.end(), y.begin(), y.end());
+        }
+        for (uint32_t tokens : token_counts) {
+            CAPTURE(tokens);
+            std::vector<float> xt(x.begin(), x.begin() + uint64_t(tokens) * k);
+            vk::Buffer xb = upload_activations(ctx, xt, tokens, k);
+            vk::Buffer yb(ctx, uint64_t(tokens) * n * 4);
+            run_plan(ctx, ops.dense_matmat(dw, {vk::whole(xb), tokens, vk::whole(yb)}));
+            auto got = yb.read<float>(uint64_t(tokens) * n);
+            CHECK(relative_error(got, quant::dense_matmat_reference(weights, n, k, xt, tokens)) <
+                  kTolerance);
+            CHECK(std::equal(got.begin(), got.end(), alone.begin()));
+        }
+    }
+}
+
+}  // namespace
+
 TEST_CASE_FIXTURE(VulkanFixture, "dense fp32 mat-vec and mat-mat match the reference") {
     kernels::KernelLibrary lib(ctx);
     kernels::MatMulOps ops(lib);
     for (auto [n, k] : kShapes) {
+        CAPTURE(n);
+        CAPTURE(k);
         auto w = random_vector(uint64_t(n) * k, n * 7 + k, 0.05f);
         kernels::GpuDenseMatrix dw(ctx, w, n, k);
-        for (uint32_t tokens : {1u, 5u, 17u, 33u, 64u}) {
-            auto x = random_vector(uint64_t(tokens) * k, tokens + k);
-            vk::Buffer xb = upload_activations(ctx, x, tokens, k);
-            vk::Buffer yb(ctx, uint64_t(tokens) * n * 4);
-            auto ref = quant::dense_matmat_reference(w, n, k, x, tokens);
-            if (tokens == 1) {
-                run_plan(ctx, ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb)}));
-                CHECK(relative_error(yb.read<float>(n), ref) < kTolerance);
-            }
-            run_plan(ctx, ops.dense_matmat(dw, {vk::whole(xb), tokens, vk::whole(yb)}));
-            CAPTURE(n);
-            CAPTURE(k);
-            CAPTURE(tokens);
-            CHECK(relative_error(yb.read<float>(uint64_t(tokens) * n), ref) < kTolerance);
-        }
+        auto x = random_vector(k, 1 + k);
+        vk::Buffer xb = upload_activations(ctx, x, 1, k), yb(ctx, uint64_t(n) * 4);
+        run_plan(ctx, ops.dense_matvec(dw, {vk::whole(xb), vk::whole(yb)}));
+        CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) <
+              kTolerance);
+        check_dense_matmat(ctx, dw, w, n + k, {1u, 2u, 3u, 4u, 5u, 17u, 33u, 64u});
     }
 }
 
@@ -203,27 +240,20 @@ TEST_CASE_FIXTURE(VulkanFixture, "fp16 weights: mat-vec and mat-mat match the re
     kernels::KernelLibrary lib(ctx);
     kernels::MatMulOps ops(lib);
     for (auto [n, k] : kShapes) {
+        CAPTURE(n);
+        CAPTURE(k);
         auto w = random_vector(uint64_t(n) * k, n * 5 + k, 0.05f);
         kernels::GpuDenseMatrix hw(ctx, w, n, k, kernels::WeightFormat::F16);
         CHECK(hw.bytes_read() == uint64_t(n) * k * 2);
         // The kernels must reproduce the product with the fp16-rounded weights exactly (up to
         // fp32 accumulation order).
         for (auto& v : w) v = half_to_float(float_to_half(v));
-        for (uint32_t tokens : {1u, 6u, 33u}) {
-            auto x = random_vector(uint64_t(tokens) * k, tokens + 2 * k);
-            vk::Buffer xb = upload_activations(ctx, x, tokens, k);
-            vk::Buffer yb(ctx, uint64_t(tokens) * n * 4);
-            auto ref = quant::dense_matmat_reference(w, n, k, x, tokens);
-            CAPTURE(n);
-            CAPTURE(k);
-            CAPTURE(tokens);
-            if (tokens == 1) {
-                run_plan(ctx, ops.dense_matvec(hw, {vk::whole(xb), vk::whole(yb)}));
-                CHECK(relative_error(yb.read<float>(n), ref) < kTolerance);
-            }
-            run_plan(ctx, ops.dense_matmat(hw, {vk::whole(xb), tokens, vk::whole(yb)}));
-            CHECK(relative_error(yb.read<float>(uint64_t(tokens) * n), ref) < kTolerance);
-        }
+        auto x = random_vector(k, 1 + 2 * k);
+        vk::Buffer xb = upload_activations(ctx, x, 1, k), yb(ctx, uint64_t(n) * 4);
+        run_plan(ctx, ops.dense_matvec(hw, {vk::whole(xb), vk::whole(yb)}));
+        CHECK(relative_error(yb.read<float>(n), quant::dense_matmat_reference(w, n, k, x, 1)) <
+              kTolerance);
+        check_dense_matmat(ctx, hw, w, n + 2 * k, {1u, 2u, 3u, 4u, 5u, 6u, 33u});
     }
 }
 
