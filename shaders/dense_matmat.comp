@@ -1,6 +1,6 @@
 #version 450
 // Y[t] = W X[t] for unquantized weights and a tile of TT tokens (prefill, batched decode). RR
-// output rows per invocation, one dispatch per token tile. The X tile sits in a uniform buffer (on
+// output rows per invocation, one dispatch per token tile. The X tile sits in uniform buffers (on
 // CPU drivers such as lavapipe a UBO read is plain vector loads, where a storage read is a
 // per-lane loop with a bounds check per component) and each weight is loaded once per tile. Rows
 // of W and X are padded with zeros to a multiple of 128 columns. Variants: W_F16 reads weights
@@ -11,6 +11,7 @@
 // columns the eight vec4 dots left to right, then the blocks in order. A token's product
 // therefore has the same bits in any batch, tile and row cut (a batch gives each sequence
 // exactly what it gets alone).
+#extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : enable
 
 layout(local_size_x_id = 0) in;
@@ -30,8 +31,11 @@ layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };  // 8 halves per u
 #else
 layout(std430, binding = 0) readonly buffer W { vec4 w[]; };
 #endif
-layout(std140, binding = 1) uniform X { vec4 x[TT * KV]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+const uint XV = KV;
+#define X_BINDING 1
+#define X2_BINDING 3
+#include "matmat_tile.glsl"
 
 layout(push_constant) uniform Push {
     uint rows;
@@ -56,12 +60,13 @@ void load_block(uint row, uint b, out vec4 wv[8]) {
 #endif
 }
 
-// One block of one row for the token whose block starts at x[xi], in the order every variant
-// uses.
-float block_dot(vec4 wv[8], uint xi) {
-    return dot(wv[0], x[xi]) + dot(wv[1], x[xi + 1u]) + dot(wv[2], x[xi + 2u]) +
-           dot(wv[3], x[xi + 3u]) + dot(wv[4], x[xi + 4u]) + dot(wv[5], x[xi + 5u]) +
-           dot(wv[6], x[xi + 6u]) + dot(wv[7], x[xi + 7u]);
+// Block b of one row for tile token t, in the order every variant uses.
+float block_dot(vec4 wv[8], uint t, uint b) {
+    uint i = b * 8u;
+    return dot(wv[0], x_tile(t, i)) + dot(wv[1], x_tile(t, i + 1u)) +
+           dot(wv[2], x_tile(t, i + 2u)) + dot(wv[3], x_tile(t, i + 3u)) +
+           dot(wv[4], x_tile(t, i + 4u)) + dot(wv[5], x_tile(t, i + 5u)) +
+           dot(wv[6], x_tile(t, i + 6u)) + dot(wv[7], x_tile(t, i + 7u));
 }
 
 // Block b of the invocation's rows, added to every token's accumulators.
@@ -69,7 +74,7 @@ void block_pass(uint row[RR], uint b, inout float acc[RR][TT]) {
     [[unroll]] for (uint r = 0u; r < RR; ++r) {
         vec4 wv[8];
         load_block(row[r], b, wv);
-        [[unroll]] for (uint t = 0u; t < TT; ++t) acc[r][t] += block_dot(wv, t * KV + b * 8u);
+        [[unroll]] for (uint t = 0u; t < TT; ++t) acc[r][t] += block_dot(wv, t, b);
     }
 }
 

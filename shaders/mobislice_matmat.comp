@@ -34,9 +34,11 @@ const uint XV = G * 32u;  // vec4s per token row of X (zero beyond K)
 // Planes 1-4 of this row chunk, one after the other, plane_stride uvec4s apart.
 layout(std430, binding = 0) readonly buffer Planes { uvec4 planes[]; };
 layout(std430, binding = 1) readonly buffer ScaleZero { uint scale_zero[]; };  // half2(s1, z1)
-layout(std140, binding = 2) uniform X { vec4 x[TT * XV]; };                  // the token tile
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(std430, binding = 4) readonly buffer Depths { uint depths[]; };
+#define X_BINDING 2  // the token tile
+#define X2_BINDING 5
+#include "matmat_tile.glsl"
 
 layout(push_constant) uniform Push {
     uint rows;          // rows in this chunk
@@ -56,8 +58,8 @@ void word_dots(uint word[RR], float off[RR], uint xb, inout float d[RR][TT]) {
     [[unroll]] for (uint r = 0u; r < RR; ++r)
         [[unroll]] for (uint j = 0u; j < 4u; ++j) c[r * 4u + j] = codes4(word[r], 8u * j) - off[r];
     [[unroll]] for (uint t = 0u; t < TT; ++t) {
-        uint xi = t * XV + xb;
-        vec4 x0 = x[xi], x1 = x[xi + 1u], x2 = x[xi + 2u], x3 = x[xi + 3u];
+        vec4 x0 = x_tile(t, xb), x1 = x_tile(t, xb + 1u), x2 = x_tile(t, xb + 2u),
+             x3 = x_tile(t, xb + 3u);
         [[unroll]] for (uint r = 0u; r < RR; ++r)
             d[r][t] += dot(c[r * 4u], x0) + dot(c[r * 4u + 1u], x1) + dot(c[r * 4u + 2u], x2) +
                        dot(c[r * 4u + 3u], x3);

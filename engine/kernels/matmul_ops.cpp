@@ -153,11 +153,21 @@ bool MatMulOps::x_fits_uniform(uint32_t cols) const {
 
 MatMulOps::TokenTiles MatMulOps::token_tiles(uint32_t tokens, uint32_t cols,
                                              uint32_t max_tile) const {
-    uint64_t fit = ctx_.info().max_uniform_buffer_range / (uint64_t(padded_width(cols)) * 4);
-    uint32_t cap = static_cast<uint32_t>(std::min<uint64_t>(max_tile, fit));
+    const uint64_t fit = ctx_.info().max_uniform_buffer_range / (uint64_t(padded_width(cols)) * 4);
+    // A CPU driver reads a tile through two uniform bindings (shaders/matmat_tile.glsl).
+    const uint32_t bindings = cpu_driver_ ? 2 : 1;
+    uint32_t cap = static_cast<uint32_t>(std::min<uint64_t>(max_tile, fit * bindings));
     if (cap == 0) return {};
     uint32_t count = div_up(tokens, cap);
-    return {div_up(tokens, count), count};  // equal tiles: no mostly-empty last tile
+    uint32_t size = div_up(tokens, count);  // equal tiles: no mostly-empty last tile
+    return {size, count, static_cast<uint32_t>(std::min<uint64_t>(size, fit))};
+}
+
+MatMulOps::TileRanges MatMulOps::tile_ranges(const vk::BufferRange& x, uint64_t x_row,
+                                             const TokenTiles& tiles, uint32_t t0) {
+    const vk::BufferRange first = sub(x, t0 * x_row, tiles.first * x_row);
+    if (tiles.size == tiles.first) return {first, first};  // the second is bound, never read
+    return {first, sub(x, (t0 + tiles.first) * x_row, (tiles.size - tiles.first) * x_row)};
 }
 
 Plan MatMulOps::mobislice_matvec(const GpuSlicedMatrix& w, const MatVecIo& io,
@@ -220,19 +230,22 @@ Plan MatMulOps::mobislice_matmat(const GpuSlicedMatrix& w, const MatMatIo& io,
     }
     const uint32_t rows_per_lane = sliced_matmat_rows(tiles.size);
     vk::Kernel& k = lib_.get({sliced_matmat_shader(rows_per_lane),
-                              {kStorage, kStorage, kUniform, kStorage, kStorage},
+                              {kStorage, kStorage, kUniform, kStorage, kStorage, kUniform},
                               7 * 4,
-                              {kRowsPerGroup, w.cols, tiles.size}});
+                              {kRowsPerGroup, w.cols, tiles.size, tiles.first}});
     for (uint32_t j = 0; j < tiles.count; ++j) {
         // The last tile may start earlier and overlap its neighbour; it writes only new tokens.
         const uint32_t start = j * tiles.size, t0 = std::min(start, io.tokens - tiles.size);
-        const vk::BufferRange xt = sub(io.x, t0 * x_row, tiles.size * x_row);
-        for (const SlicedChunk& c : w.chunks)
+        const TileRanges xt = tile_ranges(io.x, x_row, tiles, t0);
+        for (const SlicedChunk& c : w.chunks) {
+            auto ranges = sliced_bindings(w, c, xt.first, io.y, depths.buffer);
+            ranges.push_back(xt.second);
             plan.dispatches.push_back(
-                matrix_dispatch(k, k.bind(sliced_bindings(w, c, xt, io.y, depths.buffer)),
+                matrix_dispatch(k, k.bind(ranges),
                                 {c.rows, io.y_offset + c.row0, stride, t0, start - t0,
                                  depths.index + t0, plane_stride_vec4(c)},
                                 div_up(c.rows, kRowsPerGroup * rows_per_lane), "mobislice_matmat"));
+        }
     }
     return plan;
 }
@@ -277,15 +290,15 @@ Plan MatMulOps::dense_matmat(const GpuDenseMatrix& w, const MatMatIo& io) {
     }
     const uint32_t rows_per_lane = cpu_driver_ ? kDenseRowsCpu : 1;
     vk::Kernel& k = lib_.get({kDenseMatMatShaders[format_index(w.format)][cpu_driver_ ? 1 : 0],
-                              {kStorage, kUniform, kStorage},
+                              {kStorage, kUniform, kStorage, kUniform},
                               6 * 4,
-                              {kRowsPerGroup, w.cols, tiles.size}});
+                              {kRowsPerGroup, w.cols, tiles.size, tiles.first}});
     for (uint32_t j = 0; j < tiles.count; ++j) {
         const uint32_t start = j * tiles.size, t0 = std::min(start, io.tokens - tiles.size);
-        const vk::BufferRange xt = sub(io.x, t0 * x_row, tiles.size * x_row);
+        const TileRanges xt = tile_ranges(io.x, x_row, tiles, t0);
         for (const RowChunk& c : w.chunks) {
             std::vector<vk::BufferRange> ranges{
-                {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, xt, io.y};
+                {&w.buffer, c.row0 * w.row_bytes, c.rows * w.row_bytes}, xt.first, io.y, xt.second};
             plan.dispatches.push_back(matrix_dispatch(
                 k, k.bind(ranges), {c.rows, io.y_offset + c.row0, stride, t0, start - t0, 1},
                 div_up(c.rows, kRowsPerGroup * rows_per_lane), "dense_matmat"));

@@ -6,7 +6,8 @@
 // Activations (x) hold padded_width(K) floats per token with a zero tail; outputs (y) are
 // written at y[t * y_stride + y_offset + row].
 // Activations are read through uniform buffers where they fit the device's uniform range (a
-// mat-mat takes its batch in tiles of tokens that fit, one dispatch per tile), so their range
+// mat-mat takes its batch in tiles of tokens that fit, one dispatch per tile; on CPU drivers a
+// tile is read through two uniform bindings, so it may be twice the range), so their range
 // offsets must meet minUniformBufferOffsetAlignment; wider rows fall back to storage reads.
 #include <string_view>
 #include <vector>
@@ -100,9 +101,17 @@ class MatMulOps {
   private:
     struct TokenTiles {
         uint32_t size = 0, count = 0;  // size 0: one token row does not fit a uniform buffer
+        uint32_t first = 0;            // tile tokens in the first uniform binding, the rest in
+                                       // the second (CPU drivers only)
+    };
+    struct TileRanges {
+        vk::BufferRange first, second;
     };
     bool x_fits_uniform(uint32_t cols) const;
     TokenTiles token_tiles(uint32_t tokens, uint32_t cols, uint32_t max_tile) const;
+    // The two activation bindings of the tile starting at token t0.
+    static TileRanges tile_ranges(const vk::BufferRange& x, uint64_t x_row, const TokenTiles& tiles,
+                                  uint32_t t0);
     uint32_t subgroup_layout_groups(uint32_t rows, uint32_t rows_per_subgroup) const;
     KernelLibrary& lib_;
     vk::Context& ctx_;

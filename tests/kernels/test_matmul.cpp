@@ -137,40 +137,60 @@ TEST_CASE_FIXTURE(VulkanFixture, "mat-mat gives each token its own depth, T = 1.
     kernels::KernelLibrary lib(ctx);
     // A CPU driver's cut (tiles of up to 4 tokens, 16 rows per invocation: 3, 4 and 5 tokens are
     // one tile of 3, one of 4 and two overlapping tiles of 3) and a GPU's (tiles of up to 16
-    // tokens, 1, 2 or 4 rows per invocation by tile size).
+    // tokens, 1, 2 or 4 rows per invocation by tile size). Each token row of a batch must have
+    // exactly the bits of the token's one-token product: the order of its sums may not depend on
+    // the batch, the tile or where the tile's rows are bound.
     for (auto tuning : {kernels::MatMatTuning::CpuDriver, kernels::MatMatTuning::Gpu}) {
         kernels::MatMulOps ops(lib, kernels::MatVecLayout::Auto, tuning);
         CAPTURE(static_cast<int>(tuning));
-        // K = 4100: only 3 token rows fit a uniform buffer, so the batch is cut into many tiles.
+        // K = 4100: only 3 token rows fit a uniform buffer, so the batch is cut into many tiles
+        // (a CPU driver's tile of 4 takes two uniform bindings, 3 rows and 1).
         for (auto [n, k] : {Shape{65, 200}, Shape{64, 256}, Shape{31, 77}, Shape{33, 4100}}) {
             auto w = random_vector(uint64_t(n) * k, n + k, 0.05f);
             quant::SlicedMatrix m = quant::slice_matrix(w, n, k);
             kernels::GpuSlicedMatrix gw(ctx, m);
-            for (uint32_t tokens : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 9u, 33u, 64u}) {
-                auto x = random_vector(uint64_t(tokens) * k, tokens);
-                std::vector<uint32_t> depths(tokens + 3, 0);
-                for (uint32_t t = 0; t < tokens; ++t) depths[3 + t] = 1 + (t * 7 + t / 3) % 4;
+            constexpr uint32_t kMost = 64;
+            auto x_all = random_vector(uint64_t(kMost) * k, n * k);
+            std::vector<uint32_t> depths(kMost + 3, 0);
+            for (uint32_t t = 0; t < kMost; ++t) depths[3 + t] = 1 + (t * 7 + t / 3) % 4;
+            vk::Buffer db = upload_u32(ctx, depths);
+            // Write into a wider output (stride n + 5, offset 2) as a fused q/k/v output would.
+            const uint32_t stride = n + 5, offset = 2;
+            auto product = [&](uint32_t t0, uint32_t tokens) {
+                std::vector<float> x(x_all.begin() + uint64_t(t0) * k,
+                                     x_all.begin() + uint64_t(t0 + tokens) * k);
                 vk::Buffer xb = upload_activations(ctx, x, tokens, k);
-                vk::Buffer db = upload_u32(ctx, depths);
-                // Write into a wider output (stride n + 5, offset 2) as a fused q/k/v output would.
-                const uint32_t stride = n + 5, offset = 2;
                 vk::Buffer yb(ctx, uint64_t(tokens) * stride * 4);
                 yb.fill_zero();
-                auto plan = ops.mobislice_matmat(
-                    gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset}, {vk::whole(db), 3});
+                auto plan =
+                    ops.mobislice_matmat(gw, {vk::whole(xb), tokens, vk::whole(yb), stride, offset},
+                                         {vk::whole(db), 3 + t0});
+                if (tuning == kernels::MatMatTuning::CpuDriver && k == 4100 && tokens == 4)
+                    CHECK(plan.dispatches[0].kernel->spec().spec_constants.back() == 3u);
                 run_plan(ctx, plan);
                 auto all = yb.read<float>(uint64_t(tokens) * stride);
+                CHECK(all[0] == 0.0f);  // outside the written columns stays untouched
                 std::vector<float> got;
                 for (uint32_t t = 0; t < tokens; ++t)
                     got.insert(got.end(), all.begin() + t * stride + offset,
                                all.begin() + t * stride + offset + n);
-                std::vector<uint32_t> used(depths.begin() + 3, depths.end());
+                return got;
+            };
+            std::vector<float> alone;
+            for (uint32_t t = 0; t < kMost; ++t) {
+                auto y = product(t, 1);
+                alone.insert(alone.end(), y.begin(), y.end());
+            }
+            for (uint32_t tokens : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 9u, 33u, 64u}) {
                 CAPTURE(n);
                 CAPTURE(k);
                 CAPTURE(tokens);
+                auto got = product(0, tokens);
+                std::vector<float> x(x_all.begin(), x_all.begin() + uint64_t(tokens) * k);
+                std::vector<uint32_t> used(depths.begin() + 3, depths.begin() + 3 + tokens);
                 CHECK(relative_error(got, quant::mobislice_matmat_reference(m, x, used)) <
                       kTolerance);
-                CHECK(all[0] == 0.0f);  // outside the written columns stays untouched
+                CHECK(std::equal(got.begin(), got.end(), alone.begin()));
             }
         }
     }
