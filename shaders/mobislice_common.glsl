@@ -30,6 +30,7 @@ float group_value(uint scale_zero, float grid, float dq, float xsum) {
 // pair_*: nibble j = c_a * 4 + c_b for code 2j (even) or 2j + 1 (odd) of planes a and b.
 // quad_*: byte k = the nibbles 2k (low) or 2k + 1 (high) of hi and lo as one 8-bit code.
 const uint EVEN_CODES = 0x33333333u, LOW_NIBBLES = 0x0F0F0F0Fu;
+const uint PLANE_CODES = 0x03030303u;  // the code in the low two bits of each byte
 uvec4 pair_even(uvec4 a, uvec4 b) {
     return ((a & EVEN_CODES) << 2u) | (b & EVEN_CODES);
 }
