@@ -7,10 +7,12 @@
 #include "core/error.hpp"
 #include "core/half.hpp"
 #include "cpu/dense_matrix.hpp"
+#include "cpu/prefetch.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "cpu/dense_matmul.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
@@ -35,12 +37,17 @@ inline float WeightValue(uint16_t w) {
 }
 
 template <class T>
-float RowDot(const T* w, const float* x, uint32_t cols) {
+float RowDot(const T* w, const float* x, uint32_t cols, uint64_t stream_left) {
     const hn::ScalableTag<float> df;
     const size_t n = hn::Lanes(df);
     auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
     size_t c = 0;
+    // Rows stream from memory: prefetch a cache line at a time, not past the stream_left weights
+    // from w on that the call reads.
+    constexpr size_t kAhead = kPrefetchBytes / sizeof(T), kLine = 64 / sizeof(T);
     for (; c + 4 * n <= cols; c += 4 * n) {
+        for (size_t l = 0; l < 4 * n; l += kLine)
+            if (c + l + kAhead < stream_left) hwy::Prefetch(w + c + l + kAhead);
         a0 = hn::MulAdd(LoadWeights(df, w + c), hn::LoadU(df, x + c), a0);
         a1 = hn::MulAdd(LoadWeights(df, w + c + n), hn::LoadU(df, x + c + n), a1);
         a2 = hn::MulAdd(LoadWeights(df, w + c + 2 * n), hn::LoadU(df, x + c + 2 * n), a2);
@@ -56,8 +63,8 @@ float RowDot(const T* w, const float* x, uint32_t cols) {
 void DenseRows(const float* w32, const uint16_t* w16, uint32_t cols, const float* x, uint32_t r0,
                uint32_t r1, float* y) {
     for (uint32_t r = r0; r < r1; ++r)
-        y[r] = w16 ? RowDot(w16 + uint64_t(r) * cols, x, cols)
-                   : RowDot(w32 + uint64_t(r) * cols, x, cols);
+        y[r] = w16 ? RowDot(w16 + uint64_t(r) * cols, x, cols, uint64_t(r1 - r) * cols)
+                   : RowDot(w32 + uint64_t(r) * cols, x, cols, uint64_t(r1 - r) * cols);
 }
 
 // Several tokens: tiles of 4 rows x 4 tokens, 16 accumulators, so each loaded weight vector

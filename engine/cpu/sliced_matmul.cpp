@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "core/half.hpp"
+#include "cpu/prefetch.hpp"
 #include "cpu/sliced_kernel.hpp"
 
 #undef HWY_TARGET_INCLUDE
@@ -198,11 +199,6 @@ HWY_INLINE hn::Vec<hn::RebindToFloat<DU32> > HalfToFloat(DU32 du32, hn::Vec<DU32
 // Two where there are 32 vector registers (AVX-512: 2 rows x 4 tokens of accumulators, 8 code
 // vectors); one elsewhere. Smaller tiles (a decode step of 1-3 sequences) keep one row a pass:
 // streaming from memory, the two interleaved row streams measured 1.3-2.3x slower.
-// How far ahead of a row pass that streams from memory the planes are prefetched: on a 2-core
-// Xeon, 2 KiB took the one-token product from 62-82% to 84-99% of the streaming read and made
-// 2-4 token tiles 1.2-1.75x faster; 1 KiB gained little, 8 KiB less than 2.
-constexpr size_t kPrefetchBytes = 2048;
-
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 constexpr uint32_t kFullTileRows = 2;
 #else
