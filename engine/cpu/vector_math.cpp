@@ -66,61 +66,58 @@ HWY_INLINE hn::Vec<hn::Full128<float> > SumsOf4(D d, V a, V b, V c, V e) {
     return FoldTo128(d, hn::Add(hn::BitCast(d, lo), hn::BitCast(d, hi)));
 }
 
-// Scores four positions at a time (their dot products as independent chains, reduced together).
-void Scores(const float* q, const float* keys, uint64_t stride, uint32_t n, uint32_t head_dim,
-            float scale, float* scores) {
+// scale * (a[j] . b[j]) over n floats for j < 4 as the lanes of one vector: four independent
+// FMA chains reduced together. Callers pass the same pointer several times (one query against
+// four keys, or four queries against one key); the compiler then loads it once.
+HWY_INLINE hn::Vec<hn::Full128<float> > Dots4(const float* const (&a)[4],
+                                              const float* const (&b)[4], uint32_t n,
+                                              float scale) {
     const hn::ScalableTag<float> df;
     const hn::Full128<float> d4;
     const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
-    const uint32_t vec_dims = head_dim / lanes * lanes;
+    const uint32_t vec_dims = n / lanes * lanes;
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+    for (uint32_t i = 0; i < vec_dims; i += lanes) {
+        a0 = hn::MulAdd(hn::LoadU(df, a[0] + i), hn::LoadU(df, b[0] + i), a0);
+        a1 = hn::MulAdd(hn::LoadU(df, a[1] + i), hn::LoadU(df, b[1] + i), a1);
+        a2 = hn::MulAdd(hn::LoadU(df, a[2] + i), hn::LoadU(df, b[2] + i), a2);
+        a3 = hn::MulAdd(hn::LoadU(df, a[3] + i), hn::LoadU(df, b[3] + i), a3);
+    }
+    auto sums = SumsOf4(df, a0, a1, a2, a3);
+    if (vec_dims < n) {
+        float tail[4] = {};
+        for (uint32_t j = 0; j < 4; ++j)
+            for (uint32_t i = vec_dims; i < n; ++i) tail[j] += a[j][i] * b[j][i];
+        sums = hn::Add(sums, hn::LoadU(d4, tail));
+    }
+    return hn::Mul(sums, hn::Set(d4, scale));
+}
+
+// Scores four positions at a time.
+void Scores(const float* q, const float* keys, uint64_t stride, uint32_t n, uint32_t head_dim,
+            float scale, float* scores) {
+    const hn::Full128<float> d4;
     uint32_t s = 0;
     for (; s + 4 <= n; s += 4) {
         const float* k = keys + s * stride;
-        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-        for (uint32_t i = 0; i < vec_dims; i += lanes) {
-            const auto qv = hn::LoadU(df, q + i);
-            a0 = hn::MulAdd(qv, hn::LoadU(df, k + i), a0);
-            a1 = hn::MulAdd(qv, hn::LoadU(df, k + stride + i), a1);
-            a2 = hn::MulAdd(qv, hn::LoadU(df, k + 2 * stride + i), a2);
-            a3 = hn::MulAdd(qv, hn::LoadU(df, k + 3 * stride + i), a3);
-        }
-        auto sums = SumsOf4(df, a0, a1, a2, a3);
-        if (vec_dims < head_dim) {
-            float tail[4] = {};
-            for (uint32_t j = 0; j < 4; ++j)
-                for (uint32_t i = vec_dims; i < head_dim; ++i) tail[j] += q[i] * k[j * stride + i];
-            sums = hn::Add(sums, hn::LoadU(d4, tail));
-        }
-        hn::StoreU(hn::Mul(sums, hn::Set(d4, scale)), d4, scores + s);
+        hn::StoreU(Dots4({q, q, q, q}, {k, k + stride, k + 2 * stride, k + 3 * stride}, head_dim,
+                         scale),
+                   d4, scores + s);
     }
     for (; s < n; ++s) scores[s] = Dot(q, keys + s * stride, head_dim) * scale;
 }
 
 // Scores of 4 query heads (q + h * head_dim) sharing one key head, scores[h * n + s]: each key
-// row is loaded once for the four, and their dot products are reduced together.
+// row is loaded once for the four.
 void Scores4(const float* q, const float* keys, uint64_t stride, uint32_t n, uint32_t head_dim,
              float scale, float* scores) {
-    const hn::ScalableTag<float> df;
     const hn::Full128<float> d4;
-    const uint32_t lanes = static_cast<uint32_t>(hn::Lanes(df));
-    const uint32_t vec_dims = head_dim / lanes * lanes;
+    const float* const heads[4] = {q, q + head_dim, q + 2 * head_dim, q + 3 * head_dim};
     for (uint32_t s = 0; s < n; ++s) {
         const float* k = keys + s * stride;
-        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-        for (uint32_t i = 0; i < vec_dims; i += lanes) {
-            const auto kv = hn::LoadU(df, k + i);
-            a0 = hn::MulAdd(hn::LoadU(df, q + i), kv, a0);
-            a1 = hn::MulAdd(hn::LoadU(df, q + head_dim + i), kv, a1);
-            a2 = hn::MulAdd(hn::LoadU(df, q + 2 * head_dim + i), kv, a2);
-            a3 = hn::MulAdd(hn::LoadU(df, q + 3 * head_dim + i), kv, a3);
-        }
         float sums[4];
-        hn::StoreU(hn::Mul(SumsOf4(df, a0, a1, a2, a3), hn::Set(d4, scale)), d4, sums);
-        for (uint32_t h = 0; h < 4; ++h) {
-            float tail = 0;
-            for (uint32_t i = vec_dims; i < head_dim; ++i) tail += q[h * head_dim + i] * k[i];
-            scores[h * n + s] = sums[h] + tail * scale;
-        }
+        hn::StoreU(Dots4(heads, {k, k, k, k}, head_dim, scale), d4, sums);
+        for (uint32_t h = 0; h < 4; ++h) scores[h * n + s] = sums[h];
     }
 }
 #endif
